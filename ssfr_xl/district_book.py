@@ -1,0 +1,559 @@
+"""Write and read the district formula workbook.
+
+The workbook is the season's record of policy and inputs. Every allocation in it is a live
+Excel formula on the Policy and Schools sheets, arranged to perform the same arithmetic in
+the same order as formula.py, so Excel, LibreOffice and Python agree to the cent.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from openpyxl import Workbook
+from openpyxl.chart import Reference, ScatterChart, Series
+from openpyxl.worksheet.worksheet import Worksheet
+
+from . import __name__ as _pkg
+from . import styles
+from .layout import (
+    KIND_PARAMETERS,
+    LISTS,
+    SETTINGS,
+    TEMPLATE_VERSION,
+    DistrictLayout,
+    Table,
+    basis_label,
+    cell_address,
+    sheet_ref,
+)
+from .layout import DistrictSheets as S
+from .model import GRADES, LEVELS, Component, DistrictInputs
+from .xlsx import (
+    column_values,
+    define_name,
+    protect,
+    save_atomically,
+    title,
+    write_fields,
+    write_header,
+    write_table,
+)
+
+LINEAR_RATE_KINDS = ("per_pupil", "concentration", "categorical")
+
+
+def structure_of(inputs: DistrictInputs) -> dict:
+    """What the formulas were generated for: changing any of it needs a new workbook."""
+    p = inputs.policy
+    return {
+        "spans": [[s.name, s.first_grade, s.last_grade] for s in p.spans],
+        "components": [[c.code, c.kind, list(c.basis)] for c in p.components],
+        "funds": [f.code for f in p.funds],
+    }
+
+
+def write_district(path: str | Path, inputs: DistrictInputs,
+                   progress: Callable[[str], None] | None = None) -> None:
+    """Write the district formula workbook for these inputs (atomically)."""
+    say = progress or (lambda _msg: None)
+    policy, district = inputs.policy, inputs.district
+    layout = DistrictLayout(policy, len(inputs.schools))
+    wb = Workbook()
+    styles.register(wb)
+    sheets: dict[str, Worksheet] = {}
+    for i, name in enumerate(S.ORDER):
+        sheets[name] = wb.active if i == 0 else wb.create_sheet(name)
+        sheets[name].title = name
+
+    say("lists and reference tables")
+    _write_lists(wb, sheets[S.LISTS])
+    _write_reference_tables(wb, sheets, layout, inputs)
+    say("policy")
+    _write_policy(wb, sheets[S.POLICY], layout, inputs)
+    say(f"{len(inputs.schools)} schools")
+    _write_schools(wb, sheets[S.SCHOOLS], layout, inputs)
+    say("calculation formulas")
+    _write_calculation(sheets[S.CALCULATION], layout)
+    say("allocation formulas")
+    _write_allocations(sheets[S.ALLOCATIONS], layout)
+    _write_summary(sheets[S.SUMMARY], layout)
+    _write_instructions(sheets[S.INSTRUCTIONS], inputs)
+    _write_meta(sheets[S.META], inputs)
+    for name, ws in sheets.items():
+        if name != S.META:
+            protect(ws)
+    sheets[S.META].sheet_state = "hidden"
+    wb.active = 0
+    say("saving")
+    save_atomically(wb, Path(path))
+    del district
+
+
+# --- sheets ------------------------------------------------------------------------------
+
+def _write_lists(wb: Workbook, ws: Worksheet) -> None:
+    title(ws, "Lists", "Values offered by the dropdowns. Not for editing.")
+    for col, (name, values) in enumerate(LISTS.items(), start=1):
+        ws.cell(row=3, column=col, value=name.removeprefix("List_").replace("_", " "))
+        ws.cell(row=3, column=col).style = styles.HEADER
+        for i, v in enumerate(values):
+            ws.cell(row=4 + i, column=col, value=v).style = styles.FORMULA
+        ws.column_dimensions[cell_address(1, col)[:-1]].width = 24
+        define_name(wb, name, S.LISTS,
+                    f"{cell_address(4, col)}:{cell_address(3 + len(values), col)}")
+
+
+def _write_reference_tables(wb: Workbook, sheets: dict[str, Worksheet], layout: DistrictLayout,
+                            inputs: DistrictInputs) -> None:
+    p = inputs.policy
+    ws = sheets[S.FUNDS]
+    title(ws, "Funds", "Restricted money is kept apart: a school plan must balance per fund, "
+          "and restricted funds may buy only the objects and services listed.")
+    write_table(wb, ws, layout.funds, [
+        {**column_values(layout.funds.columns, f), "restricted": "Yes" if f.restricted else "No"}
+        for f in p.funds
+    ])
+    ws = sheets[S.JOB_CLASSES]
+    title(ws, "Job Classes", "Positions schools can plan, charged at district average cost.")
+    t = layout.job_classes
+    write_table(wb, ws, t, [
+        {**column_values(t.columns, j),
+         "average_cost": f"=ROUND({t.cell('average_salary', i)}*(1+{t.cell('benefits_rate', i)}),2)"}
+        for i, j in enumerate(p.job_classes)
+    ])
+    ws = sheets[S.SERVICES]
+    title(ws, "Services", "The central-office menu schools buy from.")
+    write_table(wb, ws, layout.services, [column_values(layout.services.columns, s)
+                                          for s in p.services])
+    ws = sheets[S.OBJECTS]
+    title(ws, "Objects", "SACS object codes schools may plan against.")
+    write_table(wb, ws, layout.objects, [column_values(layout.objects.columns, o)
+                                         for o in p.objects])
+    ws = sheets[S.GOALS]
+    title(ws, "Goals", "District (LCAP) goals every school plan line is aligned to.")
+    write_table(wb, ws, layout.goals, [column_values(layout.goals.columns, g) for g in p.goals])
+    for ws in (sheets[S.FUNDS], sheets[S.JOB_CLASSES], sheets[S.SERVICES], sheets[S.OBJECTS],
+               sheets[S.GOALS]):
+        ws.freeze_panes = "A4"
+
+
+def _write_policy(wb: Workbook, ws: Worksheet, layout: DistrictLayout,
+                  inputs: DistrictInputs) -> None:
+    p, d = inputs.policy, inputs.district
+    calc, alloc = layout.calculation, layout.allocations
+    comps = layout.components
+    title(ws, f"Funding policy {d.fiscal_year}",
+          "Yellow cells are inputs: change them and every allocation recomputes. "
+          "Grey cells do not apply to that component.")
+    ws.column_dimensions["A"].width = 38
+    has_transition = any(c.kind == "transition" for c in p.components)
+    R = comps.range  # noqa: N806 - reads like a spreadsheet range
+    values = {
+        "name": d.name, "cds_code": d.cds_code, "fiscal_year": d.fiscal_year,
+        "budget": d.budget, "base_rate_mode": d.base_rate_mode, "base_rate": d.base_rate,
+        "transition_max_loss": d.transition_max_loss, "fte_step": p.fte_step,
+        "plan_deadline": d.plan_deadline, "contact": d.contact,
+        "base_units": f"=SUM({R('base_units')})",
+        "fixed_total": f"=SUM({R('fixed')})",
+        "solved_base_rate": "=IF(Base_Units>0,(Budget-Fixed_Unrestricted)/Base_Units,0)",
+        "base_rate_in_use": '=IF(Base_Rate_Mode="fixed",Fixed_Base_Rate,Solved_Base_Rate)',
+        "transition_protection":
+            f"=SUM({calc.full_range('protection')})" if has_transition else 0,
+        "transition_gains": f"=SUM({calc.full_range('gain')})" if has_transition else 0,
+        "transition_paid":
+            "=IF(Transition_Protection>0,MIN(1,Transition_Gains/Transition_Protection),0)",
+        "transition_taken":
+            "=IF(Transition_Gains>0,MIN(1,Transition_Protection/Transition_Gains),0)",
+    }
+    write_fields(wb, ws, SETTINGS, values)
+
+    spans = layout.spans
+    ws.cell(row=spans.header_row - 1, column=1, value="Grade spans").style = styles.LABEL
+    write_table(wb, ws, spans, [
+        {"name": s.name, "first_grade": s.first_grade, "last_grade": s.last_grade,
+         "weight": s.weight, "pupils": f"=SUM({calc.full_range(f'span_{i}')})"}
+        for i, s in enumerate(p.spans)
+    ])
+    for i in range(len(p.spans)):
+        define_name(wb, layout.span_weight_name(i), S.POLICY, spans.cell("weight", i))
+
+    ws.cell(row=comps.header_row - 1, column=1, value="Formula components").style = styles.LABEL
+    records, locked = [], []
+    for i, c in enumerate(p.components):
+        n = lambda param, c=c: layout.component_name(param, c)  # noqa: E731
+        uses = KIND_PARAMETERS[c.kind]
+        amount_col = alloc.full_range(f"amount_{c.code}")
+        record = {
+            "code": c.code, "name": c.name, "kind": c.kind, "fund": c.fund,
+            "basis": basis_label(c) if c.basis else "",
+            "counting": c.counting if "counting" in uses else None,
+            "rate_unit": c.rate_unit if c.kind in LINEAR_RATE_KINDS else None,
+            "rate": c.rate if "rate" in uses else None,
+            "threshold": c.threshold if "threshold" in uses else None,
+            "minimum": c.minimum if "minimum" in uses else None,
+            "cap": c.cap if "cap" in uses else None,
+            "pool": c.pool if "pool" in uses else None,
+            "note": c.note,
+            "unrestricted": f'=IF(INDEX(Fund_Restricted,MATCH({n("Fund")},Fund_Codes,0))="No",1,0)',
+            "total": f"=SUM({amount_col})",
+            "schools": f'=COUNTIF({amount_col},"<>0")',
+        }
+        for j in range(len(LEVELS)):
+            record[f"level_{j}"] = c.by_level[j] if "levels" in uses else None
+        if c.kind == "transition":
+            record.update(rate_usd=None, driver_total=None, base_units=0, fixed=0)
+        else:
+            record["driver_total"] = f"=SUM({calc.full_range(f'driver_{c.code}')})"
+            if c.kind == "base":
+                record["rate_usd"] = "=Base_Rate"
+                record["base_units"] = f"={n('Unres')}*{n('DriverTotal')}"
+                record["fixed"] = 0
+            elif c.kind in LINEAR_RATE_KINDS:
+                record["rate_usd"] = f'=IF({n("Unit")}="weight",{n("Rate")}*Base_Rate,{n("Rate")})'
+                record["base_units"] = (f'=IF(AND({n("Unres")}=1,{n("Unit")}="weight"),'
+                                        f'{n("DriverTotal")}*{n("Rate")},0)')
+                record["fixed"] = (f'=IF(AND({n("Unres")}=1,{n("Unit")}<>"weight"),'
+                                   f'{n("DriverTotal")}*{n("Rate")},0)')
+            else:
+                record["rate_usd"] = f"={n('Rate')}" if "rate" in uses else None
+                record["base_units"] = 0
+                record["fixed"] = f"=IF({n('Unres')}=1,{n('Total')},0)"
+        records.append(record)
+        for key in ("counting", "rate", "threshold", "minimum", "cap", "pool"):
+            if key not in uses:
+                locked.append((i, key))
+        if c.kind not in LINEAR_RATE_KINDS:
+            locked.append((i, "rate_unit"))
+        if "levels" not in uses:
+            locked += [(i, f"level_{j}") for j in range(len(LEVELS))]
+        if c.kind == "transition":
+            locked.append((i, "fund"))  # protection is paid from unrestricted money
+    write_table(wb, ws, comps, records, locked_cells=locked)
+    for i, c in enumerate(p.components):
+        for param, key in (("Fund", "fund"), ("Counting", "counting"), ("Unit", "rate_unit"),
+                           ("Rate", "rate"), ("Threshold", "threshold"),
+                           ("Minimum", "minimum"), ("Cap", "cap"), ("Pool", "pool"),
+                           ("RateUSD", "rate_usd"), ("Unres", "unrestricted"),
+                           ("DriverTotal", "driver_total"), ("Total", "total")):
+            define_name(wb, layout.component_name(param, c), S.POLICY, comps.cell(key, i))
+        first, last = comps.cell("level_0", i), comps.cell(f"level_{len(LEVELS) - 1}", i)
+        define_name(wb, layout.component_name("Level", c), S.POLICY, f"{first}:{last}")
+    ws.freeze_panes = ws.cell(row=comps.first_row, column=3)
+
+
+def _write_schools(wb: Workbook, ws: Worksheet, layout: DistrictLayout,
+                   inputs: DistrictInputs) -> None:
+    t = layout.schools
+    title(ws, "Schools", "The roster: grade enrollment and need counts per school. Yellow "
+          "cells are inputs; Enrollment adds the grades.")
+    first, last = f"grade_{GRADES[0]}", f"grade_{GRADES[-1]}"
+    records = []
+    for i, s in enumerate(inputs.schools):
+        row = t.first_row + i
+        record = column_values(t.columns, s)
+        record.update({f"grade_{g}": s.enrollment_by_grade.get(g, 0) for g in GRADES})
+        record["enrollment"] = f"=SUM({t.span_range(first, last, row)})"
+        record["grades_estimated"] = "Yes" if s.grades_estimated else "No"
+        records.append(record)
+    write_table(wb, ws, t, records)
+    ws.freeze_panes = ws.cell(row=t.first_row, column=3)
+    ws.auto_filter.ref = f"A{t.header_row}:{t.letter(t.columns[-1].key)}{t.last_row}"
+
+
+def _basis_expression(c: Component, layout: DistrictLayout, row: int) -> str:
+    """Excel expression for a component's basis count on a worksheet row."""
+    schools, calc = layout.schools, layout.calculation
+    terms = []
+    for b in c.basis:
+        if b.startswith("span:"):
+            index = next(i for i, s in enumerate(layout.policy.spans) if s.name == b[5:])
+            terms.append(f"{calc.letter(f'span_{index}')}{row}")
+        elif b == "enrollment":
+            terms.append(f"{calc.letter('enrollment')}{row}")
+        else:
+            terms.append(schools.row_ref(b, row))
+    total = "+".join(terms)
+    undup = schools.row_ref("unduplicated", row)
+    counting = layout.component_name("Counting", c)
+    return f'IF({counting}="unduplicated",MIN({undup},{total}),{total})'
+
+
+def _write_calculation(ws: Worksheet, layout: DistrictLayout) -> None:
+    t, schools, alloc, p = layout.calculation, layout.schools, layout.allocations, layout.policy
+    title(ws, "Calculation", "What each rate applies to, per school: span pupils, counts, "
+          "pupils above thresholds, shortfalls. All formulas.")
+    write_header(ws, t)
+    non_transition = [c for c in p.components if c.kind != "transition"]
+    for i in range(layout.n_schools):
+        r = t.first_row + i
+        L = lambda key, r=r: f"{t.letter(key)}{r}"  # noqa: E731,N806
+        values: dict[str, object] = {
+            "school_id": f"={schools.row_ref('school_id', r)}",
+            "name": f"={schools.row_ref('name', r)}",
+            "level_index": f"=MATCH({schools.row_ref('level', r)},List_Levels,0)",
+            "enrollment": f"={schools.row_ref('enrollment', r)}",
+            "need_share": f"=IF({L('enrollment')}>0,"
+                          f"{schools.row_ref('unduplicated', r)}/{L('enrollment')},0)",
+        }
+        for j, span in enumerate(p.spans):
+            values[f"span_{j}"] = (f"=SUM({sheet_ref(S.SCHOOLS, '')}"
+                                   f"{schools.span_range(f'grade_{span.grades[0]}', f'grade_{span.grades[-1]}', r)})")
+        for c in non_transition:
+            n = lambda param, c=c: layout.component_name(param, c)  # noqa: E731
+            E, LV = L("enrollment"), L("level_index")  # noqa: N806
+            if c.kind == "base":
+                f = "=" + "+".join(f"{layout.span_weight_name(j)}*{L(f'span_{j}')}"
+                                   for j in range(len(p.spans)))
+            elif c.kind == "concentration":
+                f = f"=MAX(0,{_basis_expression(c, layout, r)}-{n('Threshold')}*{E})"
+            elif c.kind == "categorical":
+                basis = _basis_expression(c, layout, r)
+                f = f"=IF({E}>0,IF(({basis})/{E}>INDEX({n('Level')},{LV}),{basis},0),0)"
+            elif c.kind == "foundation":
+                f = 1
+            elif c.kind == "small_school":
+                f = f"=MAX(0,INDEX({n('Level')},{LV})-{E})"
+            else:  # per_pupil, pool, floor
+                f = f"={_basis_expression(c, layout, r)}"
+            values[f"driver_{c.code}"] = f
+        if len(non_transition) < len(p.components):
+            amounts = alloc.span_range(f"amount_{non_transition[0].code}",
+                                       f"amount_{non_transition[-1].code}", r)
+            flags = alloc.span_range(f"amount_{non_transition[0].code}",
+                                     f"amount_{non_transition[-1].code}",
+                                     layout.unrestricted_row, absolute_row=True)
+            flags = "$" + flags.replace(":", ":$")
+            prior, ft = L("prior"), L("formula_total")
+            values.update({
+                "formula_total": f"=SUMPRODUCT({sheet_ref(S.ALLOCATIONS, amounts)},"
+                                 f"{sheet_ref(S.ALLOCATIONS, flags)})",
+                "prior": f"={schools.row_ref('prior_year_allocation', r)}",
+                "protection": f"=IF({prior}>0,MAX(0,{prior}*(1-Max_Loss)-{ft}),0)",
+                "gain": f"=IF({prior}>0,MAX(0,{ft}-{prior}),0)",
+            })
+        _write_row(ws, t, r, values)
+    ws.freeze_panes = ws.cell(row=t.first_row, column=3)
+
+
+def _write_row(ws: Worksheet, t: Table, row: int, values: dict[str, object]) -> None:
+    for c in t.columns:
+        cell = ws.cell(row=row, column=t.col(c.key), value=values.get(c.key))
+        cell.style = styles.FORMULA
+        if c.number_format != "General":
+            cell.number_format = c.number_format
+
+
+def _write_allocations(ws: Worksheet, layout: DistrictLayout) -> None:
+    t, calc, schools, p = layout.allocations, layout.calculation, layout.schools, layout.policy
+    title(ws, "Allocations", "Each school's money by component and fund. Every cell is a "
+          "formula on the Policy and Schools sheets.")
+    write_header(ws, t)
+    comps = p.components
+    first_amount, last_amount = f"amount_{comps[0].code}", f"amount_{comps[-1].code}"
+    fund_row, flag_row = layout.fund_row, layout.unrestricted_row
+    ws.cell(row=fund_row, column=t.col("enrollment"), value="Fund").style = styles.LABEL
+    ws.cell(row=flag_row, column=t.col("enrollment"),
+            value="In formula total").style = styles.LABEL
+    for c in comps:
+        col = t.col(f"amount_{c.code}")
+        ws.cell(row=fund_row, column=col, value=f"={layout.component_name('Fund', c)}")
+        flag = 0 if c.kind == "transition" else f"={layout.component_name('Unres', c)}"
+        ws.cell(row=flag_row, column=col, value=flag)
+        for row in (fund_row, flag_row):
+            ws.cell(row=row, column=col).style = styles.FORMULA
+    for f in p.funds:
+        cell = ws.cell(row=fund_row, column=t.col(f"fund_{f.code}"), value=f.code)
+        cell.style = styles.FORMULA
+    fund_codes_row = t.span_range(first_amount, last_amount, fund_row, absolute_row=True)
+    fund_codes_row = "$" + fund_codes_row.replace(":", ":$")
+    transition = next((c for c in comps if c.kind == "transition"), None)
+    for i in range(layout.n_schools):
+        r = t.first_row + i
+        C = lambda key, r=r: f"{sheet_ref(S.CALCULATION, calc.letter(key))}{r}"  # noqa: E731,N806
+        L = lambda key, r=r: f"{t.letter(key)}{r}"  # noqa: E731,N806
+        values: dict[str, object] = {
+            "school_id": f"={schools.row_ref('school_id', r)}",
+            "name": f"={schools.row_ref('name', r)}",
+            "level": f"={schools.row_ref('level', r)}",
+            "enrollment": f"={C('enrollment')}",
+        }
+        for c in comps:
+            n = lambda param, c=c: layout.component_name(param, c)  # noqa: E731
+            d = C(f"driver_{c.code}") if c.kind != "transition" else ""
+            if c.kind == "base":
+                f = f"=ROUND({d}*Base_Rate,2)"
+            elif c.kind in LINEAR_RATE_KINDS:
+                f = f"=ROUND({d}*{n('RateUSD')},2)"
+            elif c.kind == "foundation":
+                f = f"=ROUND(INDEX({n('Level')},{C('level_index')}),2)"
+            elif c.kind == "small_school":
+                f = (f"=ROUND(IF({n('Cap')}>0,MIN({n('Cap')},{d}*{n('Rate')}),"
+                     f"{d}*{n('Rate')}),2)")
+            elif c.kind == "pool":
+                f = (f"=IF({n('DriverTotal')}>0,"
+                     f"ROUND({n('Pool')}*{d}/{n('DriverTotal')},2),0)")
+            elif c.kind == "floor":
+                f = (f"=IF({C('need_share')}>INDEX({n('Level')},{C('level_index')}),"
+                     f"ROUND(MAX({n('Minimum')},{d}*{n('Rate')}),2),0)")
+            else:  # transition
+                f = (f"=ROUND({C('protection')}*Transition_Paid-"
+                     f"{C('gain')}*Transition_Taken,2)")
+            values[f"amount_{c.code}"] = f
+        amounts = t.span_range(first_amount, last_amount, r)
+        for fund in p.funds:
+            values[f"fund_{fund.code}"] = (
+                f'=ROUND(SUMIF({fund_codes_row},"{fund.code}",{amounts}),2)')
+        first_fund, last_fund = f"fund_{p.funds[0].code}", f"fund_{p.funds[-1].code}"
+        values["total"] = f"=ROUND(SUM({t.span_range(first_fund, last_fund, r)}),2)"
+        non_trans = [c for c in comps if c.kind != "transition"]
+        flags = t.span_range(f"amount_{non_trans[0].code}", f"amount_{non_trans[-1].code}",
+                             flag_row, absolute_row=True)
+        flags = "$" + flags.replace(":", ":$")
+        nt_amounts = t.span_range(f"amount_{non_trans[0].code}", f"amount_{non_trans[-1].code}", r)
+        unres = f"SUMPRODUCT({nt_amounts},{flags})"
+        if transition is not None:
+            unres += f"+{L(f'amount_{transition.code}')}"
+        values["unrestricted"] = f"=ROUND({unres},2)"
+        values["per_pupil"] = (f"=IF({L('enrollment')}>0,"
+                               f"ROUND({L('total')}/{L('enrollment')},2),0)")
+        values["prior"] = f"={schools.row_ref('prior_year_allocation', r)}"
+        values["change"] = f'=IF({L("prior")}>0,ROUND({L("unrestricted")}-{L("prior")},2),"")'
+        values["change_share"] = (f'=IF({L("prior")}>0,'
+                                  f'({L("unrestricted")}-{L("prior")})/{L("prior")},"")')
+        values["need_share"] = f"={C('need_share')}"
+        _write_row(ws, t, r, values)
+    ws.freeze_panes = ws.cell(row=t.first_row, column=3)
+
+
+def _write_summary(ws: Worksheet, layout: DistrictLayout) -> None:
+    t, p = layout.allocations, layout.policy
+    title(ws, "Summary", "District totals, the budget check and how per-pupil funding follows "
+          "need. All formulas.")
+    ws.column_dimensions["A"].width = 40
+    ws.column_dimensions["B"].width = 36
+    ws.column_dimensions["C"].width = 12
+    ws.column_dimensions["D"].width = 18
+    pp, unres = t.full_range("per_pupil"), t.full_range("unrestricted")
+    rows = [
+        ("Schools", f"=COUNTA({t.full_range('school_id')})", styles.COUNT),
+        ("Pupils", f"=SUM({t.full_range('enrollment')})", styles.COUNT),
+        ("Budget (unrestricted formula total)", "=Budget", styles.MONEY),
+        ("Unrestricted allocated", f"=ROUND(SUM({unres}),2)", styles.MONEY),
+        ("Rounding difference (budget - allocated)", f"=ROUND(Budget-SUM({unres}),2)",
+         styles.MONEY),
+        ("Base rate in use (per weighted pupil)", "=Base_Rate", styles.RATE),
+        ("Per pupil, all funds: lowest", f"=MIN({pp})", styles.MONEY),
+        ("Per pupil, all funds: median", f"=MEDIAN({pp})", styles.MONEY),
+        ("Per pupil, all funds: highest", f"=MAX({pp})", styles.MONEY),
+        ("Per pupil: coefficient of variation", f"=IF(AVERAGE({pp})>0,STDEVP({pp})/AVERAGE({pp}),0)",
+         "0.000"),
+        ("Transition: shortfall below floors", "=Transition_Protection", styles.MONEY),
+        ("Transition: gains above prior year", "=Transition_Gains", styles.MONEY),
+    ]
+    for i, (label, formula, fmt) in enumerate(rows):
+        ws.cell(row=4 + i, column=1, value=label).style = styles.LABEL
+        cell = ws.cell(row=4 + i, column=2, value=formula)
+        cell.style = styles.FORMULA
+        cell.number_format = fmt
+    top = 4 + len(rows) + 2
+    for j, header in enumerate(("Fund", "Name", "Restricted", "Total")):
+        ws.cell(row=top, column=1 + j, value=header).style = styles.HEADER
+    for i, f in enumerate(p.funds):
+        r = top + 1 + i
+        values = (f.code, f.name, "Yes" if f.restricted else "No",
+                  f"=ROUND(SUM({t.full_range(f'fund_{f.code}')}),2)")
+        for j, v in enumerate(values):
+            ws.cell(row=r, column=1 + j, value=v).style = styles.FORMULA
+        ws.cell(row=r, column=4).number_format = styles.MONEY
+    r = top + 1 + len(p.funds)
+    ws.cell(row=r, column=1, value="All funds").style = styles.TOTAL
+    ws.cell(row=r, column=4, value=f"=ROUND(SUM(D{top + 1}:D{r - 1}),2)").style = styles.TOTAL
+    ws.cell(row=r, column=4).number_format = styles.MONEY
+
+    top = r + 2
+    for j, header in enumerate(("Component", "Name", "Fund", "Total")):
+        ws.cell(row=top, column=1 + j, value=header).style = styles.HEADER
+    for i, c in enumerate(p.components):
+        r = top + 1 + i
+        values = (c.code, c.name, f"={layout.component_name('Fund', c)}",
+                  f"={layout.component_name('Total', c)}")
+        for j, v in enumerate(values):
+            ws.cell(row=r, column=1 + j, value=v).style = styles.FORMULA
+        ws.cell(row=r, column=4).number_format = styles.MONEY
+
+    if layout.n_schools:
+        chart = ScatterChart()
+        chart.title = "Per-pupil allocation (all funds) vs share of high-need pupils"
+        chart.style = 13
+        chart.x_axis.title = "Unduplicated (high-need) share of enrollment"
+        chart.y_axis.title = "Dollars per pupil"
+        chart.x_axis.number_format = "0%"
+        chart.y_axis.number_format = '"$"#,##0'
+        ws_alloc = ws.parent[S.ALLOCATIONS]
+        xs = Reference(ws_alloc, min_col=t.col("need_share"), min_row=t.first_row,
+                       max_row=t.last_row)
+        ys = Reference(ws_alloc, min_col=t.col("per_pupil"), min_row=t.first_row,
+                       max_row=t.last_row)
+        series = Series(ys, xs, title="Schools")
+        series.marker.symbol = "circle"
+        series.graphicalProperties.line.noFill = True
+        chart.series.append(series)
+        chart.legend = None
+        chart.height, chart.width = 9, 16
+        ws.add_chart(chart, "F4")
+
+
+INSTRUCTIONS = """\
+How this workbook works
+1. Policy: yellow cells are the formula's inputs (budget, base rate mode, weights, rates,
+   thresholds, foundation amounts). Change one and every allocation recomputes.
+2. Schools: the roster - grade enrollment, need counts and last year's allocation.
+3. Calculation: what each rate applies to for each school (pupils, counts above thresholds).
+4. Allocations: each school's dollars by component and fund, per pupil and change vs last year.
+5. Summary: totals by fund, the budget check (rounding difference), and a chart of per-pupil
+   funding against the share of high-need pupils.
+6. Funds, Job Classes, Services, Objects, Goals: the lists school plans are built from.
+
+Budget neutrality: with base rate mode "solve", the base rate is set so the unrestricted
+allocations add up to the budget; any difference is rounding to the cent, shown on Summary.
+Transition protection: no school loses more than the maximum loss against last year; the cost
+is paid by taking a share of other schools' gains, so the total stays the budget.
+
+Sheets are protected without a password so formulas are not typed over by mistake
+(Review > Unprotect Sheet). Adding components or schools needs a new workbook:
+edit policy.toml or the roster and run `ssfr-xl init` again.
+
+After editing, run `ssfr-xl allocate <this file>` to check the numbers with the Python engine
+and `ssfr-xl build <this file> --out plans/` to make the school plan workbooks."""
+
+
+def _write_instructions(ws: Worksheet, inputs: DistrictInputs) -> None:
+    d = inputs.district
+    title(ws, f"{d.name} - need-based school funding {d.fiscal_year}",
+          f"{len(inputs.schools)} schools. Made by ssfr-xl; template version {TEMPLATE_VERSION}.")
+    ws.column_dimensions["A"].width = 100
+    for i, line in enumerate(INSTRUCTIONS.splitlines()):
+        ws.cell(row=4 + i, column=1, value=line).style = (
+            styles.LABEL if i == 0 else styles.FORMULA)
+        ws.cell(row=4 + i, column=1).border = styles.Border()
+
+
+def _write_meta(ws: Worksheet, inputs: DistrictInputs) -> None:
+    from . import __version__
+
+    values = {
+        "template_version": TEMPLATE_VERSION,
+        "kind": "district",
+        "district": inputs.district.cds_code,
+        "fiscal_year": inputs.district.fiscal_year,
+        "n_schools": len(inputs.schools),
+        "structure": json.dumps(structure_of(inputs), separators=(",", ":")),
+        "created_by": f"{_pkg} {__version__}",
+        "created_at": _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat(),
+    }
+    for i, (key, value) in enumerate(values.items(), start=1):
+        ws.cell(row=i, column=1, value=key)
+        ws.cell(row=i, column=2, value=value)

@@ -1,0 +1,560 @@
+"""The one place that knows where things are in ssfr-xl's workbooks.
+
+Each sheet is declared once, as fields (a labelled value per row) or tables (a header row and
+typed columns). Writers, readers and validators ask these declarations for sheet names,
+defined names and cell addresses; no other module spells an address.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from openpyxl.utils import get_column_letter, quote_sheetname
+
+from . import styles
+from .model import COUNT_FIELDS, GRADES, LEVELS, Component, Policy
+
+TEMPLATE_VERSION = "1.0"
+
+
+def cell_address(row: int, col: int, absolute: bool = False) -> str:
+    """A1 address of a 1-based (row, column); $-anchored when absolute."""
+    letter = get_column_letter(col)
+    return f"${letter}${row}" if absolute else f"{letter}{row}"
+
+
+def sheet_ref(sheet: str, address: str) -> str:
+    """A reference to a cell or range on a sheet, quoted as Excel needs ('Job Classes'!A1)."""
+    return f"{quote_sheetname(sheet)}!{address}"
+
+
+def defined_name_for(*parts: str) -> str:
+    """A valid defined name from parts (Rate + TITLE1 -> Rate_TITLE1)."""
+    text = "_".join(p.replace("-", "_").replace(" ", "_") for p in parts)
+    return text
+
+
+@dataclass(frozen=True)
+class Validation:
+    """Data validation for an input column."""
+
+    type: str  # "list" | "whole" | "decimal" | "textLength"
+    formula1: str = ""
+    formula2: str | None = None
+    operator: str | None = None  # "between", "greaterThanOrEqual", ...
+    prompt: str = ""
+    error: str = ""
+    allow_blank: bool = True
+
+
+@dataclass(frozen=True)
+class Column:
+    """A table column: header, what it holds, how it looks."""
+
+    key: str
+    header: str
+    width: float = 12
+    number_format: str = "General"
+    input: bool = False
+    validation: Validation | None = None
+    help: str = ""
+    name: str = ""  # defined name of the column's data range, if any
+
+    @property
+    def style(self) -> str:
+        """Named style of the column's data cells."""
+        return styles.INPUT if self.input else styles.FORMULA
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table: a header row, then one row per record from first_row."""
+
+    sheet: str
+    header_row: int
+    columns: tuple[Column, ...]
+    rows: int  # number of data rows written
+    name: str = ""  # defined name of the whole data range
+    first_col: int = 1
+
+    @property
+    def first_row(self) -> int:
+        """Row of the first record."""
+        return self.header_row + 1
+
+    @property
+    def last_row(self) -> int:
+        """Row of the last record (first_row - 1 when empty)."""
+        return self.first_row + self.rows - 1
+
+    def col(self, key: str) -> int:
+        """1-based column number of a column key."""
+        for i, c in enumerate(self.columns):
+            if c.key == key:
+                return self.first_col + i
+        raise KeyError(f"{self.sheet} has no column {key!r}")
+
+    def column(self, key: str) -> Column:
+        """The Column declaration for a key."""
+        return self.columns[self.col(key) - self.first_col]
+
+    def letter(self, key: str) -> str:
+        """Column letter of a column key."""
+        return get_column_letter(self.col(key))
+
+    def cell(self, key: str, index: int, absolute: bool = False) -> str:
+        """Address of record `index` (0-based) in column `key`."""
+        return cell_address(self.first_row + index, self.col(key), absolute)
+
+    def ref(self, key: str, index: int) -> str:
+        """Sheet-qualified address of a record's cell."""
+        return sheet_ref(self.sheet, self.cell(key, index))
+
+    def row_ref(self, key: str, row: int) -> str:
+        """Sheet-qualified address in column `key` at worksheet row `row`."""
+        return sheet_ref(self.sheet, f"{self.letter(key)}{row}")
+
+    def range(self, key: str, absolute: bool = True) -> str:
+        """Address of a column's data cells."""
+        last = max(self.last_row, self.first_row)
+        return (
+            f"{cell_address(self.first_row, self.col(key), absolute)}:"
+            f"{cell_address(last, self.col(key), absolute)}"
+        )
+
+    def full_range(self, key: str) -> str:
+        """Sheet-qualified, absolute address of a column's data cells."""
+        return sheet_ref(self.sheet, self.range(key))
+
+    def span_range(self, first_key: str, last_key: str, row: int, absolute_row: bool = False
+                   ) -> str:
+        """Address of the cells from first_key to last_key on one worksheet row."""
+        r = f"${row}" if absolute_row else str(row)
+        return f"{self.letter(first_key)}{r}:{self.letter(last_key)}{r}"
+
+
+@dataclass(frozen=True)
+class Field:
+    """A labelled single value: label in one column, value beside it, a defined name."""
+
+    key: str
+    label: str
+    name: str
+    number_format: str = "General"
+    input: bool = True
+    help: str = ""
+    validation: Validation | None = None
+
+
+@dataclass(frozen=True)
+class FieldBlock:
+    """Fields stacked one per row starting at `first_row` (label col, value col, help col)."""
+
+    sheet: str
+    first_row: int
+    fields: tuple[Field, ...]
+    label_col: int = 1
+    value_col: int = 2
+    help_col: int = 3
+
+    def row(self, key: str) -> int:
+        """Worksheet row of a field."""
+        for i, f in enumerate(self.fields):
+            if f.key == key:
+                return self.first_row + i
+        raise KeyError(key)
+
+    def field(self, key: str) -> Field:
+        """The Field declaration for a key."""
+        return self.fields[self.row(key) - self.first_row]
+
+    def cell(self, key: str, absolute: bool = False) -> str:
+        """Address of a field's value cell."""
+        return cell_address(self.row(key), self.value_col, absolute)
+
+    @property
+    def last_row(self) -> int:
+        """Row of the last field."""
+        return self.first_row + len(self.fields) - 1
+
+
+# --- lists used by dropdowns -------------------------------------------------------------
+
+YES_NO = ("Yes", "No")
+RATE_UNITS = ("dollars", "weight")
+COUNTINGS = ("duplicated", "unduplicated")
+BASE_MODES = ("solve", "fixed")
+DEPARTMENTS = (
+    "Instructional Support",
+    "Professional Development",
+    "Business Services",
+    "Human Resources",
+    "Building and Maintenance",
+)
+OBJECT_GROUPS = ("Salaries", "Benefits", "Supplies", "Services", "Capital")
+
+
+def _list_validation(name: str, prompt: str, error: str) -> Validation:
+    return Validation("list", f"={name}", prompt=prompt, error=error)
+
+
+def _whole(prompt: str, maximum: int = 100000) -> Validation:
+    return Validation("whole", "0", str(maximum), "between", prompt=prompt,
+                      error=f"Type a whole number from 0 to {maximum:,}.")
+
+
+def _decimal(prompt: str, low: str = "0", high: str = "1000000000") -> Validation:
+    return Validation("decimal", low, high, "between", prompt=prompt,
+                      error=f"Type a number from {low} to {high}.")
+
+
+# --- the district formula workbook -------------------------------------------------------
+
+class DistrictSheets:
+    """Sheet names of the district formula workbook, in order."""
+
+    INSTRUCTIONS = "Instructions"
+    POLICY = "Policy"
+    SCHOOLS = "Schools"
+    CALCULATION = "Calculation"
+    ALLOCATIONS = "Allocations"
+    SUMMARY = "Summary"
+    FUNDS = "Funds"
+    JOB_CLASSES = "Job Classes"
+    SERVICES = "Services"
+    OBJECTS = "Objects"
+    GOALS = "Goals"
+    LISTS = "Lists"
+    META = "_ssfr_meta"
+
+    ORDER = (INSTRUCTIONS, POLICY, SCHOOLS, CALCULATION, ALLOCATIONS, SUMMARY, FUNDS,
+             JOB_CLASSES, SERVICES, OBJECTS, GOALS, LISTS, META)
+
+
+S = DistrictSheets
+
+SETTINGS = FieldBlock(
+    sheet=S.POLICY,
+    first_row=4,
+    fields=(
+        Field("name", "District", "District_Name", help="Name shown on every workbook."),
+        Field("cds_code", "CDS district code", "District_CDS", styles.TEXT,
+              help="County (2) + district (5) digits."),
+        Field("fiscal_year", "Fiscal year", "Fiscal_Year", styles.TEXT, help="e.g. 2026-27"),
+        Field("budget", "Budget (unrestricted formula total)", "Budget", styles.MONEY,
+              help="The unrestricted dollars the formula hands to schools.",
+              validation=_decimal("Dollars for the formula's unrestricted funds.")),
+        Field("base_rate_mode", "Base rate mode", "Base_Rate_Mode",
+              help="solve: the base rate makes the unrestricted total equal the budget. "
+                   "fixed: use the fixed base rate below.",
+              validation=_list_validation("List_Base_Modes", "solve or fixed",
+                                          "Choose solve or fixed.")),
+        Field("base_rate", "Fixed base rate (per weighted pupil)", "Fixed_Base_Rate",
+              styles.RATE, help="Used only when the mode is fixed.",
+              validation=_decimal("Dollars per weighted pupil.")),
+        Field("transition_max_loss", "Transition: maximum loss vs prior year", "Max_Loss",
+              styles.SHARE,
+              help="0% = nobody loses; 100% = no protection. Paid for by scaling gains.",
+              validation=_decimal("A share from 0% to 100%.", "0", "1")),
+        Field("fte_step", "FTE step for school plans", "FTE_Step", "0.00",
+              help="Positions are planned in steps of this size (0.1 = tenths).",
+              validation=_decimal("From 0.01 to 1.", "0.01", "1")),
+        Field("plan_deadline", "School plans due", "Plan_Deadline", styles.TEXT,
+              help="Shown on the school plan workbooks."),
+        Field("contact", "Budget office contact", "Budget_Contact",
+              help="Shown on the school plan workbooks."),
+        Field("solved_base_rate", "Solved base rate", "Solved_Base_Rate", styles.RATE,
+              input=False, help="(Budget - fixed unrestricted amounts) / base-weighted pupils."),
+        Field("base_rate_in_use", "Base rate in use", "Base_Rate", styles.RATE, input=False,
+              help="What every weight multiplies."),
+        Field("base_units", "Base-weighted pupils (unrestricted)", "Base_Units", "#,##0.00",
+              input=False, help="Sum of the Base units column below."),
+        Field("fixed_total", "Fixed unrestricted amounts", "Fixed_Unrestricted", styles.MONEY,
+              input=False, help="Sum of the Fixed $ column below."),
+        Field("transition_protection", "Transition: shortfall below floors",
+              "Transition_Protection", styles.MONEY, input=False),
+        Field("transition_gains", "Transition: gains above prior year", "Transition_Gains",
+              styles.MONEY, input=False),
+        Field("transition_paid", "Transition: share of shortfall paid", "Transition_Paid",
+              styles.SHARE, input=False),
+        Field("transition_taken", "Transition: share of gains taken", "Transition_Taken",
+              styles.SHARE, input=False),
+    ),
+)
+
+SPAN_COLUMNS = (
+    Column("name", "Grade span", 14, styles.TEXT),
+    Column("first_grade", "First grade", 10, styles.TEXT),
+    Column("last_grade", "Last grade", 10, styles.TEXT),
+    Column("weight", "Weight", 10, styles.WEIGHT, input=True,
+           validation=_decimal("Multiplies the base rate for pupils in these grades.", "0", "10")),
+    Column("pupils", "Pupils", 12, styles.COUNT),
+)
+
+COMPONENT_COLUMNS = (
+    Column("code", "Code", 10, styles.TEXT),
+    Column("name", "Component", 34, input=True),
+    Column("kind", "Kind", 13, styles.TEXT),
+    Column("fund", "Fund", 10, styles.TEXT, input=True,
+           validation=_list_validation("Fund_Codes", "A fund code from the Funds sheet",
+                                       "Choose a fund from the list.")),
+    Column("basis", "Basis (counts)", 24, styles.TEXT),
+    Column("counting", "Counting", 13, input=True,
+           validation=_list_validation("List_Counting", "duplicated or unduplicated",
+                                       "Choose duplicated or unduplicated.")),
+    Column("rate_unit", "Rate unit", 10, input=True,
+           validation=_list_validation("List_Rate_Units", "dollars, or weight x base rate",
+                                       "Choose dollars or weight.")),
+    Column("rate", "Rate", 12, "#,##0.0000", input=True,
+           validation=_decimal("Dollars per pupil, or a weight of the base rate.")),
+    Column("threshold", "Threshold share", 10, styles.SHARE, input=True,
+           validation=_decimal("A share of enrollment, 0% to 100%.", "0", "1")),
+    Column("minimum", "Minimum $", 12, styles.MONEY_WHOLE, input=True,
+           validation=_decimal("Dollars.")),
+    Column("cap", "Cap $", 12, styles.MONEY_WHOLE, input=True,
+           validation=_decimal("Dollars; 0 = no cap.")),
+    Column("pool", "Pool $", 12, styles.MONEY_WHOLE, input=True,
+           validation=_decimal("Dollars shared among schools.")),
+    *(
+        Column(f"level_{i}", level, 11, "#,##0.00", input=True,
+               validation=_decimal(f"{level} schools: foundation $, small-school minimum "
+                                   "enrollment or eligibility threshold share."))
+        for i, level in enumerate(LEVELS)
+    ),
+    Column("rate_usd", "Rate $ in use", 12, styles.RATE),
+    Column("unrestricted", "Unrestricted (1/0)", 11, "0"),
+    Column("driver_total", "Driver total", 13, "#,##0.00"),
+    Column("base_units", "Base units", 13, "#,##0.00"),
+    Column("fixed", "Fixed $", 14, styles.MONEY),
+    Column("total", "Total allocated", 15, styles.MONEY),
+    Column("schools", "Schools funded", 9, styles.COUNT),
+    Column("note", "How it works", 60, input=True),
+)
+
+#: Parameter columns each kind uses; the others are locked and shaded on the Policy sheet.
+KIND_PARAMETERS: dict[str, frozenset[str]] = {
+    "base": frozenset(),
+    "per_pupil": frozenset({"counting", "rate_unit", "rate"}),
+    "concentration": frozenset({"counting", "rate_unit", "rate", "threshold"}),
+    "categorical": frozenset({"counting", "rate_unit", "rate", "levels"}),
+    "foundation": frozenset({"levels"}),
+    "small_school": frozenset({"rate", "cap", "levels"}),
+    "pool": frozenset({"counting", "pool"}),
+    "floor": frozenset({"counting", "rate", "minimum", "levels"}),
+    "transition": frozenset(),
+}
+
+ROSTER_INPUTS: tuple[Column, ...] = (
+    Column("school_id", "School ID (CDS)", 17, styles.TEXT, input=True,
+           help="14-digit CDS code"),
+    Column("name", "School", 34, input=True),
+    Column("level", "Level", 11, input=True,
+           validation=_list_validation("List_Levels", "Elementary, Middle, High or Span",
+                                       "Choose a level from the list.")),
+    Column("low_grade", "Low grade", 7, styles.TEXT, input=True),
+    Column("high_grade", "High grade", 7, styles.TEXT, input=True),
+    *(
+        Column(f"grade_{g}", f"Grade {g}", 7, styles.COUNT, input=True,
+               validation=_whole(f"Pupils enrolled in grade {g}."))
+        for g in GRADES
+    ),
+    Column("enrollment", "Enrollment", 11, styles.COUNT),
+    Column("frpm", "Free/reduced meals", 10, styles.COUNT, input=True,
+           validation=_whole("Pupils eligible for free or reduced-price meals.")),
+    Column("el", "English learners", 10, styles.COUNT, input=True,
+           validation=_whole("English learners.")),
+    Column("swd", "Students with disabilities", 11, styles.COUNT, input=True,
+           validation=_whole("Students with disabilities (IEP).")),
+    Column("foster", "Foster youth", 9, styles.COUNT, input=True,
+           validation=_whole("Foster youth.")),
+    Column("homeless", "Homeless", 9, styles.COUNT, input=True,
+           validation=_whole("Pupils experiencing homelessness.")),
+    Column("unduplicated", "Unduplicated pupils", 11, styles.COUNT, input=True,
+           validation=_whole("Low-income, EL or foster pupils, each counted once.")),
+    Column("prior_year_allocation", "Prior-year allocation", 15, styles.MONEY, input=True,
+           validation=_decimal("Last year's unrestricted formula total; 0 = new school.")),
+    Column("performance_points", "Performance points", 11, "#,##0.0", input=True,
+           validation=_decimal("Growth points for the performance incentive.")),
+    Column("hard_to_staff_teachers", "Hard-to-staff teachers", 11, "#,##0.0", input=True,
+           validation=_decimal("Highly rated teachers in hard-to-staff positions.")),
+    Column("grades_estimated", "Grades estimated", 10, input=True,
+           validation=_list_validation("List_Yes_No", "Yes when grade counts were spread "
+                                       "from a total", "Choose Yes or No.")),
+)
+
+FUND_COLUMNS = (
+    Column("code", "Fund code", 11, styles.TEXT, name="Fund_Codes"),
+    Column("name", "Fund", 36, input=True),
+    Column("restricted", "Restricted", 11, input=True, name="Fund_Restricted",
+           validation=_list_validation("List_Yes_No", "Yes for restricted money",
+                                       "Choose Yes or No.")),
+    Column("resource", "SACS resource", 11, styles.TEXT, input=True),
+    Column("allowed_objects", "Allowed objects", 26, styles.TEXT, input=True,
+           help="Object codes or ranges, e.g. 1000-3999,4300; blank = any"),
+    Column("allowed_services", "Allowed services", 44, input=True,
+           help="Departments or service codes; blank = any; none = none"),
+)
+
+JOB_CLASS_COLUMNS = (
+    Column("code", "Job class", 11, styles.TEXT, input=True, name="Job_Codes"),
+    Column("title", "Title", 36, input=True),
+    Column("object_code", "Object", 9, styles.TEXT, input=True),
+    Column("average_salary", "Average salary", 14, styles.MONEY, input=True,
+           validation=_decimal("District average salary for 1.0 FTE.")),
+    Column("benefits_rate", "Benefits rate", 10, styles.SHARE, input=True,
+           validation=_decimal("Benefits as a share of salary.", "0", "2")),
+    Column("average_cost", "Average cost (1.0 FTE)", 16, styles.MONEY),
+)
+
+SERVICE_COLUMNS = (
+    Column("code", "Service", 14, styles.TEXT, input=True, name="Service_Codes"),
+    Column("department", "Department", 24, input=True,
+           validation=_list_validation("List_Departments", "A central-office department",
+                                       "Choose a department.")),
+    Column("name", "Description", 44, input=True),
+    Column("unit", "Unit", 14, input=True),
+    Column("unit_price", "Unit price", 12, styles.MONEY, input=True,
+           validation=_decimal("Price of one unit.")),
+    Column("object_code", "Object", 9, styles.TEXT, input=True),
+)
+
+OBJECT_COLUMNS = (
+    Column("code", "Object", 9, styles.TEXT, input=True, name="Object_Codes"),
+    Column("name", "Description", 48, input=True),
+    Column("group", "Group", 12, input=True,
+           validation=_list_validation("List_Object_Groups", "Salaries, Benefits, Supplies, "
+                                       "Services or Capital", "Choose a group.")),
+)
+
+GOAL_COLUMNS = (
+    Column("code", "Goal", 8, styles.TEXT, input=True, name="Goal_Codes"),
+    Column("name", "District goal", 70, input=True),
+)
+
+#: Fixed lists for dropdowns: defined name -> values.
+LISTS: dict[str, tuple[str, ...]] = {
+    "List_Levels": LEVELS,
+    "List_Yes_No": YES_NO,
+    "List_Rate_Units": RATE_UNITS,
+    "List_Counting": COUNTINGS,
+    "List_Base_Modes": BASE_MODES,
+    "List_Departments": DEPARTMENTS,
+    "List_Object_Groups": OBJECT_GROUPS,
+}
+
+
+def basis_label(c: Component) -> str:
+    """The basis as the Policy sheet shows it: frpm + el."""
+    return " + ".join(c.basis)
+
+
+@dataclass
+class DistrictLayout:
+    """Addresses of the district workbook for a given policy and roster size."""
+
+    policy: Policy
+    n_schools: int
+    spans: Table = field(init=False)
+    components: Table = field(init=False)
+    schools: Table = field(init=False)
+    calculation: Table = field(init=False)
+    allocations: Table = field(init=False)
+    funds: Table = field(init=False)
+    job_classes: Table = field(init=False)
+    services: Table = field(init=False)
+    objects: Table = field(init=False)
+    goals: Table = field(init=False)
+
+    #: First data row of the per-school sheets (Schools, Calculation, Allocations share rows).
+    SCHOOL_HEADER_ROW = 5
+
+    def __post_init__(self) -> None:
+        p = self.policy
+        spans_header = SETTINGS.last_row + 3
+        self.spans = Table(S.POLICY, spans_header, SPAN_COLUMNS, len(p.spans))
+        comp_header = self.spans.last_row + 3
+        self.components = Table(S.POLICY, comp_header, COMPONENT_COLUMNS, len(p.components))
+        self.schools = Table(S.SCHOOLS, self.SCHOOL_HEADER_ROW, ROSTER_INPUTS, self.n_schools,
+                             name="Schools_Table")
+        self.calculation = Table(S.CALCULATION, self.SCHOOL_HEADER_ROW,
+                                 self._calculation_columns(), self.n_schools)
+        self.allocations = Table(S.ALLOCATIONS, self.SCHOOL_HEADER_ROW,
+                                 self._allocation_columns(), self.n_schools)
+        self.funds = Table(S.FUNDS, 3, FUND_COLUMNS, len(p.funds), name="Funds_Table")
+        self.job_classes = Table(S.JOB_CLASSES, 3, JOB_CLASS_COLUMNS, len(p.job_classes),
+                                 name="Job_Classes_Table")
+        self.services = Table(S.SERVICES, 3, SERVICE_COLUMNS, len(p.services),
+                              name="Services_Table")
+        self.objects = Table(S.OBJECTS, 3, OBJECT_COLUMNS, len(p.objects), name="Objects_Table")
+        self.goals = Table(S.GOALS, 3, GOAL_COLUMNS, len(p.goals), name="Goals_Table")
+
+    def _calculation_columns(self) -> tuple[Column, ...]:
+        cols = [
+            Column("school_id", "School ID", 17, styles.TEXT),
+            Column("name", "School", 30),
+            Column("level_index", "Level no.", 7, "0"),
+            Column("enrollment", "Enrollment", 10, styles.COUNT),
+            Column("need_share", "Need share (unduplicated)", 11, styles.SHARE),
+        ]
+        cols += [Column(f"span_{i}", f"Pupils {s.name}", 9, styles.COUNT)
+                 for i, s in enumerate(self.policy.spans)]
+        cols += [Column(f"driver_{c.code}", f"{c.code} driver", 11, "#,##0.00")
+                 for c in self.policy.components if c.kind != "transition"]
+        if any(c.kind == "transition" for c in self.policy.components):
+            cols += [
+                Column("formula_total", "Unrestricted before transition", 15, styles.MONEY),
+                Column("prior", "Prior year", 15, styles.MONEY),
+                Column("protection", "Shortfall below floor", 14, styles.MONEY),
+                Column("gain", "Gain above prior year", 14, styles.MONEY),
+            ]
+        return tuple(cols)
+
+    def _allocation_columns(self) -> tuple[Column, ...]:
+        cols = [
+            Column("school_id", "School ID", 17, styles.TEXT),
+            Column("name", "School", 30),
+            Column("level", "Level", 11),
+            Column("enrollment", "Enrollment", 10, styles.COUNT),
+        ]
+        cols += [Column(f"amount_{c.code}", c.name, 14, styles.MONEY)
+                 for c in self.policy.components]
+        cols += [Column(f"fund_{f.code}", f"Total {f.code}", 15, styles.MONEY)
+                 for f in self.policy.funds]
+        cols += [
+            Column("total", "Total, all funds", 16, styles.MONEY),
+            Column("unrestricted", "Unrestricted total", 16, styles.MONEY),
+            Column("per_pupil", "Per pupil (all funds)", 12, styles.MONEY),
+            Column("prior", "Prior-year allocation", 15, styles.MONEY),
+            Column("change", "Change vs prior (unrestricted)", 15, styles.MONEY),
+            Column("change_share", "Change %", 9, styles.SHARE),
+            Column("need_share", "Need share", 9, styles.SHARE),
+        ]
+        return tuple(cols)
+
+    # rows above the Allocations header, used by the formulas
+    @property
+    def fund_row(self) -> int:
+        """Allocations row holding each component's fund code."""
+        return self.SCHOOL_HEADER_ROW - 2
+
+    @property
+    def unrestricted_row(self) -> int:
+        """Allocations row flagging components counted in the unrestricted formula total."""
+        return self.SCHOOL_HEADER_ROW - 1
+
+    def component_name(self, param: str, c: Component) -> str:
+        """Defined name of a component's Policy cell (Rate_POV, Level_FOUND, ...)."""
+        return defined_name_for(param, c.code)
+
+    def span_weight_name(self, index: int) -> str:
+        """Defined name of a grade span's weight cell."""
+        return f"Span_Weight_{index + 1}"
+
+
+def meta_keys() -> tuple[str, ...]:
+    """Keys of the hidden metadata sheet, in order."""
+    return ("template_version", "kind", "district", "fiscal_year", "n_schools", "structure",
+            "created_by", "created_at")
+
+
+COUNT_FIELD_HEADERS = {c.key: c.header for c in ROSTER_INPUTS if c.key in COUNT_FIELDS}

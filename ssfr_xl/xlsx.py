@@ -1,0 +1,158 @@
+"""Writing helpers shared by the workbook writers: tables, fields, names, protection, saving."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from openpyxl.workbook import Workbook
+from openpyxl.workbook.defined_name import DefinedName
+from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.worksheet import Worksheet
+
+from . import styles
+from .errors import FileError
+from .layout import Column, FieldBlock, Table, Validation, sheet_ref
+
+
+def define_name(wb: Workbook, name: str, sheet: str, address: str) -> None:
+    """Add a workbook-scoped defined name for an absolute address on a sheet."""
+    absolute = ":".join(_absolute(a) for a in address.split(":"))
+    wb.defined_names[name] = DefinedName(name, attr_text=sheet_ref(sheet, absolute))
+
+
+def _absolute(a: str) -> str:
+    if a.startswith("$"):
+        return a
+    letters = "".join(ch for ch in a if ch.isalpha())
+    digits = a[len(letters):]
+    return f"${letters}${digits}"
+
+
+def add_validation(ws: Worksheet, v: Validation, address: str) -> None:
+    """Attach a data validation (with input message and error alert) to a range."""
+    dv = DataValidation(
+        type=v.type,
+        formula1=v.formula1 or None,
+        formula2=v.formula2,
+        operator=v.operator,
+        allow_blank=v.allow_blank,
+        showErrorMessage=True,
+        showInputMessage=bool(v.prompt),
+        errorTitle="Check this value"[:32],
+        error=v.error[:255] or None,
+        promptTitle="Input"[:32] if v.prompt else None,
+        prompt=v.prompt[:255] or None,
+        errorStyle="stop",
+    )
+    dv.add(address)
+    ws.add_data_validation(dv)
+
+
+def write_header(ws: Worksheet, table: Table) -> None:
+    """Write a table's header row, widths and header style."""
+    for c in table.columns:
+        col = table.col(c.key)
+        cell = ws.cell(row=table.header_row, column=col, value=c.header)
+        cell.style = styles.HEADER
+        ws.column_dimensions[table.letter(c.key)].width = c.width
+
+
+def write_table(
+    wb: Workbook,
+    ws: Worksheet,
+    table: Table,
+    records: Iterable[Mapping[str, Any]],
+    locked_cells: Iterable[tuple[int, str]] = (),
+) -> None:
+    """Write a table: header, one row per record, styles, validations and defined names.
+
+    `locked_cells` lists (record index, column key) of input columns to lock on that row
+    (a parameter that does not apply to the row's kind, for example).
+    """
+    write_header(ws, table)
+    locked = set(locked_cells)
+    for i, record in enumerate(records):
+        row = table.first_row + i
+        for c in table.columns:
+            cell = ws.cell(row=row, column=table.col(c.key), value=record.get(c.key))
+            is_input = c.input and (i, c.key) not in locked
+            cell.style = styles.INPUT if is_input else (
+                styles.LOCKED_VALUE if c.input else styles.FORMULA)
+            if c.number_format != "General":
+                cell.number_format = c.number_format
+    if table.rows:
+        for c in table.columns:
+            if c.input and c.validation is not None:
+                add_validation(ws, c.validation, table.range(c.key, absolute=False))
+            if c.name:
+                define_name(wb, c.name, table.sheet, table.range(c.key))
+        if table.name:
+            first, last = table.columns[0].key, table.columns[-1].key
+            address = (f"{table.letter(first)}{table.first_row}:"
+                       f"{table.letter(last)}{table.last_row}")
+            define_name(wb, table.name, table.sheet, address)
+
+
+def write_fields(wb: Workbook, ws: Worksheet, block: FieldBlock,
+                 values: Mapping[str, Any]) -> None:
+    """Write a block of labelled fields with their defined names."""
+    for f in block.fields:
+        row = block.row(f.key)
+        ws.cell(row=row, column=block.label_col, value=f.label).style = styles.LABEL
+        cell = ws.cell(row=row, column=block.value_col, value=values.get(f.key))
+        cell.style = styles.INPUT if f.input else styles.FORMULA
+        if f.number_format != "General":
+            cell.number_format = f.number_format
+        if f.help:
+            ws.cell(row=row, column=block.help_col, value=f.help).style = styles.NOTE
+        if f.validation is not None and f.input:
+            add_validation(ws, f.validation, cell.coordinate)
+        define_name(wb, f.name, block.sheet, cell.coordinate)
+
+
+def protect(ws: Worksheet) -> None:
+    """Protect a sheet without a password: locked cells cannot be typed over by mistake."""
+    ws.protection.sheet = True
+    ws.protection.formatCells = False
+    ws.protection.formatColumns = False
+    ws.protection.formatRows = False
+    ws.protection.sort = False
+    ws.protection.autoFilter = False
+
+
+def title(ws: Worksheet, text: str, subtitle: str = "") -> None:
+    """Sheet title in A1 and a one-line explanation in A2."""
+    ws["A1"] = text
+    ws["A1"].style = styles.TITLE
+    if subtitle:
+        ws["A2"] = subtitle
+        ws["A2"].style = styles.NOTE
+
+
+def column_values(columns: Iterable[Column], obj: Any) -> dict[str, Any]:
+    """Record for a table row from an object's attributes named like the columns."""
+    return {c.key: getattr(obj, c.key) for c in columns if hasattr(obj, c.key)}
+
+
+def save_atomically(wb: Workbook, path: Path) -> None:
+    """Save to a temporary file beside `path`, then rename it into place."""
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".xlsx.tmp", dir=directory)
+        os.close(fd)
+    except OSError as e:
+        raise FileError(f"Cannot write in {directory}: {e.strerror or e}.") from e
+    try:
+        wb.save(tmp)
+        os.replace(tmp, path)
+    except OSError as e:
+        raise FileError(f"Cannot write {path}: {e.strerror or e}.") from e
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
