@@ -138,6 +138,12 @@ def column_values(columns: Iterable[Column], obj: Any) -> dict[str, Any]:
     return {c.key: getattr(obj, c.key) for c in columns if hasattr(obj, c.key)}
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def save_atomically(wb: Workbook, path: Path) -> None:
     """Save to a temporary file beside `path`, then rename it into place."""
     path = Path(path)
@@ -150,6 +156,7 @@ def save_atomically(wb: Workbook, path: Path) -> None:
         raise FileError(f"Cannot write in {directory}: {e.strerror or e}.") from e
     try:
         wb.save(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file normal rights
         os.replace(tmp, path)
     except OSError as e:
         raise FileError(f"Cannot write {path}: {e.strerror or e}.") from e

@@ -1,0 +1,5 @@
+"""python -m ssfr_xl"""
+
+from .cli import main
+
+main()

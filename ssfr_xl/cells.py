@@ -1,0 +1,102 @@
+"""Turning cell contents into typed values, with a message naming the cell when that fails."""
+
+from __future__ import annotations
+
+import ast
+import math
+import operator
+from typing import Any
+
+_OPS = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.USub: operator.neg,
+    ast.UAdd: operator.pos,
+}
+
+
+class CellValueError(ValueError):
+    """A cell holds something that is not the expected kind of value."""
+
+
+def arithmetic_formula(text: str) -> float | None:
+    """Value of a formula made only of numbers and + - * / ( ), e.g. '=1200*1.05'; else None.
+
+    Budget officers often type small sums into input cells. Anything beyond plain arithmetic
+    (references, functions) is not evaluated: the caller reports the cell instead.
+    """
+    expr = text.lstrip("=").strip().replace("^", "**")
+    if not expr or len(expr) > 200:
+        return None
+    expr = expr.replace("%", "/100")
+    try:
+        tree = ast.parse(expr, mode="eval")
+    except SyntaxError:
+        return None
+
+    def ev(node: ast.AST) -> float:
+        if isinstance(node, ast.Expression):
+            return ev(node.body)
+        if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
+            return float(node.value)
+        if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
+            return _OPS[type(node.op)](ev(node.left), ev(node.right))
+        if isinstance(node, ast.UnaryOp) and type(node.op) in _OPS:
+            return _OPS[type(node.op)](ev(node.operand))
+        raise ValueError
+
+    try:
+        value = ev(tree)
+    except (ValueError, ZeroDivisionError, OverflowError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def to_number(value: Any, *, blank: float | None = 0.0) -> float:
+    """A number from a cell value: numbers, numeric text ('1,200', '$5', '12%'), arithmetic."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if blank is None:
+            raise CellValueError("is empty; type a number")
+        return blank
+    if isinstance(value, bool):
+        raise CellValueError(f"holds {value!r}; type a number")
+    if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise CellValueError("is not a finite number")
+        return float(value)
+    text = str(value).strip()
+    if text.startswith("="):
+        result = arithmetic_formula(text)
+        if result is None:
+            raise CellValueError(f"holds the formula {text!r}; type the number instead")
+        return result
+    cleaned = text.replace(",", "").replace("$", "").replace(" ", "")
+    percent = cleaned.endswith("%")
+    try:
+        number = float(cleaned.rstrip("%"))
+    except ValueError:
+        raise CellValueError(f"holds the text {text!r}; type a number") from None
+    if not math.isfinite(number):
+        raise CellValueError("is not a finite number")
+    return number / 100 if percent else number
+
+
+def to_whole(value: Any) -> int:
+    """A non-negative whole number (pupil counts)."""
+    number = to_number(value)
+    if number < 0:
+        raise CellValueError(f"holds {number:g}; a count cannot be negative")
+    if abs(number - round(number)) > 1e-9:
+        raise CellValueError(f"holds {number:g}; type a whole number of pupils")
+    return int(round(number))
+
+
+def to_text(value: Any) -> str:
+    """Text from a cell value (numbers that are whole print without .0)."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()

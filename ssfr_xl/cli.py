@@ -1,0 +1,112 @@
+"""The ssfr-xl command line: parse, call the library, print, exit.
+
+Exit codes: 0 done and clean; 1 done with error-level findings, or a file/input error;
+2 usage error (click's own).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import SsfrError
+
+
+def progress(message: str) -> None:
+    """Show a progress line on stderr when it is a terminal; stay quiet otherwise."""
+    if sys.stderr.isatty():
+        click.echo(f"  ... {message}", err=True)
+
+
+def _fail(error: SsfrError) -> click.ClickException:
+    exc = click.ClickException(str(error))
+    exc.exit_code = error.exit_code
+    return exc
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ssfr-xl")
+def cli() -> None:
+    """Need-based school funding in Excel: formula, school plans, validation, totals."""
+
+
+@cli.command()
+@click.argument("district_xlsx", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--sample", "sample", type=click.IntRange(1, 5000), is_flag=False, flag_value=40,
+              default=None, metavar="[N]",
+              help="Use the built-in synthetic sample district (N schools, default 40).")
+@click.option("--roster", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A roster CSV (see templates/roster.csv).")
+@click.option("--cde", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="CDE's CALPADS Unduplicated Pupil Count (CUPC) workbook.")
+@click.option("--district", "district_code", metavar="CODE",
+              help="With --cde: the 5-digit district code (e.g. 64881 Pasadena Unified).")
+@click.option("--prior", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="With --cde: last year's CUPC workbook; prior-year allocations are the "
+                   "policy applied to last year's counts.")
+@click.option("--policy", "policy_path",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Funding policy TOML (default: the shipped templates/policy.toml).")
+@click.option("--force", is_flag=True, help="Replace DISTRICT_XLSX if it exists.")
+def init(district_xlsx: Path, sample: int | None, roster: Path | None, cde: Path | None,
+         district_code: str | None, prior: Path | None, policy_path: Path | None,
+         force: bool) -> None:
+    """Create the district formula workbook from a roster and a policy.
+
+    \b
+    Examples:
+      ssfr-xl init district.xlsx --sample
+      ssfr-xl init pasadena.xlsx --cde cupc2425-k12.xlsx --district 64881
+      ssfr-xl init district.xlsx --roster roster.csv --policy my-policy.toml
+    """
+    from .season import create_district
+
+    sources = [s for s in (sample, roster, cde) if s is not None]
+    if len(sources) != 1:
+        raise click.UsageError("Give exactly one of --sample, --roster or --cde.")
+    if cde is not None and not district_code:
+        raise click.UsageError("--cde needs --district CODE (the 5-digit district code).")
+    if (district_code or prior) and cde is None:
+        raise click.UsageError("--district and --prior go with --cde.")
+    try:
+        summary = create_district(
+            district_xlsx, sample=sample, roster=roster, cde=cde, district_code=district_code,
+            prior=prior, policy_path=policy_path, force=force, progress=progress,
+        )
+    except SsfrError as e:
+        raise _fail(e) from e
+    click.echo(summary)
+
+
+@cli.command("allocate")
+@click.argument("district_xlsx", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write school_id, school_name, component, fund, amount to this CSV.")
+def allocate_command(district_xlsx: Path, csv_path: Path | None) -> None:
+    """Recompute every allocation from the district workbook's inputs and check it.
+
+    Reads the inputs (Policy, Schools, Funds), never the formula results. If the file holds
+    values saved by Excel or LibreOffice that differ from the engine by more than a cent, the
+    cells are named and the exit code is 1.
+
+    \b
+    Example:
+      ssfr-xl allocate district.xlsx --csv allocations.csv
+    """
+    from .season import allocate_district
+
+    try:
+        report, ok = allocate_district(district_xlsx, csv_path, progress=progress)
+    except SsfrError as e:
+        raise _fail(e) from e
+    click.echo(report)
+    if not ok:
+        sys.exit(1)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="ssfr-xl")

@@ -1,0 +1,193 @@
+"""The season's steps as library calls: what each command does, minus the printing."""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from .district_book import check_cached_values, read_district, write_district
+from .errors import FileError, OutputExistsError, RosterError
+from .formula import AllocationResult, allocate
+from .model import DistrictInputs, School
+from .money import format_money
+from .policy import load_policy
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_message: str) -> None:
+    return None
+
+
+def create_district(
+    out: Path,
+    *,
+    sample: int | None = None,
+    roster: Path | None = None,
+    cde: Path | None = None,
+    district_code: str | None = None,
+    prior: Path | None = None,
+    policy_path: Path | None = None,
+    force: bool = False,
+    progress: Progress = _quiet,
+) -> str:
+    """Build the district workbook from one roster source; returns a summary to print."""
+    from .sources import read_cde_cupc, read_roster_csv, sample_district
+
+    out = Path(out)
+    if out.exists() and not force:
+        raise OutputExistsError(f"{out} exists; pass --force to replace it.")
+    if out.suffix.lower() != ".xlsx":
+        raise FileError(f"{out}: the district workbook must be an .xlsx file.")
+    policy_file = load_policy(policy_path)
+    notes: list[str] = []
+    if sample is not None:
+        progress(f"sample district with {sample} schools")
+        sample_info, schools = sample_district(sample)
+        name, cds = sample_info.name, sample_info.cds_code
+    elif roster is not None:
+        progress(f"reading roster {roster.name}")
+        schools = read_roster_csv(roster)
+        if not schools:
+            raise RosterError(f"{roster.name}: the roster has no schools.")
+        name, cds = str(policy_file.settings.get("name", "")), schools[0].school_id[:7]
+    else:
+        assert cde is not None and district_code is not None
+        progress(f"reading {cde.name} for district {district_code}")
+        found = read_cde_cupc(cde, district_code)
+        schools, notes = list(found.schools), list(found.notes)
+        name, cds = found.district_name, found.county_code + found.district_code
+        if prior is not None:
+            progress(f"prior-year allocations from {prior.name}")
+            schools, prior_note = _with_prior_year(schools, prior, district_code, policy_file,
+                                                   name, cds)
+            notes = [n for n in notes if "prior-year" not in n.lower()] + [prior_note]
+    district = policy_file.district(name, cds, schools)
+    inputs = DistrictInputs(district, policy_file.policy, tuple(schools))
+    progress("computing allocations")
+    result = allocate(inputs)
+    write_district(out, inputs, progress=progress)
+    lines = [f"Wrote {out}", *summary_lines(result), *[f"Note: {n}" for n in notes]]
+    return "\n".join(lines)
+
+
+def _with_prior_year(schools: list[School], prior: Path, district_code: str, policy_file,
+                     name: str, cds: str) -> tuple[list[School], str]:
+    """Schools with prior_year_allocation = the policy run on last year's counts."""
+    from .sources import read_cde_cupc
+
+    last_year = read_cde_cupc(prior, district_code)
+    district = policy_file.district(name, cds, last_year.schools)
+    result = allocate(DistrictInputs(district, policy_file.policy, tuple(last_year.schools)))
+    totals = {
+        s.school_id: result.school_total(i, restricted=False)
+        for i, s in enumerate(result.schools)
+    }
+    matched = [replace(s, prior_year_allocation=totals.get(s.school_id, 0.0)) for s in schools]
+    n = sum(1 for s in schools if s.school_id in totals)
+    return matched, (f"Prior-year allocations: the policy applied to {prior.name} "
+                     f"({n} of {len(schools)} schools found there; the rest count as new).")
+
+
+def summary_lines(result: AllocationResult) -> list[str]:
+    """Human summary of an allocation: totals by fund, per pupil, the budget check."""
+    d = result.inputs.district
+    schools = result.schools
+    pupils = sum(s.enrollment for s in schools)
+    lines = [
+        f"{d.name} ({d.cds_code}), fiscal year {d.fiscal_year}",
+        f"  {len(schools):,} schools, {pupils:,} pupils",
+        f"  Base rate: {format_money(result.base_rate)} per weighted pupil "
+        f"({'solved for the budget' if d.base_rate_mode == 'solve' else 'fixed'})",
+        f"  Budget (unrestricted): {format_money(d.budget)}; allocated "
+        f"{format_money(result.unrestricted_total)}; rounding difference "
+        f"{format_money(result.rounding_difference)}",
+        "  Totals by fund:",
+    ]
+    for f in result.inputs.policy.funds:
+        kind = "restricted" if f.restricted else "unrestricted"
+        lines.append(f"    {f.code:<10} {format_money(result.fund_totals()[f.code]):>18}  "
+                     f"{f.name} ({kind})")
+    if schools:
+        per_pupil = [
+            result.school_total(i) / s.enrollment for i, s in enumerate(schools) if s.enrollment
+        ]
+        if per_pupil:
+            lines.append(
+                f"  Per pupil, all funds: lowest {format_money(min(per_pupil))}, median "
+                f"{format_money(float(np.median(per_pupil)))}, highest "
+                f"{format_money(max(per_pupil))}"
+            )
+    if result.transition_protection:
+        lines.append(
+            f"  Transition: {format_money(result.transition_protection)} shortfall below floors,"
+            f" paid from {format_money(result.transition_gains)} of gains"
+        )
+    lines += [f"  Note: {n}" for n in result.notes]
+    return lines
+
+
+def allocate_district(path: Path, csv_path: Path | None = None,
+                      progress: Progress = _quiet) -> tuple[str, bool]:
+    """Recompute a district workbook; returns (report, ok). ok is False on a cached mismatch."""
+    progress(f"reading inputs of {Path(path).name}")
+    inputs = read_district(path)
+    progress("computing allocations")
+    result = allocate(inputs)
+    lines = summary_lines(result)
+    if csv_path is not None:
+        write_allocation_csv(result, csv_path)
+        lines.append(f"Wrote {csv_path} ({len(result.schools) * len(result.components):,} rows)")
+    progress("comparing with the values saved in the file")
+    check = check_cached_values(path, result)
+    ok = not check.mismatches
+    if not check.has_cached_values:
+        lines.append("The file holds no calculated values yet (never opened in Excel or "
+                     "LibreOffice): nothing to compare.")
+    elif ok:
+        lines.append(f"The values saved in the file agree with the engine to the cent "
+                     f"({check.cells_checked:,} cells).")
+    else:
+        lines.append(f"{len(check.mismatches):,} cells saved in the file differ from the engine "
+                     "by more than a cent. A formula may have been overwritten or broken; "
+                     "recalculate in Excel (Ctrl+Alt+F9) or rebuild with ssfr-xl init:")
+        lines += [f"  {m}" for m in check.mismatches[:25]]
+        if len(check.mismatches) > 25:
+            lines.append(f"  ... and {len(check.mismatches) - 25:,} more")
+    return "\n".join(lines), ok
+
+
+def write_allocation_csv(result: AllocationResult, path: Path) -> None:
+    """school_id, school_name, component, fund, amount (cents, two decimals), atomically."""
+    table = result.table()
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
+                               dir=path.parent if str(path.parent) else ".")
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["school_id", "school_name", "component", "fund", "amount"])
+            for row in table.itertuples(index=False):
+                amount = 0.0 if math.isclose(row.amount, 0.0, abs_tol=1e-9) else row.amount
+                writer.writerow([row.school_id, safe_text(row.school_name), row.component,
+                                 row.fund, f"{amount:.2f}"])
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except OSError as e:
+        raise FileError(f"Cannot write {path}: {e.strerror or e}.") from e
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def safe_text(value: str) -> str:
+    """Text for CSV that a spreadsheet will not run as a formula (leading = + - @)."""
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
