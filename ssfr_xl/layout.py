@@ -558,3 +558,192 @@ def meta_keys() -> tuple[str, ...]:
 
 
 COUNT_FIELD_HEADERS = {c.key: c.header for c in ROSTER_INPUTS if c.key in COUNT_FIELDS}
+
+
+# --- the school plan workbook ------------------------------------------------------------
+
+class SchoolSheets:
+    """Sheet names of the school plan workbook, in order."""
+
+    START = "Start Here"
+    ALLOCATION = "Allocation"
+    STAFFING = "Staffing"
+    SERVICES = "Services"
+    OTHER = "Other Spending"
+    GOALS = "Goals & Strategies"
+    SUMMARY = "Summary"
+    LISTS = "Lists"
+    META = "_ssfr_meta"
+
+    ORDER = (START, ALLOCATION, STAFFING, SERVICES, OTHER, GOALS, SUMMARY, LISTS, META)
+    #: Sheets a principal may not rename, remove or add next to.
+    REQUIRED = ORDER
+
+
+STAFFING_LINES = 150
+OTHER_LINES = 80
+EXTRA_SERVICE_LINES = 12
+SCHOOL_HEADER_ROW = 6
+
+_pick_fund = Validation("list", "=Plan_Fund_Codes", prompt="Which fund pays for this line.",
+                        error="Choose a fund from the list (see the Summary sheet).")
+_pick_goal = Validation("list", "=Plan_Goal_Codes",
+                        prompt="The district goal this spending serves.",
+                        error="Choose a district goal from the list.")
+
+STAFFING_COLUMNS = (
+    Column("line", "Line", 6, "0"),
+    Column("job_class", "Job class", 12, styles.TEXT, input=True, name="Staffing_Job_Class",
+           validation=Validation("list", "=Plan_Job_Codes", prompt="Choose the position.",
+                                 error="Choose a job class from the list.")),
+    Column("title", "Position", 30),
+    Column("fte", "FTE", 8, styles.FTE, input=True, name="Staffing_FTE",
+           validation=Validation("custom", "", prompt="Full-time equivalent, 0 to 1 on this "
+                                 "line (use another line for more).",
+                                 error="FTE must be from 0 to 1, in the district's FTE steps.")),
+    Column("fund", "Fund", 11, styles.TEXT, input=True, name="Staffing_Fund",
+           validation=_pick_fund),
+    Column("goal", "District goal", 10, styles.TEXT, input=True, name="Staffing_Goal",
+           validation=_pick_goal),
+    Column("note", "Note (name, focus)", 28, input=True, name="Staffing_Note"),
+    Column("salary", "Salary", 13, styles.MONEY),
+    Column("benefits", "Benefits", 12, styles.MONEY),
+    Column("cost", "Cost", 13, styles.MONEY),
+    Column("check", "Check", 22),
+)
+
+SERVICE_PLAN_COLUMNS = (
+    Column("department", "Department", 24),
+    Column("service", "Service", 14, styles.TEXT, input=True, name="Services_Code",
+           validation=Validation("list", "=Plan_Service_Codes", prompt="A service from the "
+                                 "menu.", error="Choose a service code from the list.")),
+    Column("name", "Description", 40),
+    Column("unit", "Unit", 14),
+    Column("unit_price", "Unit price", 12, styles.MONEY),
+    Column("quantity", "Quantity", 10, "#,##0.00", input=True, name="Services_Quantity",
+           validation=Validation("decimal", "0", "100000", "between",
+                                 prompt="How many units to buy (0 or blank = none).",
+                                 error="Type a quantity of 0 or more.")),
+    Column("fund", "Fund", 11, styles.TEXT, input=True, name="Services_Fund",
+           validation=_pick_fund),
+    Column("goal", "District goal", 10, styles.TEXT, input=True, name="Services_Goal",
+           validation=_pick_goal),
+    Column("cost", "Cost", 13, styles.MONEY),
+    Column("check", "Check", 22),
+)
+
+OTHER_COLUMNS = (
+    Column("line", "Line", 6, "0"),
+    Column("object", "Object", 9, styles.TEXT, input=True, name="Other_Object",
+           validation=Validation("list", "=Plan_Object_Codes", prompt="SACS object code: what "
+                                 "is bought.", error="Choose an object code from the list.")),
+    Column("object_name", "Object description", 30),
+    Column("fund", "Fund", 11, styles.TEXT, input=True, name="Other_Fund",
+           validation=_pick_fund),
+    Column("goal", "District goal", 10, styles.TEXT, input=True, name="Other_Goal",
+           validation=_pick_goal),
+    Column("description", "What it is for", 36, input=True, name="Other_Description"),
+    Column("amount", "Amount", 13, styles.MONEY, input=True, name="Other_Amount",
+           validation=Validation("decimal", "0", "100000000", "between",
+                                 prompt="Dollars (0 or more).", error="Type an amount of 0 "
+                                 "or more dollars.")),
+    Column("group", "Group", 10),
+    Column("check", "Check", 22),
+)
+
+GOAL_PLAN_COLUMNS = (
+    Column("goal", "District goal", 8, styles.TEXT),
+    Column("goal_name", "District goal", 36),
+    Column("school_goal", "Our school goal", 36, input=True, name="Goals_School_Goal"),
+    Column("strategy", "Strategy (what we will do)", 40, input=True, name="Goals_Strategy"),
+    Column("measure", "Measure of success", 32, input=True, name="Goals_Measure"),
+    Column("planned", "Planned dollars", 15, styles.MONEY),
+)
+
+ALLOCATION_COLUMNS = (
+    Column("code", "Component", 10, styles.TEXT),
+    Column("name", "What it is", 34),
+    Column("fund", "Fund", 10, styles.TEXT),
+    Column("math", "How it was computed", 70),
+    Column("amount", "Amount", 15, styles.MONEY),
+)
+
+PLAN_FUND_COLUMNS = (
+    Column("fund", "Fund", 11, styles.TEXT),
+    Column("name", "Fund name", 34),
+    Column("restricted", "Restricted", 10),
+    Column("allocation", "Allocation", 15, styles.MONEY),
+    Column("planned", "Planned", 15, styles.MONEY),
+    Column("remaining", "Remaining", 15, styles.MONEY),
+)
+
+PLAN_LIST_NAMES = {
+    "jobs": "Plan_Job_Codes",
+    "funds": "Plan_Fund_Codes",
+    "goals": "Plan_Goal_Codes",
+    "objects": "Plan_Object_Codes",
+    "services": "Plan_Service_Codes",
+}
+
+
+@dataclass
+class SchoolLayout:
+    """Addresses of a school plan workbook for a given policy."""
+
+    policy: Policy
+    staffing: Table = field(init=False)
+    services: Table = field(init=False)
+    other: Table = field(init=False)
+    goals: Table = field(init=False)
+    allocation: Table = field(init=False)
+    funds: Table = field(init=False)
+    jobs: Table = field(init=False)
+    service_menu: Table = field(init=False)
+    objects: Table = field(init=False)
+    fund_list: Table = field(init=False)
+    goal_list: Table = field(init=False)
+
+    def __post_init__(self) -> None:
+        p, h = self.policy, SCHOOL_HEADER_ROW
+        ss = SchoolSheets
+        self.staffing = Table(ss.STAFFING, h, STAFFING_COLUMNS, STAFFING_LINES)
+        self.services = Table(ss.SERVICES, h, SERVICE_PLAN_COLUMNS,
+                              len(p.services) + EXTRA_SERVICE_LINES)
+        self.other = Table(ss.OTHER, h, OTHER_COLUMNS, OTHER_LINES)
+        self.goals = Table(ss.GOALS, h, GOAL_PLAN_COLUMNS, len(p.goals))
+        self.allocation = Table(ss.ALLOCATION, 12, ALLOCATION_COLUMNS, len(p.components))
+        self.funds = Table(ss.SUMMARY, 5, PLAN_FUND_COLUMNS, len(p.funds))
+        # reference lists on the Lists sheet, side by side
+        self.jobs = Table(ss.LISTS, 3, JOB_CLASS_COLUMNS, len(p.job_classes), first_col=1)
+        self.service_menu = Table(ss.LISTS, 3, SERVICE_COLUMNS, len(p.services), first_col=8)
+        self.objects = Table(ss.LISTS, 3, OBJECT_COLUMNS, len(p.objects), first_col=15)
+        self.fund_list = Table(ss.LISTS, 3, FUND_COLUMNS, len(p.funds), first_col=19)
+        self.goal_list = Table(ss.LISTS, 3, GOAL_COLUMNS, len(p.goals), first_col=26)
+
+    @property
+    def menu_rows(self) -> int:
+        """Service lines pre-filled from the district menu (the rest are extra lines)."""
+        return len(self.policy.services)
+
+    def allocation_total_name(self, fund_code: str) -> str:
+        """Defined name of a fund's allocation cell."""
+        return defined_name_for("Allocation", fund_code)
+
+
+#: Start Here fields (label, value) block.
+START_FIELDS = FieldBlock(
+    sheet=SchoolSheets.START,
+    first_row=4,
+    fields=(
+        Field("school", "School", "Plan_School", input=False),
+        Field("school_id", "School ID (CDS)", "Plan_School_ID", styles.TEXT, input=False),
+        Field("district", "District", "Plan_District", input=False),
+        Field("fiscal_year", "Fiscal year", "Plan_Fiscal_Year", styles.TEXT, input=False),
+        Field("deadline", "Plan due", "Plan_Deadline", styles.TEXT, input=False),
+        Field("contact", "Questions", "Plan_Contact", input=False),
+        Field("status", "Status", "Plan_Status", input=False),
+        Field("prepared_by", "Prepared by (principal)", "Plan_Prepared_By"),
+        Field("council_date", "School site council approval date", "Plan_Council_Date",
+              styles.TEXT),
+    ),
+)

@@ -1,0 +1,637 @@
+"""Write the school plan workbook: one per school, filled in by the principal.
+
+The school's allocation is written as values of record (from the district's engine run) with
+the math spelled out; everything the principal plans is input, and every total is a live
+formula so the balance per fund shows as they type. plan.py recomputes the same totals in
+Python from the inputs alone.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from openpyxl import Workbook
+from openpyxl.chart import BarChart, Reference
+from openpyxl.formatting.rule import CellIsRule
+from openpyxl.styles import Font
+from openpyxl.worksheet.worksheet import Worksheet
+
+from . import __version__, styles
+from .formula import AllocationResult
+from .layout import (
+    OBJECT_GROUPS,
+    PLAN_LIST_NAMES,
+    START_FIELDS,
+    TEMPLATE_VERSION,
+    SchoolLayout,
+    Table,
+    sheet_ref,
+)
+from .layout import SchoolSheets as SS
+from .model import District, Policy, School
+from .money import excel_round, format_money
+from .xlsx import (
+    add_validation,
+    column_values,
+    define_name,
+    protect,
+    save_atomically,
+    title,
+    write_fields,
+    write_header,
+    write_table,
+)
+
+
+@dataclass(frozen=True)
+class AllocationLine:
+    """One component of a school's allocation, with the math in words."""
+
+    code: str
+    name: str
+    fund: str
+    math: str
+    amount: float
+
+
+@dataclass(frozen=True)
+class Position:
+    """A current position the district pre-fills on the Staffing sheet."""
+
+    job_class: str
+    fte: float
+    fund: str = ""
+    goal: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class SchoolPlanSpec:
+    """Everything needed to write one school's plan workbook (picklable, for workers)."""
+
+    district: District
+    policy: Policy
+    school: School
+    lines: tuple[AllocationLine, ...]
+    prior_year: float
+    positions: tuple[Position, ...] = ()
+    built_at: str = field(default_factory=lambda: _dt.datetime.now(_dt.UTC)
+                          .replace(microsecond=0).isoformat())
+
+    def fund_allocation(self, fund_code: str) -> float:
+        """The school's allocation in one fund."""
+        return excel_round(sum(li.amount for li in self.lines if li.fund == fund_code))
+
+    @property
+    def fingerprint(self) -> str:
+        """sha256 of what was allocated: school, year, and each component's fund and cents."""
+        payload = json.dumps(
+            [self.school.school_id, self.district.fiscal_year,
+             [[li.code, li.fund, round(li.amount * 100)] for li in self.lines]],
+            separators=(",", ":"),
+        )
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def file_name(school: School) -> str:
+    """<school_id>_<short-name>.xlsx, ASCII only so it survives e-mail and zip tools."""
+    ascii_name = unicodedata.normalize("NFKD", school.name).encode("ascii", "ignore").decode()
+    words = re.findall(r"[A-Za-z0-9]+", ascii_name)
+    short = "-".join(words)[:40].strip("-") or "school"
+    return f"{school.school_id}_{short}.xlsx"
+
+
+# --- allocation in words -----------------------------------------------------------------
+
+def _money(v: float) -> str:
+    return format_money(v)
+
+
+def allocation_lines(result: AllocationResult, index: int) -> tuple[AllocationLine, ...]:
+    """A school's allocation by component, each with the math spelled out."""
+    school = result.schools[index]
+    policy, district = result.inputs.policy, result.inputs.district
+    enrollment = school.enrollment
+    level_i = ["Elementary", "Middle", "High", "Span"].index(school.level)
+    lines = []
+    for r in result.components:
+        c, amount = r.component, float(r.amount[index])
+        driver, eligible = float(r.driver[index]), bool(r.eligible[index])
+        basis = " + ".join(b.replace("_", " ") for b in c.basis)
+        counted = " (each pupil counted once)" if c.counting == "unduplicated" else ""
+        rate_words = _money(r.rate)
+        if c.rate_unit == "weight" and c.kind != "base":
+            rate_words += f" (weight {c.rate:g} x base {_money(result.base_rate)})"
+        if c.kind == "base":
+            spans = ", ".join(
+                f"{s.name}: {sum(school.enrollment_by_grade.get(g, 0) for g in s.grades):,}"
+                f" x {s.weight:g}" for s in policy.spans)
+            math = (f"{driver:,.2f} weighted pupils ({spans}) x base rate "
+                    f"{_money(r.rate)} = {_money(amount)}")
+        elif c.kind == "per_pupil":
+            math = f"{driver:,.0f} pupils ({basis}{counted}) x {rate_words} = {_money(amount)}"
+        elif c.kind == "concentration":
+            count = driver + c.threshold * enrollment
+            share = (count / enrollment) if enrollment else 0.0
+            if eligible:
+                math = (f"{basis}{counted}: {count:,.0f} of {enrollment:,} pupils = {share:.1%}, "
+                        f"above the {c.threshold:.0%} threshold; {driver:,.2f} pupils above it"
+                        f" x {rate_words} = {_money(amount)}")
+            else:
+                math = (f"{basis}{counted}: {share:.1%} of pupils, not above the "
+                        f"{c.threshold:.0%} threshold: no allocation")
+        elif c.kind == "categorical":
+            threshold = c.by_level[level_i]
+            if eligible:
+                share = driver / enrollment if enrollment else 0.0
+                math = (f"{basis}: {driver:,.0f} of {enrollment:,} pupils = {share:.1%}, above "
+                        f"the {threshold:.0%} threshold for {school.level} schools: "
+                        f"{driver:,.0f} x {rate_words} = {_money(amount)}")
+            else:
+                math = (f"{basis}: not above the {threshold:.0%} threshold for "
+                        f"{school.level} schools: no allocation")
+        elif c.kind == "foundation":
+            math = f"Fixed amount for {school.level} schools: {_money(amount)}"
+        elif c.kind == "small_school":
+            minimum = c.by_level[level_i]
+            if driver > 0:
+                cap = f", capped at {_money(c.cap)}" if c.cap > 0 else ""
+                math = (f"Enrollment {enrollment:,} is {driver:,.0f} below the {minimum:,.0f} "
+                        f"minimum for {school.level} schools: {driver:,.0f} x {_money(c.rate)}"
+                        f"{cap} = {_money(amount)}")
+            else:
+                math = (f"Enrollment {enrollment:,} meets the {minimum:,.0f} minimum for "
+                        f"{school.level} schools: no adjustment")
+        elif c.kind == "pool":
+            total = float(r.driver.sum())
+            share = driver / total if total else 0.0
+            math = (f"{basis}: {driver:,.1f} of {total:,.1f} district-wide = {share:.3%} of the "
+                    f"{_money(c.pool)} pool = {_money(amount)}")
+        elif c.kind == "floor":
+            threshold = c.by_level[level_i]
+            need = school.unduplicated / enrollment if enrollment else 0.0
+            if eligible:
+                math = (f"Need share {need:.1%} is above the {threshold:.0%} threshold: greater "
+                        f"of {driver:,.0f} x {_money(c.rate)} and {_money(c.minimum)} = "
+                        f"{_money(amount)}")
+            else:
+                math = (f"Need share {need:.1%} is not above the {threshold:.0%} threshold: "
+                        "no allocation")
+        else:  # transition
+            prior = school.prior_year_allocation
+            if prior <= 0:
+                math = "No prior-year allocation: transition protection does not apply"
+            elif amount > 0:
+                floor = prior * (1 - district.transition_max_loss)
+                math = (f"Formula {_money(driver)} is below the floor of {_money(floor)} "
+                        f"({district.transition_max_loss:.0%} below last year's {_money(prior)}):"
+                        f" protection {_money(amount)}")
+            elif amount < 0:
+                math = (f"Formula {_money(driver)} is {_money(driver - prior)} above last year's "
+                        f"{_money(prior)}; a share of the gain ({_money(-amount)}) pays for other"
+                        " schools' transition protection")
+            else:
+                math = "Within the transition limits: no adjustment"
+        lines.append(AllocationLine(c.code, c.name, c.fund, math, amount))
+    return tuple(lines)
+
+
+# --- writing -----------------------------------------------------------------------------
+
+def write_school_plan(path: Path, spec: SchoolPlanSpec) -> None:
+    """Write one school's plan workbook (atomically)."""
+    layout = SchoolLayout(spec.policy)
+    wb = Workbook()
+    styles.register(wb)
+    sheets: dict[str, Worksheet] = {}
+    for i, name in enumerate(SS.ORDER):
+        sheets[name] = wb.active if i == 0 else wb.create_sheet(name)
+        sheets[name].title = name
+    _write_lists(wb, sheets[SS.LISTS], layout)
+    _write_allocation(wb, sheets[SS.ALLOCATION], layout, spec)
+    _write_staffing(wb, sheets[SS.STAFFING], layout, spec)
+    _write_services(wb, sheets[SS.SERVICES], layout)
+    _write_other(wb, sheets[SS.OTHER], layout)
+    _write_goals(wb, sheets[SS.GOALS], layout)
+    _write_summary(wb, sheets[SS.SUMMARY], layout)
+    _write_start(wb, sheets[SS.START], layout, spec)
+    _write_meta(sheets[SS.META], spec)
+    for name, ws in sheets.items():
+        if name != SS.META:
+            protect(ws)
+        if name in (SS.STAFFING, SS.SERVICES, SS.OTHER, SS.GOALS, SS.SUMMARY, SS.ALLOCATION):
+            _print_setup(ws, layout)
+    sheets[SS.META].sheet_state = "hidden"
+    wb.active = 0
+    save_atomically(wb, path)
+
+
+def _print_setup(ws: Worksheet, layout: SchoolLayout) -> None:
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    header = layout.allocation.header_row if ws.title == SS.ALLOCATION else layout.staffing.header_row
+    if ws.title != SS.SUMMARY:
+        ws.print_title_rows = f"{header}:{header}"
+    ws.oddFooter.center.text = "&A - page &P of &N"
+
+
+def _write_lists(wb: Workbook, ws: Worksheet, layout: SchoolLayout) -> None:
+    p = layout.policy
+    title(ws, "Lists", "The district's job classes, services, objects, funds and goals. "
+          "Set by the budget office; not for editing.")
+    t = layout.jobs
+    write_table(wb, ws, t, [
+        {**column_values(t.columns, j),
+         "average_cost": f"=ROUND({t.cell('average_salary', i)}*(1+{t.cell('benefits_rate', i)}),2)"}
+        for i, j in enumerate(p.job_classes)
+    ])
+    write_table(wb, ws, layout.service_menu,
+                [column_values(layout.service_menu.columns, s) for s in p.services])
+    write_table(wb, ws, layout.objects,
+                [column_values(layout.objects.columns, o) for o in p.objects])
+    write_table(wb, ws, layout.fund_list, [
+        {**column_values(layout.fund_list.columns, f),
+         "restricted": "Yes" if f.restricted else "No"} for f in p.funds
+    ])
+    write_table(wb, ws, layout.goal_list,
+                [column_values(layout.goal_list.columns, g) for g in p.goals])
+    # every cell on this sheet is reference data: lock the "input" styled cells too
+    for row in ws.iter_rows(min_row=layout.jobs.first_row):
+        for cell in row:
+            if cell.style == styles.INPUT:
+                cell.style = styles.LOCKED_VALUE
+    ws.data_validations.dataValidation = []
+    for key, table in (("jobs", layout.jobs), ("services", layout.service_menu),
+                       ("objects", layout.objects), ("funds", layout.fund_list),
+                       ("goals", layout.goal_list)):
+        if table.rows:
+            define_name(wb, PLAN_LIST_NAMES[key], SS.LISTS, table.range("code"))
+    step_col = layout.goal_list.first_col + len(layout.goal_list.columns) + 1
+    ws.cell(row=layout.jobs.header_row, column=step_col, value="FTE step").style = styles.HEADER
+    ws.cell(row=layout.jobs.first_row, column=step_col, value=p.fte_step).style = styles.FORMULA
+    define_name(wb, "FTE_Step", SS.LISTS,
+                f"{ws.cell(row=layout.jobs.first_row, column=step_col).coordinate}")
+
+
+def _lookup(table: Table, key: str, code_expr: str) -> str:
+    """INDEX/MATCH of a code in a Lists table, returning column `key`."""
+    return (f"INDEX({table.full_range(key)},MATCH({code_expr}&\"\","
+            f"{table.full_range('code')},0))")
+
+
+def _write_allocation(wb: Workbook, ws: Worksheet, layout: SchoolLayout,
+                      spec: SchoolPlanSpec) -> None:
+    school, district = spec.school, spec.district
+    title(ws, f"Allocation {district.fiscal_year}: {school.name}",
+          "What the district's funding formula gives this school, and why. Set by the budget "
+          "office; these amounts are the district's record.")
+    need = school.unduplicated / school.enrollment if school.enrollment else 0.0
+    unrestricted = excel_round(sum(
+        li.amount for li in spec.lines if not spec.policy.fund(li.fund).restricted))
+    facts = [
+        ("Level and grades", f"{school.level}, grades {school.low_grade}-{school.high_grade}"),
+        ("Enrollment", school.enrollment),
+        ("High-need pupils (unduplicated)", f"{school.unduplicated:,} ({need:.1%})"),
+        ("Unrestricted allocation this year", unrestricted),
+        ("Prior-year unrestricted allocation", spec.prior_year or "none (new school)"),
+        ("Change", excel_round(unrestricted - spec.prior_year) if spec.prior_year else ""),
+    ]
+    for i, (label, value) in enumerate(facts):
+        ws.cell(row=4 + i, column=1, value=label).style = styles.LABEL
+        cell = ws.cell(row=4 + i, column=2, value=value)
+        cell.style = styles.FORMULA
+        if isinstance(value, float):
+            cell.number_format = styles.MONEY
+        elif isinstance(value, int):
+            cell.number_format = styles.COUNT
+    t = layout.allocation
+    write_table(wb, ws, t, [
+        {"code": li.code, "name": li.name, "fund": li.fund, "math": li.math,
+         "amount": li.amount} for li in spec.lines
+    ])
+    top = t.last_row + 2
+    ws.cell(row=top, column=1, value="Totals by fund").style = styles.LABEL
+    for i, f in enumerate(spec.policy.funds):
+        r = top + 1 + i
+        ws.cell(row=r, column=1, value=f.code).style = styles.FORMULA
+        ws.cell(row=r, column=2, value=f.name).style = styles.FORMULA
+        ws.cell(row=r, column=3, value="restricted" if f.restricted else "unrestricted"
+                ).style = styles.FORMULA
+        cell = ws.cell(row=r, column=t.col("amount"), value=spec.fund_allocation(f.code))
+        cell.style = styles.TOTAL
+        cell.number_format = styles.MONEY
+        define_name(wb, layout.allocation_total_name(f.code), SS.ALLOCATION, cell.coordinate)
+    ws.column_dimensions["A"].width = 34
+    ws.freeze_panes = ws.cell(row=t.first_row, column=1)
+
+
+def _fte_validation(t: Table) -> str:
+    first = t.cell("fte", 0)
+    return (f"AND(ISNUMBER({first}),{first}>=0,{first}<=1,"
+            f"ROUND({first}/FTE_Step,6)=INT(ROUND({first}/FTE_Step,6)))")
+
+
+def _write_staffing(wb: Workbook, ws: Worksheet, layout: SchoolLayout,
+                    spec: SchoolPlanSpec) -> None:
+    t, jobs = layout.staffing, layout.jobs
+    title(ws, "Staffing", "One line per position (use two lines to split a position across "
+          "funds). Choose the job class, type the FTE, choose the fund and goal. Cost is the "
+          "district average salary plus benefits.")
+    ws["A3"] = "Yellow cells are yours to fill in. The Check column says what a line still needs."
+    ws["A3"].style = styles.NOTE
+    records = []
+    for i in range(t.rows):
+        r = t.first_row + i
+        L = lambda key, r=r: f"{t.letter(key)}{r}"  # noqa: E731,N806
+        code = L("job_class")
+        record: dict[str, object] = {
+            "line": i + 1,
+            "title": f'=IF({code}="","",IFERROR({_lookup(jobs, "title", code)},'
+                     f'"Unknown job class"))',
+            "salary": f'=IF(OR({code}="",{L("fte")}=""),0,'
+                      f'IFERROR(ROUND({L("fte")}*{_lookup(jobs, "average_salary", code)},2),0))',
+            "cost": f'=IF(OR({code}="",{L("fte")}=""),0,IFERROR(ROUND({L("fte")}*'
+                    f'{_lookup(jobs, "average_salary", code)}*'
+                    f'(1+{_lookup(jobs, "benefits_rate", code)}),2),0))',
+            "benefits": f"=ROUND({L('cost')}-{L('salary')},2)",
+            "check": (f'=IF(AND({code}="",{L("fte")}=""),"",'
+                      f'IF(ISNA(MATCH({code}&"",{jobs.full_range("code")},0)),'
+                      f'"Choose a job class",'
+                      f'IF(NOT(ISNUMBER({L("fte")})),"Type the FTE as a number",'
+                      f'IF(OR({L("fte")}<0,{L("fte")}>1),"FTE must be 0 to 1",'
+                      f'IF({L("fund")}="","Choose a fund",'
+                      f'IF({L("goal")}="","Choose a goal","OK"))))))'),
+        }
+        if i < len(spec.positions):
+            pos = spec.positions[i]
+            record.update(job_class=pos.job_class, fte=pos.fte, fund=pos.fund or None,
+                          goal=pos.goal or None, note=pos.note or None)
+        records.append(record)
+    write_table(wb, ws, t, records)
+    ws.data_validations.dataValidation = [
+        dv for dv in ws.data_validations.dataValidation if dv.type != "custom"]
+    v = t.column("fte").validation
+    assert v is not None
+    add_validation(ws, type(v)("custom", _fte_validation(t), prompt=v.prompt, error=v.error),
+                   t.range("fte", absolute=False))
+    _check_format(ws, t)
+    ws.freeze_panes = ws.cell(row=t.first_row, column=3)
+
+
+def _check_format(ws: Worksheet, t: Table) -> None:
+    """Show the Check column's messages in red, OK in green."""
+    rng = t.range("check", absolute=False)
+    first = t.cell("check", 0)
+    ws.conditional_formatting.add(rng, CellIsRule(operator="equal", formula=['"OK"'],
+                                                  font=Font(color="2E7D32")))
+    from openpyxl.formatting.rule import FormulaRule
+
+    ws.conditional_formatting.add(rng, FormulaRule(
+        formula=[f'AND({first}<>"",{first}<>"OK")'], font=Font(color="C00000", bold=True)))
+
+
+def _write_services(wb: Workbook, ws: Worksheet, layout: SchoolLayout) -> None:
+    t, menu = layout.services, layout.service_menu
+    title(ws, "Services", "Buy central-office services from the district's menu: type a "
+          "quantity, choose the fund and goal. Extra lines below the menu let you split a "
+          "service across funds.")
+    services = sorted(layout.policy.services, key=lambda s: (s.department, s.code))
+    records, locked = [], []
+    for i in range(t.rows):
+        r = t.first_row + i
+        L = lambda key, r=r: f"{t.letter(key)}{r}"  # noqa: E731,N806
+        code = L("service")
+        qty = L("quantity")
+        record: dict[str, object] = {
+            "department": f'=IF({code}="","",IFERROR({_lookup(menu, "department", code)},""))',
+            "name": f'=IF({code}="","",IFERROR({_lookup(menu, "name", code)},'
+                    f'"Unknown service"))',
+            "unit": f'=IF({code}="","",IFERROR({_lookup(menu, "unit", code)},""))',
+            "unit_price": f'=IF({code}="","",IFERROR({_lookup(menu, "unit_price", code)},0))',
+            "cost": f'=IF(OR({code}="",{qty}=""),0,'
+                    f'IFERROR(ROUND({qty}*{_lookup(menu, "unit_price", code)},2),0))',
+            "check": (f'=IF(OR({qty}="",{qty}=0),"",'
+                      f'IF(ISNA(MATCH({code}&"",{menu.full_range("code")},0)),'
+                      f'"Choose a service",'
+                      f'IF(NOT(ISNUMBER({qty})),"Type the quantity as a number",'
+                      f'IF({qty}<0,"Quantity must be 0 or more",'
+                      f'IF({L("fund")}="","Choose a fund",'
+                      f'IF({L("goal")}="","Choose a goal","OK"))))))'),
+        }
+        if i < len(services):
+            record["service"] = services[i].code
+            locked.append((i, "service"))
+        records.append(record)
+    write_table(wb, ws, t, records, locked_cells=locked)
+    _check_format(ws, t)
+    ws.freeze_panes = ws.cell(row=t.first_row, column=3)
+
+
+def _write_other(wb: Workbook, ws: Worksheet, layout: SchoolLayout) -> None:
+    t, objects = layout.other, layout.objects
+    title(ws, "Other Spending", "Supplies, materials, contracts, travel, equipment: choose the "
+          "SACS object, fund and goal, describe it and type the amount.")
+    records = []
+    for i in range(t.rows):
+        r = t.first_row + i
+        L = lambda key, r=r: f"{t.letter(key)}{r}"  # noqa: E731,N806
+        obj, amount = L("object"), L("amount")
+        records.append({
+            "line": i + 1,
+            "object_name": f'=IF({obj}="","",IFERROR({_lookup(objects, "name", obj)},'
+                           f'"Unknown object code"))',
+            "group": f'=IF({obj}="","",IFERROR({_lookup(objects, "group", obj)},""))',
+            "check": (f'=IF(AND({obj}="",{amount}=""),"",'
+                      f'IF(ISNA(MATCH({obj}&"",{objects.full_range("code")},0)),'
+                      f'"Choose an object code",'
+                      f'IF(NOT(ISNUMBER({amount})),"Type the amount as a number",'
+                      f'IF({amount}<0,"Amount must be 0 or more",'
+                      f'IF({L("fund")}="","Choose a fund",'
+                      f'IF({L("goal")}="","Choose a goal","OK"))))))'),
+        })
+    write_table(wb, ws, t, records)
+    _check_format(ws, t)
+    ws.freeze_panes = ws.cell(row=t.first_row, column=3)
+
+
+def _sum_by(criteria_key: str, criteria: str, layout: SchoolLayout) -> str:
+    """Staffing cost + services cost + other amounts where a column equals `criteria`."""
+    s, v, o = layout.staffing, layout.services, layout.other
+    return (f"SUMIF({s.full_range(criteria_key)},{criteria},{s.full_range('cost')})+"
+            f"SUMIF({v.full_range(criteria_key)},{criteria},{v.full_range('cost')})+"
+            f"SUMIF({o.full_range(criteria_key)},{criteria},{o.full_range('amount')})")
+
+
+def _write_goals(wb: Workbook, ws: Worksheet, layout: SchoolLayout) -> None:
+    t = layout.goals
+    title(ws, "Goals & Strategies", "For each district goal your plan serves: your school's "
+          "goal, the strategy, and how you will know it worked. Planned dollars add up the "
+          "lines tagged with that goal.")
+    write_table(wb, ws, t, [
+        {"goal": g.code, "goal_name": g.name,
+         "planned": f"=ROUND({_sum_by('goal', t.cell('goal', i), layout)},2)"}
+        for i, g in enumerate(layout.policy.goals)
+    ])
+    for i in range(t.rows):
+        ws.row_dimensions[t.first_row + i].height = 45
+    for key in ("school_goal", "strategy", "measure"):
+        for i in range(t.rows):
+            ws.cell(row=t.first_row + i, column=t.col(key)).alignment = \
+                styles.Alignment(wrap_text=True, vertical="top")
+    ws.freeze_panes = ws.cell(row=t.first_row, column=3)
+
+
+def _write_summary(wb: Workbook, ws: Worksheet, layout: SchoolLayout) -> None:
+    t, staffing, services, other = layout.funds, layout.staffing, layout.services, layout.other
+    title(ws, "Summary", "Allocation, planned spending and what remains, per fund. A negative "
+          "remaining amount (red) means the plan spends more than the fund holds.")
+    write_table(wb, ws, t, [
+        {"fund": f.code, "name": f.name, "restricted": "Yes" if f.restricted else "No",
+         "allocation": f"={layout.allocation_total_name(f.code)}",
+         "planned": f"=ROUND({_sum_by('fund', t.cell('fund', i), layout)},2)",
+         "remaining": f"=ROUND({t.cell('allocation', i)}-{t.cell('planned', i)},2)"}
+        for i, f in enumerate(layout.policy.funds)
+    ])
+    total_row = t.last_row + 1
+    ws.cell(row=total_row, column=1, value="All funds").style = styles.TOTAL
+    for key in ("allocation", "planned", "remaining"):
+        cell = ws.cell(row=total_row, column=t.col(key),
+                       value=f"=ROUND(SUM({t.range(key, absolute=False)}),2)")
+        cell.style = styles.TOTAL
+        cell.number_format = styles.MONEY
+    define_name(wb, "Plan_Remaining", SS.SUMMARY, t.range("remaining"))
+    ws.conditional_formatting.add(
+        f"{t.letter('remaining')}{t.first_row}:{t.letter('remaining')}{total_row}",
+        CellIsRule(operator="lessThan", formula=["0"], font=Font(color="C00000", bold=True)))
+
+    top = total_row + 2
+    ws.cell(row=top, column=1, value="By object group").style = styles.HEADER
+    ws.cell(row=top, column=2, value="Planned").style = styles.HEADER
+    group_amount = {
+        "Salaries": f"SUM({staffing.full_range('salary')})+",
+        "Benefits": f"SUM({staffing.full_range('benefits')})+",
+        "Services": f"SUM({services.full_range('cost')})+",
+    }
+    for i, group in enumerate(OBJECT_GROUPS):
+        r = top + 1 + i
+        ws.cell(row=r, column=1, value=group).style = styles.FORMULA
+        cell = ws.cell(row=r, column=2, value=(
+            f"=ROUND({group_amount.get(group, '')}SUMIF({other.full_range('group')},"
+            f"\"{group}\",{other.full_range('amount')}),2)"))
+        cell.style = styles.FORMULA
+        cell.number_format = styles.MONEY
+    r = top + 1 + len(OBJECT_GROUPS)
+    ws.cell(row=r, column=1, value="Total FTE planned").style = styles.LABEL
+    cell = ws.cell(row=r, column=2, value=f"=SUM({staffing.full_range('fte')})")
+    cell.style = styles.FORMULA
+    cell.number_format = styles.FTE
+    define_name(wb, "Plan_Total_FTE", SS.SUMMARY, cell.coordinate)
+
+    chart = BarChart()
+    chart.type = "col"
+    chart.title = "Allocation and planned spending by fund"
+    chart.y_axis.number_format = '"$"#,##0'
+    data = Reference(ws, min_col=t.col("allocation"), max_col=t.col("planned"),
+                     min_row=t.header_row, max_row=t.last_row)
+    cats = Reference(ws, min_col=t.col("fund"), min_row=t.first_row, max_row=t.last_row)
+    chart.add_data(data, titles_from_data=True)
+    chart.set_categories(cats)
+    chart.height, chart.width = 7.5, 14
+    ws.add_chart(chart, f"H{t.header_row}")
+
+
+def _write_start(wb: Workbook, ws: Worksheet, layout: SchoolLayout,
+                 spec: SchoolPlanSpec) -> None:
+    school, district = spec.school, spec.district
+    title(ws, f"{school.name}: school plan {district.fiscal_year}",
+          f"{district.name}. Made by ssfr-xl for this school only; do not copy it for "
+          "another school.")
+    ws.column_dimensions["A"].width = 34
+    ws.column_dimensions["B"].width = 70
+    funds = layout.funds
+    over = '"Balanced"'
+    for i in reversed(range(funds.rows)):
+        rem = sheet_ref(SS.SUMMARY, funds.cell("remaining", i, absolute=True))
+        code = layout.policy.funds[i].code
+        over = f'IF({rem}<0,"Over budget in {code} by $"&FIXED(-{rem},2),{over})'
+    incomplete = "+".join(
+        f'SUMPRODUCT((LEN({t.full_range("check")})>0)*({t.full_range("check")}<>"OK"))'
+        for t in (layout.staffing, layout.services, layout.other))
+    g = layout.goals
+    goals_written = (f'SUMPRODUCT((LEN({g.full_range("strategy")})>0)*'
+                     f'(LEN({g.full_range("measure")})>0))')
+    status = (f'=IF(LEFT({over},4)="Over",{over},IF({incomplete}>0,"Incomplete: "&'
+              f'({incomplete})&" line(s) need attention - see the Check column",'
+              f'IF({goals_written}=0,"Incomplete: write at least one goal with a strategy '
+              f'and a measure (Goals & Strategies)",{over})))')
+    values = {
+        "school": school.name, "school_id": school.school_id, "district": district.name,
+        "fiscal_year": district.fiscal_year, "deadline": district.plan_deadline,
+        "contact": district.contact, "status": status,
+    }
+    write_fields(wb, ws, START_FIELDS, values)
+    status_cell = ws.cell(row=START_FIELDS.row("status"), column=START_FIELDS.value_col)
+    status_cell.font = Font(bold=True, size=13, color="1F4E79")
+    steps = [
+        "How to fill in your plan",
+        "1. Allocation: read what the district's formula gives your school and why.",
+        "2. Staffing: one line per position - job class, FTE, fund, goal. Cost fills in.",
+        "3. Services: type quantities of central-office services you want, with fund and goal.",
+        "4. Other Spending: supplies, contracts, travel and equipment, with object, fund, goal.",
+        "5. Goals & Strategies: your goals, strategies and measures; then check the Summary: "
+        "every fund's remaining amount must be 0 or more. Save and return the file.",
+        "",
+        "Only yellow cells can be typed in. Restricted funds (see Summary) may only buy what "
+        "the district allows. Keep the file name and sheet names as they are.",
+    ]
+    first = START_FIELDS.last_row + 2
+    for i, line in enumerate(steps):
+        cell = ws.cell(row=first + i, column=1, value=line)
+        cell.style = styles.LABEL if i == 0 else styles.FORMULA
+        cell.border = styles.Border()
+
+
+def _write_meta(ws: Worksheet, spec: SchoolPlanSpec) -> None:
+    values = {
+        "template_version": TEMPLATE_VERSION,
+        "kind": "school_plan",
+        "school_id": spec.school.school_id,
+        "school_name": spec.school.name,
+        "district": spec.district.cds_code,
+        "fiscal_year": spec.district.fiscal_year,
+        "allocation_fingerprint": spec.fingerprint,
+        "funds": json.dumps([f.code for f in spec.policy.funds]),
+        "allocation": json.dumps({f.code: spec.fund_allocation(f.code)
+                                  for f in spec.policy.funds}),
+        "built_at": spec.built_at,
+        "created_by": f"ssfr-xl {__version__}",
+    }
+    for i, (key, value) in enumerate(values.items(), start=1):
+        ws.cell(row=i, column=1, value=key)
+        ws.cell(row=i, column=2, value=value)
+
+
+def plan_specs(result: AllocationResult, positions: dict[str, Sequence[Position]] | None = None,
+               school_ids: Sequence[str] | None = None) -> list[SchoolPlanSpec]:
+    """One spec per school (or per listed school id), from an allocation result."""
+    wanted = set(school_ids) if school_ids else None
+    built_at = _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
+    specs = []
+    for i, school in enumerate(result.schools):
+        if wanted is not None and school.school_id not in wanted:
+            continue
+        specs.append(SchoolPlanSpec(
+            district=result.inputs.district, policy=result.inputs.policy, school=school,
+            lines=allocation_lines(result, i), prior_year=school.prior_year_allocation,
+            positions=tuple((positions or {}).get(school.school_id, ())), built_at=built_at,
+        ))
+    return specs
