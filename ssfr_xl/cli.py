@@ -107,6 +107,41 @@ def allocate_command(district_xlsx: Path, csv_path: Path | None) -> None:
         sys.exit(1)
 
 
+@cli.command("build")
+@click.argument("district_xlsx", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the plan workbooks and manifest.csv.")
+@click.option("--schools", "school_ids", multiple=True, metavar="ID",
+              help="Only these schools (14-digit CDS codes); repeat or separate by commas.")
+@click.option("--positions", "positions_csv",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Current positions to pre-fill: school_id, job_class, fte, fund, goal, note.")
+@click.option("--force", is_flag=True, help="Replace plan files that already exist.")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Processes to use (default: one per core).")
+def build_command(district_xlsx: Path, out_dir: Path, school_ids: tuple[str, ...],
+                  positions_csv: Path | None, force: bool, workers: int | None) -> None:
+    """Make one plan workbook per school, plus OUT/manifest.csv.
+
+    Allocations come from the engine reading the district workbook's inputs.
+
+    \b
+    Examples:
+      ssfr-xl build district.xlsx --out plans/
+      ssfr-xl build district.xlsx --out plans/ --schools 01999996000013 --force
+    """
+    from .season import build_plans
+
+    ids = tuple(part.strip() for s in school_ids for part in s.split(",") if part.strip())
+    try:
+        summary = build_plans(district_xlsx, out_dir, school_ids=ids,
+                              positions_csv=positions_csv, force=force, workers=workers,
+                              progress=progress)
+    except SsfrError as e:
+        raise _fail(e) from e
+    click.echo(summary)
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="ssfr-xl")

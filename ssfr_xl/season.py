@@ -191,3 +191,107 @@ def safe_text(value: str) -> str:
     """Text for CSV that a spreadsheet will not run as a formula (leading = + - @)."""
     text = str(value)
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def build_plans(
+    district_xlsx: Path,
+    out_dir: Path,
+    *,
+    school_ids: tuple[str, ...] = (),
+    positions_csv: Path | None = None,
+    force: bool = False,
+    workers: int | None = None,
+    progress: Progress = _quiet,
+) -> str:
+    """Write one plan workbook per school and DIR/manifest.csv; returns a summary."""
+    from .layout import TEMPLATE_VERSION
+    from .school_book import file_name, plan_specs
+    from .sources.positions import read_positions_csv
+
+    progress(f"reading inputs of {Path(district_xlsx).name}")
+    inputs = read_district(district_xlsx)
+    result = allocate(inputs)
+    known = {s.school_id for s in inputs.schools}
+    unknown = [s for s in school_ids if s not in known]
+    if unknown:
+        raise RosterError(f"Not schools of this district: {', '.join(unknown)}.")
+    positions = read_positions_csv(positions_csv, inputs.policy) if positions_csv else {}
+    stray = sorted(set(positions) - known)
+    if stray:
+        raise RosterError(f"{Path(positions_csv).name}: positions for unknown school(s) "
+                          f"{', '.join(stray[:5])}.")
+    specs = plan_specs(result, positions, school_ids or None)
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise FileError(f"Cannot create {out_dir}: {e.strerror or e}.") from e
+    targets = [out_dir / file_name(s.school) for s in specs]
+    existing = [t.name for t in targets if t.exists()]
+    if existing and not force:
+        raise OutputExistsError(
+            f"{len(existing)} plan file(s) already exist in {out_dir} (e.g. {existing[0]}); "
+            "pass --force to replace them.")
+    hashes = _write_plans(list(zip(targets, specs, strict=True)), workers, progress)
+    manifest = out_dir / "manifest.csv"
+    funds = [f.code for f in inputs.policy.funds]
+    rows = [
+        [s.school.school_id, t.name, h, *[f"{s.fund_allocation(c):.2f}" for c in funds],
+         TEMPLATE_VERSION, s.built_at]
+        for t, s, h in zip(targets, specs, hashes, strict=True)
+    ]
+    _write_csv(manifest, ["school_id", "file", "sha256", *[f"allocation_{c}" for c in funds],
+                          "template_version", "built_at"], rows)
+    return (f"Wrote {len(specs):,} school plan workbooks and {manifest} "
+            f"({inputs.district.name}, {inputs.district.fiscal_year}).")
+
+
+def _build_one(job: tuple[Path, object]) -> str:
+    import hashlib
+
+    from .school_book import write_school_plan
+
+    target, spec = job
+    write_school_plan(target, spec)  # type: ignore[arg-type]
+    return hashlib.sha256(target.read_bytes()).hexdigest()
+
+
+def _write_plans(jobs: list, workers: int | None, progress: Progress) -> list[str]:
+    """Write plan workbooks, on every core when there are many."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    workers = workers or os.cpu_count() or 1
+    if workers == 1 or len(jobs) < 8:
+        hashes = []
+        for i, job in enumerate(jobs, start=1):
+            hashes.append(_build_one(job))
+            if i % 25 == 0 or i == len(jobs):
+                progress(f"{i:,}/{len(jobs):,} plans")
+        return hashes
+    hashes = []
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for i, h in enumerate(pool.map(_build_one, jobs, chunksize=8), start=1):
+            hashes.append(h)
+            if i % 50 == 0 or i == len(jobs):
+                progress(f"{i:,}/{len(jobs):,} plans")
+    return hashes
+
+
+def _write_csv(path: Path, header: list[str], rows: list[list[object]]) -> None:
+    """A CSV written atomically, text made safe from formula injection."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
+                               dir=path.parent if str(path.parent) else ".")
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(header)
+            for row in rows:
+                writer.writerow([safe_text(v) if isinstance(v, str) else v for v in row])
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except OSError as e:
+        raise FileError(f"Cannot write {path}: {e.strerror or e}.") from e
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
