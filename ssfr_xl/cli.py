@@ -142,6 +142,97 @@ def build_command(district_xlsx: Path, out_dir: Path, school_ids: tuple[str, ...
     click.echo(summary)
 
 
+@cli.command("validate")
+@click.argument("paths", nargs=-1, required=True,
+                type=click.Path(exists=True, path_type=Path))
+@click.option("--district", "district_xlsx", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The district formula workbook (the allocations of record).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text",
+              show_default=True, help="How to print the findings.")
+@click.option("--feedback", "feedback_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Also write one feedback workbook per school, listing its findings.")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Processes to read files with (default: one per core).")
+def validate_command(paths: tuple[Path, ...], district_xlsx: Path, fmt: str,
+                     feedback_dir: Path | None, workers: int | None) -> None:
+    """Check returned school plans and report every problem as a finding.
+
+    Exit code 0 when no file has an error (warnings allowed), 1 when any does.
+
+    \b
+    Examples:
+      ssfr-xl validate returned/ --district district.xlsx
+      ssfr-xl validate plan.xlsx --district district.xlsx --format json
+    """
+    from .report import validate_files
+
+    try:
+        checks, output = validate_files(paths, district_xlsx, fmt, feedback_dir,
+                                                 workers=workers, progress=progress)
+    except SsfrError as e:
+        raise _fail(e) from e
+    click.echo(output, nl=not output.endswith("\n"))
+    if any(c.errors for c in checks):
+        sys.exit(1)
+
+
+@cli.command("consolidate")
+@click.argument("district_xlsx", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("returned_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", "totals_xlsx", required=True,
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="The totals workbook to write.")
+@click.option("--exports", "exports_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Also write lines.csv and every totals table as CSV here.")
+@click.option("--ledger", "ledger_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="SQLite season ledger: records every file; the newest accepted plan counts.")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Processes to read files with (default: one per core).")
+def consolidate_command(district_xlsx: Path, returned_dir: Path, totals_xlsx: Path,
+                        exports_dir: Path | None, ledger_path: Path | None,
+                        workers: int | None) -> None:
+    """Check every returned plan and roll accepted plans into district totals.
+
+    Returned files are never modified. Exit code 0 when every school is accepted; 1 when any
+    file has errors or a school is missing.
+
+    \b
+    Example:
+      ssfr-xl consolidate district.xlsx returned/ --out totals.xlsx --exports exports/
+    """
+    from .report import consolidate_folder
+
+    try:
+        summary, clean = consolidate_folder(district_xlsx, returned_dir, totals_xlsx,
+                                            exports_dir, ledger_path, workers=workers,
+                                            progress=progress)
+    except SsfrError as e:
+        raise _fail(e) from e
+    click.echo(summary)
+    if not clean:
+        sys.exit(1)
+
+
+@cli.command("status")
+@click.option("--ledger", "ledger_path", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The season ledger written by consolidate --ledger.")
+def status_command(ledger_path: Path) -> None:
+    """Show the season at a glance: each school's newest file and its status.
+
+    \b
+    Example:
+      ssfr-xl status --ledger season.sqlite
+    """
+    from .report import ledger_status
+
+    try:
+        click.echo(ledger_status(ledger_path))
+    except SsfrError as e:
+        raise _fail(e) from e
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="ssfr-xl")

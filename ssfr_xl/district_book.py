@@ -19,6 +19,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from . import __name__ as _pkg
 from . import styles
+from .formula import AllocationResult
 from .layout import (
     COMPONENT_COLUMNS,
     FUND_COLUMNS,
@@ -38,7 +39,6 @@ from .layout import (
     sheet_ref,
 )
 from .layout import DistrictSheets as S
-from .formula import AllocationResult
 from .model import GRADES, LEVELS, Component, DistrictInputs
 from .xlsx import (
     column_values,
@@ -163,6 +163,7 @@ def _write_policy(wb: Workbook, ws: Worksheet, layout: DistrictLayout,
         "budget": d.budget, "base_rate_mode": d.base_rate_mode, "base_rate": d.base_rate,
         "transition_max_loss": d.transition_max_loss, "fte_step": p.fte_step,
         "plan_deadline": d.plan_deadline, "contact": d.contact,
+        "unspent_warning": d.unspent_warning,
         "base_units": f"=SUM({R('base_units')})",
         "fixed_total": f"=SUM({R('fixed')})",
         "solved_base_rate": "=IF(Base_Units>0,(Budget-Fixed_Unrestricted)/Base_Units,0)",
@@ -613,7 +614,7 @@ class _Grid:
 
     def named(self, name: str) -> tuple[str, int, int]:
         """(sheet, row, col) of the first cell a defined name points at."""
-        from openpyxl.utils.cell import coordinate_from_string, column_index_from_string
+        from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
 
         from .errors import WorkbookError
 
@@ -847,6 +848,7 @@ def read_district(path: str | Path) -> DistrictInputs:
         base_rate_mode=str(settings["base_rate_mode"]), base_rate=float(settings["base_rate"]),
         transition_max_loss=float(settings["transition_max_loss"]),
         plan_deadline=str(settings["plan_deadline"]), contact=str(settings["contact"]),
+        unspent_warning=float(settings["unspent_warning"]),
     )
     return DistrictInputs(district, policy, tuple(schools))
 

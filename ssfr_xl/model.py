@@ -84,6 +84,7 @@ class District:
     transition_max_loss: float = 0.0  # share of prior-year allocation a school may lose; 0 = off
     plan_deadline: str = ""
     contact: str = ""
+    unspent_warning: float = 0.05  # warn when a plan leaves more than this share of a fund
 
 
 @dataclass(frozen=True)

@@ -88,9 +88,10 @@ def _row_values(grid: Grid, t: Table, index: int) -> dict[str, object]:
     return {c.key: _cell(grid, t.sheet, row, t.col(c.key)) for c in t.columns}
 
 
-def read_plan_inputs(grid: Grid, policy: Policy) -> PlanInputs:
+def read_plan_inputs(grid: Grid, policy: Policy, layout: SchoolLayout | None = None
+                     ) -> PlanInputs:
     """The plan's input cells, typed, with problems noted rather than raised."""
-    layout = SchoolLayout(policy)
+    layout = layout or SchoolLayout(policy)
     jobs = {j.code.casefold(): j for j in policy.job_classes}
     services = {s.code.casefold(): s for s in policy.services}
     lines: list[PlanLine] = []

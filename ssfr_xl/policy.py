@@ -58,6 +58,7 @@ class PolicyFile:
             transition_max_loss=float(s.get("transition_max_loss", 0)),
             plan_deadline=str(s.get("plan_deadline", "")),
             contact=str(s.get("contact", "")),
+            unspent_warning=float(s.get("unspent_warning", 0.05)),
         )
 
 

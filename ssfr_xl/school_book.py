@@ -45,7 +45,6 @@ from .xlsx import (
     save_atomically,
     title,
     write_fields,
-    write_header,
     write_table,
 )
 
@@ -207,6 +206,11 @@ def allocation_lines(result: AllocationResult, index: int) -> tuple[AllocationLi
 
 def write_school_plan(path: Path, spec: SchoolPlanSpec) -> None:
     """Write one school's plan workbook (atomically)."""
+    save_atomically(build_school_plan(spec), path)
+
+
+def build_school_plan(spec: SchoolPlanSpec) -> Workbook:
+    """The plan workbook for one school, in memory."""
     layout = SchoolLayout(spec.policy)
     wb = Workbook()
     styles.register(wb)
@@ -230,7 +234,7 @@ def write_school_plan(path: Path, spec: SchoolPlanSpec) -> None:
             _print_setup(ws, layout)
     sheets[SS.META].sheet_state = "hidden"
     wb.active = 0
-    save_atomically(wb, path)
+    return wb
 
 
 def _print_setup(ws: Worksheet, layout: SchoolLayout) -> None:

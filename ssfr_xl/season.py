@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import csv
 import math
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -14,6 +12,7 @@ import numpy as np
 
 from .district_book import check_cached_values, read_district, write_district
 from .errors import FileError, OutputExistsError, RosterError
+from .exports import write_csv
 from .formula import AllocationResult, allocate
 from .model import DistrictInputs, School
 from .money import format_money
@@ -165,32 +164,13 @@ def allocate_district(path: Path, csv_path: Path | None = None,
 
 
 def write_allocation_csv(result: AllocationResult, path: Path) -> None:
-    """school_id, school_name, component, fund, amount (cents, two decimals), atomically."""
-    table = result.table()
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
-                               dir=path.parent if str(path.parent) else ".")
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["school_id", "school_name", "component", "fund", "amount"])
-            for row in table.itertuples(index=False):
-                amount = 0.0 if math.isclose(row.amount, 0.0, abs_tol=1e-9) else row.amount
-                writer.writerow([row.school_id, safe_text(row.school_name), row.component,
-                                 row.fund, f"{amount:.2f}"])
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except OSError as e:
-        raise FileError(f"Cannot write {path}: {e.strerror or e}.") from e
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def safe_text(value: str) -> str:
-    """Text for CSV that a spreadsheet will not run as a formula (leading = + - @)."""
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    """school_id, school_name, component, fund, amount (two decimals), atomically."""
+    rows = (
+        [r.school_id, r.school_name, r.component, r.fund,
+         f"{0.0 if math.isclose(r.amount, 0.0, abs_tol=1e-9) else r.amount:.2f}"]
+        for r in result.table().itertuples(index=False)
+    )
+    write_csv(path, ["school_id", "school_name", "component", "fund", "amount"], rows)
 
 
 def build_plans(
@@ -240,7 +220,7 @@ def build_plans(
          TEMPLATE_VERSION, s.built_at]
         for t, s, h in zip(targets, specs, hashes, strict=True)
     ]
-    _write_csv(manifest, ["school_id", "file", "sha256", *[f"allocation_{c}" for c in funds],
+    write_csv(manifest, ["school_id", "file", "sha256", *[f"allocation_{c}" for c in funds],
                           "template_version", "built_at"], rows)
     return (f"Wrote {len(specs):,} school plan workbooks and {manifest} "
             f"({inputs.district.name}, {inputs.district.fiscal_year}).")
@@ -275,23 +255,3 @@ def _write_plans(jobs: list, workers: int | None, progress: Progress) -> list[st
             if i % 50 == 0 or i == len(jobs):
                 progress(f"{i:,}/{len(jobs):,} plans")
     return hashes
-
-
-def _write_csv(path: Path, header: list[str], rows: list[list[object]]) -> None:
-    """A CSV written atomically, text made safe from formula injection."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
-                               dir=path.parent if str(path.parent) else ".")
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(header)
-            for row in rows:
-                writer.writerow([safe_text(v) if isinstance(v, str) else v for v in row])
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except OSError as e:
-        raise FileError(f"Cannot write {path}: {e.strerror or e}.") from e
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

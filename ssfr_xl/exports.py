@@ -1,0 +1,71 @@
+"""CSV and JSON outputs: written atomically, text made safe to open in a spreadsheet."""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from .errors import FileError
+
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_text(value: object) -> object:
+    """Text a spreadsheet will not run as a formula (leading = + - @ get a quote); others as is."""
+    if isinstance(value, str) and value[:1] in FORMULA_TRIGGERS:
+        return "'" + value
+    return value
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    """Write text to a temp file beside `path`, then rename it into place."""
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    except OSError as e:
+        raise FileError(f"Cannot write in {directory}: {e.strerror or e}.") from e
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except OSError as e:
+        raise FileError(f"Cannot write {path}: {e.strerror or e}.") from e
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    """CSV text with formula-safe text cells and amounts as written."""
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([safe_text(v) for v in row])
+    return buffer.getvalue()
+
+
+def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    """A formula-safe CSV, written atomically."""
+    write_text_atomically(path, csv_text(header, rows))
+
+
+def check_writable(directory: Path) -> None:
+    """Fail early, with a clear message, when outputs cannot be written in a folder."""
+    directory = Path(directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".ssfr-write-test.", dir=directory)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as e:
+        raise FileError(f"Cannot write in {directory}: {e.strerror or e}. Choose a folder you "
+                        "can write to.") from e
