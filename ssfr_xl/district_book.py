@@ -41,6 +41,7 @@ from .layout import (
 from .layout import DistrictSheets as S
 from .model import GRADES, LEVELS, Component, DistrictInputs
 from .xlsx import (
+    put_text,
     column_values,
     define_name,
     protect,
@@ -474,7 +475,12 @@ def _write_summary(ws: Worksheet, layout: DistrictLayout) -> None:
         values = (f.code, f.name, "Yes" if f.restricted else "No",
                   f"=ROUND(SUM({t.full_range(f'fund_{f.code}')}),2)")
         for j, v in enumerate(values):
-            ws.cell(row=r, column=1 + j, value=v).style = styles.FORMULA
+            cell = ws.cell(row=r, column=1 + j)
+            if j < 3:
+                put_text(cell, v)
+            else:
+                cell.value = v
+            cell.style = styles.FORMULA
         ws.cell(row=r, column=4).number_format = styles.MONEY
     r = top + 1 + len(p.funds)
     ws.cell(row=r, column=1, value="All funds").style = styles.TOTAL
@@ -489,7 +495,12 @@ def _write_summary(ws: Worksheet, layout: DistrictLayout) -> None:
         values = (c.code, c.name, f"={layout.component_name('Fund', c)}",
                   f"={layout.component_name('Total', c)}")
         for j, v in enumerate(values):
-            ws.cell(row=r, column=1 + j, value=v).style = styles.FORMULA
+            cell = ws.cell(row=r, column=1 + j)
+            if j < 2:
+                put_text(cell, v)
+            else:
+                cell.value = v
+            cell.style = styles.FORMULA
         ws.cell(row=r, column=4).number_format = styles.MONEY
 
     if layout.n_schools:
@@ -687,6 +698,8 @@ def read_district(path: str | Path) -> DistrictInputs:
         spans.append(GradeSpan(name, first, last, weight))
 
     def table_rows(table_name: str, keys: tuple[str, ...]) -> list[dict]:
+        if table_name not in grid.names:  # an empty list has no range to name
+            return []
         sheet, first, last, col0 = grid.named_range_rows(table_name)
         rows, r = [], first
         while r <= last or grid.value(sheet, r, col0) not in (None, ""):

@@ -21,6 +21,8 @@ def excel_round(value: float, digits: int = 2) -> float:
     """Round like Excel's ROUND(value, digits): 15 significant digits, then half away from zero."""
     if value == 0 or not math.isfinite(value):
         return 0.0 if value == 0 else value
+    if abs(value) >= 1e15:  # no fraction left at 15 significant digits: already whole
+        return float(Decimal(f"{value:.15g}"))
     # Decimal's ROUND_HALF_UP is "half away from zero" for negative numbers too.
     reduced = Decimal(f"{value:.15g}")
     return float(reduced.quantize(_QUANTS[digits], rounding=ROUND_HALF_UP))

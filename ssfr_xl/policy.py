@@ -101,59 +101,112 @@ def _num(row: Mapping[str, Any], key: str, where: str, default: float = 0.0) -> 
     return float(value)
 
 
-def parse_policy(data: Mapping[str, Any], where: str = "policy") -> PolicyFile:
-    """Build a checked PolicyFile from parsed TOML data."""
-    settings = dict(data.get("district", {}))
-    problems: list[str] = []
+def _text(row: Mapping[str, Any], key: str, where: str, default: str | None = None) -> str:
+    value = row.get(key, default)
+    if value is None:
+        raise PolicyError(f"{where}: '{key}' is missing.")
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        raise PolicyError(f"{where}: '{key}' must be text, not {value!r}.")
+    return str(value)
 
-    spans = tuple(
-        GradeSpan(
-            name=str(r["name"]),
-            first_grade=str(r["first_grade"]),
-            last_grade=str(r["last_grade"]),
-            weight=_num(r, "weight", f"{where} grade span {r.get('name')}", 1.0),
-        )
-        for r in _rows(data, "grade_span", where)
+
+def _entries(data: Mapping[str, Any], key: str, where: str, build, problems: list[str]) -> tuple:
+    """Build one object per [[key]] table, turning each malformed entry into a problem."""
+    try:
+        rows = _rows(data, key, where)
+    except PolicyError as e:
+        problems.append(str(e))
+        return ()
+    built = []
+    for i, row in enumerate(rows, start=1):
+        at = f"{where} [[{key}]] #{i}" + (f" ({row['code']})" if "code" in row else "")
+        try:
+            built.append(build(row, at))
+        except PolicyError as e:
+            problems.append(str(e))
+    return tuple(built)
+
+
+def _span(r: Mapping[str, Any], at: str) -> GradeSpan:
+    return GradeSpan(_text(r, "name", at), _text(r, "first_grade", at),
+                     _text(r, "last_grade", at), _num(r, "weight", at, 1.0))
+
+
+def _fund(r: Mapping[str, Any], at: str) -> Fund:
+    code = _text(r, "code", at)
+    restricted = r.get("restricted", False)
+    if not isinstance(restricted, bool):
+        raise PolicyError(f"{at}: 'restricted' must be true or false.")
+    return Fund(code, _text(r, "name", at, code), restricted, _text(r, "resource", at, ""),
+                _text(r, "allowed_objects", at, ""), _text(r, "allowed_services", at, ""))
+
+
+def _component(r: Mapping[str, Any], at: str) -> Component:
+    basis = r.get("basis", [])
+    if isinstance(basis, str):
+        basis = [basis]
+    if not isinstance(basis, list) or not all(isinstance(b, str) for b in basis):
+        raise PolicyError(f"{at}: basis must be a list of count column names.")
+    by_level = r.get("by_level", [0] * len(LEVELS))
+    if (not isinstance(by_level, list) or len(by_level) != len(LEVELS)
+            or not all(isinstance(v, int | float) and not isinstance(v, bool)
+                       for v in by_level)):
+        raise PolicyError(f"{at}: by_level needs {len(LEVELS)} numbers "
+                          f"({', '.join(LEVELS)}).")
+    code = _text(r, "code", at)
+    return Component(
+        code=code, name=_text(r, "name", at, code), kind=_text(r, "kind", at),
+        fund=_text(r, "fund", at), basis=tuple(basis),
+        counting=_text(r, "counting", at, "duplicated"),
+        rate_unit=_text(r, "rate_unit", at, "dollars"),
+        rate=_num(r, "rate", at), threshold=_num(r, "threshold", at),
+        minimum=_num(r, "minimum", at), cap=_num(r, "cap", at), pool=_num(r, "pool", at),
+        by_level=tuple(float(v) for v in by_level),  # type: ignore[arg-type]
+        note=_text(r, "note", at, ""),
     )
-    funds = tuple(
-        Fund(
-            code=str(r["code"]),
-            name=str(r.get("name", r["code"])),
-            restricted=bool(r.get("restricted", False)),
-            resource=str(r.get("resource", "")),
-            allowed_objects=str(r.get("allowed_objects", "")),
-            allowed_services=str(r.get("allowed_services", "")),
-        )
-        for r in _rows(data, "fund", where)
-    )
-    components = []
-    for r in _rows(data, "component", where):
-        at = f"{where} component {r.get('code', '?')}"
-        basis = r.get("basis", [])
-        if isinstance(basis, str):
-            basis = [basis]
-        by_level = r.get("by_level", [0, 0, 0, 0])
-        if not isinstance(by_level, list) or len(by_level) != len(LEVELS):
-            problems.append(f"{at}: by_level needs {len(LEVELS)} numbers ({', '.join(LEVELS)}).")
-            by_level = [0] * len(LEVELS)
-        components.append(
-            Component(
-                code=str(r.get("code", "")),
-                name=str(r.get("name", r.get("code", ""))),
-                kind=str(r.get("kind", "")),
-                fund=str(r.get("fund", "")),
-                basis=tuple(str(b) for b in basis),
-                counting=str(r.get("counting", "duplicated")),
-                rate_unit=str(r.get("rate_unit", "dollars")),
-                rate=_num(r, "rate", at),
-                threshold=_num(r, "threshold", at),
-                minimum=_num(r, "minimum", at),
-                cap=_num(r, "cap", at),
-                pool=_num(r, "pool", at),
-                by_level=tuple(float(v) for v in by_level),  # type: ignore[arg-type]
-                note=str(r.get("note", "")),
-            )
-        )
+
+
+def _job_class(r: Mapping[str, Any], at: str) -> JobClass:
+    code = _text(r, "code", at)
+    return JobClass(code, _text(r, "title", at, code), _text(r, "object_code", at, ""),
+                    _num(r, "average_salary", at), _num(r, "benefits_rate", at))
+
+
+def _service(r: Mapping[str, Any], at: str) -> Service:
+    code = _text(r, "code", at)
+    return Service(code, _text(r, "department", at, ""), _text(r, "name", at, code),
+                   _text(r, "unit", at, ""), _num(r, "unit_price", at),
+                   _text(r, "object_code", at, "5710"))
+
+
+def _object(r: Mapping[str, Any], at: str) -> ObjectCode:
+    return ObjectCode(_text(r, "code", at), _text(r, "name", at, ""), _text(r, "group", at))
+
+
+def _goal(r: Mapping[str, Any], at: str) -> Goal:
+    return Goal(_text(r, "code", at), _text(r, "name", at, ""))
+
+
+NUMERIC_SETTINGS = ("budget", "budget_per_pupil", "base_rate", "transition_max_loss",
+                    "fte_step", "unspent_warning")
+
+
+def parse_policy(data: Mapping[str, Any], where: str = "policy") -> PolicyFile:
+    """Build a checked PolicyFile from parsed TOML data; every problem is listed at once."""
+    problems: list[str] = []
+    district = data.get("district", {})
+    if not isinstance(district, Mapping):
+        problems.append(f"{where}: [district] must be a table of settings.")
+        district = {}
+    settings = dict(district)
+    for key in NUMERIC_SETTINGS:
+        value = settings.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            problems.append(f"{where}: [district] {key} must be a number, not {value!r}.")
+            settings.pop(key)
+    spans = _entries(data, "grade_span", where, _span, problems)
+    funds = _entries(data, "fund", where, _fund, problems)
+    components = list(_entries(data, "component", where, _component, problems))
     # Transition protection is computed on the other components' total, so it comes last
     # (the workbook's formulas rely on that order to stay free of circular references).
     components.sort(key=lambda c: c.kind == "transition")
@@ -161,38 +214,14 @@ def parse_policy(data: Mapping[str, Any], where: str = "policy") -> PolicyFile:
         spans=spans,
         funds=funds,
         components=tuple(components),
-        job_classes=tuple(
-            JobClass(
-                code=str(r["code"]),
-                title=str(r.get("title", r["code"])),
-                object_code=str(r.get("object_code", "")),
-                average_salary=_num(r, "average_salary", f"{where} job class {r['code']}"),
-                benefits_rate=_num(r, "benefits_rate", f"{where} job class {r['code']}"),
-            )
-            for r in _rows(data, "job_class", where)
-        ),
-        services=tuple(
-            Service(
-                code=str(r["code"]),
-                department=str(r.get("department", "")),
-                name=str(r.get("name", r["code"])),
-                unit=str(r.get("unit", "")),
-                unit_price=_num(r, "unit_price", f"{where} service {r['code']}"),
-                object_code=str(r.get("object_code", "5710")),
-            )
-            for r in _rows(data, "service", where)
-        ),
-        objects=tuple(
-            ObjectCode(code=str(r["code"]), name=str(r.get("name", "")), group=str(r["group"]))
-            for r in _rows(data, "object", where)
-        ),
-        goals=tuple(
-            Goal(code=str(r["code"]), name=str(r.get("name", "")))
-            for r in _rows(data, "goal", where)
-        ),
+        job_classes=_entries(data, "job_class", where, _job_class, problems),
+        services=_entries(data, "service", where, _service, problems),
+        objects=_entries(data, "object", where, _object, problems),
+        goals=_entries(data, "goal", where, _goal, problems),
         fte_step=float(settings.get("fte_step", 0.1)),
     )
-    problems += check_policy(policy, settings, where)
+    if not problems:
+        problems += check_policy(policy, settings, where)
     if problems:
         raise PolicyError("The policy has problems:\n  - " + "\n  - ".join(problems))
     return PolicyFile(settings=settings, policy=policy)
@@ -226,7 +255,17 @@ def check_policy(policy: Policy, settings: Mapping[str, Any], where: str) -> lis
         problems.append(f"{where}: fund codes must be unique.")
     if not any(not f.restricted for f in policy.funds):
         problems.append(f"{where}: at least one unrestricted fund is needed for the budget.")
+    for span in policy.spans:
+        if span.weight < 0:
+            problems.append(f"{where}: grade span {span.name} has a negative weight.")
     span_names = {s.name for s in policy.spans}
+    by_name: dict[str, list[str]] = {}
+    for c in policy.components:
+        by_name.setdefault(c.code.replace("-", "_"), []).append(c.code)
+    for clash in by_name.values():
+        if len(set(clash)) > 1:
+            problems.append(f"{where}: component codes {' and '.join(clash)} name the same "
+                            "workbook cells (- and _ are the same there); rename one.")
     codes = [c.code for c in policy.components]
     if len(set(codes)) != len(codes):
         problems.append(f"{where}: component codes must be unique.")

@@ -38,6 +38,7 @@ from .layout import SchoolSheets as SS
 from .model import District, Policy, School
 from .money import excel_round, format_money
 from .xlsx import (
+    put_text,
     add_validation,
     column_values,
     define_name,
@@ -311,7 +312,8 @@ def _write_allocation(wb: Workbook, ws: Worksheet, layout: SchoolLayout,
     ]
     for i, (label, value) in enumerate(facts):
         ws.cell(row=4 + i, column=1, value=label).style = styles.LABEL
-        cell = ws.cell(row=4 + i, column=2, value=value)
+        cell = ws.cell(row=4 + i, column=2)
+        put_text(cell, value)
         cell.style = styles.FORMULA
         if isinstance(value, float):
             cell.number_format = styles.MONEY
@@ -321,13 +323,14 @@ def _write_allocation(wb: Workbook, ws: Worksheet, layout: SchoolLayout,
     write_table(wb, ws, t, [
         {"code": li.code, "name": li.name, "fund": li.fund, "math": li.math,
          "amount": li.amount} for li in spec.lines
-    ])
+    ], literal_keys={"code", "name", "fund", "math"})
     top = t.last_row + 2
     ws.cell(row=top, column=1, value="Totals by fund").style = styles.LABEL
     for i, f in enumerate(spec.policy.funds):
         r = top + 1 + i
-        ws.cell(row=r, column=1, value=f.code).style = styles.FORMULA
-        ws.cell(row=r, column=2, value=f.name).style = styles.FORMULA
+        put_text(ws.cell(row=r, column=1), f.code)
+        put_text(ws.cell(row=r, column=2), f.name)
+        ws.cell(row=r, column=1).style = ws.cell(row=r, column=2).style = styles.FORMULA
         ws.cell(row=r, column=3, value="restricted" if f.restricted else "unrestricted"
                 ).style = styles.FORMULA
         cell = ws.cell(row=r, column=t.col("amount"), value=spec.fund_allocation(f.code))
@@ -484,7 +487,7 @@ def _write_goals(wb: Workbook, ws: Worksheet, layout: SchoolLayout) -> None:
         {"goal": g.code, "goal_name": g.name,
          "planned": f"=ROUND({_sum_by('goal', t.cell('goal', i), layout)},2)"}
         for i, g in enumerate(layout.policy.goals)
-    ])
+    ], literal_keys={"goal", "goal_name"})
     for i in range(t.rows):
         ws.row_dimensions[t.first_row + i].height = 45
     for key in ("school_goal", "strategy", "measure"):
@@ -504,7 +507,7 @@ def _write_summary(wb: Workbook, ws: Worksheet, layout: SchoolLayout) -> None:
          "planned": f"=ROUND({_sum_by('fund', t.cell('fund', i), layout)},2)",
          "remaining": f"=ROUND({t.cell('allocation', i)}-{t.cell('planned', i)},2)"}
         for i, f in enumerate(layout.policy.funds)
-    ])
+    ], literal_keys={"fund", "name", "restricted"})
     total_row = t.last_row + 1
     ws.cell(row=total_row, column=1, value="All funds").style = styles.TOTAL
     for key in ("allocation", "planned", "remaining"):
@@ -582,7 +585,7 @@ def _write_start(wb: Workbook, ws: Worksheet, layout: SchoolLayout,
         "fiscal_year": district.fiscal_year, "deadline": district.plan_deadline,
         "contact": district.contact, "status": status,
     }
-    write_fields(wb, ws, START_FIELDS, values)
+    write_fields(wb, ws, START_FIELDS, values, formula_keys={"status"})
     status_cell = ws.cell(row=START_FIELDS.row("status"), column=START_FIELDS.value_col)
     status_cell.font = Font(bold=True, size=13, color="1F4E79")
     steps = [

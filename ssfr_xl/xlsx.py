@@ -61,24 +61,38 @@ def write_header(ws: Worksheet, table: Table) -> None:
         ws.column_dimensions[table.letter(c.key)].width = c.width
 
 
+def put_text(cell: Any, value: Any) -> None:
+    """Store a value as data: text beginning with '=' stays text, never becomes a formula."""
+    cell.value = value
+    if isinstance(value, str) and value.startswith("="):
+        cell.data_type = "s"
+
+
 def write_table(
     wb: Workbook,
     ws: Worksheet,
     table: Table,
     records: Iterable[Mapping[str, Any]],
     locked_cells: Iterable[tuple[int, str]] = (),
+    literal_keys: Iterable[str] = (),
 ) -> None:
     """Write a table: header, one row per record, styles, validations and defined names.
 
-    `locked_cells` lists (record index, column key) of input columns to lock on that row
-    (a parameter that does not apply to the row's kind, for example).
+    Input columns and `literal_keys` hold data (text is never read as a formula); other
+    columns hold formulas. `locked_cells` lists (record index, column key) of input columns
+    to lock on that row (a parameter that does not apply to the row's kind, for example).
     """
     write_header(ws, table)
     locked = set(locked_cells)
+    literal = set(literal_keys)
     for i, record in enumerate(records):
         row = table.first_row + i
         for c in table.columns:
-            cell = ws.cell(row=row, column=table.col(c.key), value=record.get(c.key))
+            cell = ws.cell(row=row, column=table.col(c.key))
+            if c.input or c.key in literal:
+                put_text(cell, record.get(c.key))
+            else:
+                cell.value = record.get(c.key)
             is_input = c.input and (i, c.key) not in locked
             cell.style = styles.INPUT if is_input else (
                 styles.LOCKED_VALUE if c.input else styles.FORMULA)
@@ -98,12 +112,21 @@ def write_table(
 
 
 def write_fields(wb: Workbook, ws: Worksheet, block: FieldBlock,
-                 values: Mapping[str, Any]) -> None:
-    """Write a block of labelled fields with their defined names."""
+                 values: Mapping[str, Any], formula_keys: Iterable[str] | None = None) -> None:
+    """Write a block of labelled fields with their defined names.
+
+    Values of `formula_keys` (default: every non-input field) are formulas; the rest are data.
+    """
+    formulas = set(formula_keys) if formula_keys is not None else {
+        f.key for f in block.fields if not f.input}
     for f in block.fields:
         row = block.row(f.key)
         ws.cell(row=row, column=block.label_col, value=f.label).style = styles.LABEL
-        cell = ws.cell(row=row, column=block.value_col, value=values.get(f.key))
+        cell = ws.cell(row=row, column=block.value_col)
+        if f.key in formulas:
+            cell.value = values.get(f.key)
+        else:
+            put_text(cell, values.get(f.key))
         cell.style = styles.INPUT if f.input else styles.FORMULA
         if f.number_format != "General":
             cell.number_format = f.number_format
@@ -126,10 +149,10 @@ def protect(ws: Worksheet) -> None:
 
 def title(ws: Worksheet, text: str, subtitle: str = "") -> None:
     """Sheet title in A1 and a one-line explanation in A2."""
-    ws["A1"] = text
+    put_text(ws["A1"], text)
     ws["A1"].style = styles.TITLE
     if subtitle:
-        ws["A2"] = subtitle
+        put_text(ws["A2"], subtitle)
         ws["A2"].style = styles.NOTE
 
 

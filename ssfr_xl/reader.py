@@ -1,0 +1,1231 @@
+"""Safe, fast, isolated reading of returned plan workbooks (untrusted files from e-mail).
+
+Every file goes through a pre-flight before any spreadsheet parser touches it:
+
+    bytes       empty / too large / OLE2 (.xls or password-protected) / CSV or other text
+    zip         directory: entry count, declared sizes and ratios, overlaps, damage
+    inflate     every entry streamed through zlib with byte caps (declared sizes can lie),
+                CRC-checked, scanned for DOCTYPE/ENTITY declarations
+    structure   [Content_Types].xml, xl/workbook.xml and its rels, docProps/app.xml
+                (defusedxml), mapped exactly as python-calamine maps them
+    sheets      every worksheet part streamed through expat: cell references and the
+                declared dimension against the row/column limits, plus formula cells,
+                merged ranges and error values of the requested sheets
+
+Only then does python-calamine read the values, of the requested sheets only. read_many
+does all of this in forked worker processes with a memory limit and a per-file timeout, so a
+file that makes python-calamine abort (it does, on a cell at XFD1048576) costs one worker, not
+the run.
+
+ReadProblem codes (stable; `message` speaks to the person who sent the file):
+
+    empty-file, file-too-large, unreadable          the file itself
+    old-excel-format, password-protected            OLE2 container (.xls / encrypted .xlsx)
+    not-an-xlsx-file, opendocument-file             some other kind of file
+    truncated-file                                  damaged or incomplete zip
+    zip-bomb, unsafe-xml, too-many-cells,           hostile or absurd content
+    too-many-strings
+    read-timeout, read-crashed, read-out-of-memory  the isolated worker gave up (read_many)
+    macro-enabled, external-links                   warnings: values were read
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import resource
+import signal
+import stat
+import struct
+import time
+import zipfile
+import zlib
+from collections import deque
+from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass, field
+from multiprocessing import connection as mp_connection
+from multiprocessing import get_context
+from pathlib import Path
+from posixpath import normpath
+from urllib.parse import unquote
+from xml.etree.ElementTree import Element, ParseError
+from xml.parsers import expat
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring as safe_fromstring
+from python_calamine import CalamineWorkbook
+
+from .model import Finding
+
+__all__ = [
+    "Limits",
+    "RawWorkbook",
+    "ReadProblem",
+    "preflight",
+    "read_many",
+    "read_workbook",
+]
+
+MB = 2**20
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Named limits for reading one returned plan (a plan is about 50 KB)."""
+
+    max_file_bytes: int = 25 * MB
+    max_zip_entries: int = 300
+    max_uncompressed_bytes: int = 150 * MB
+    max_compression_ratio: float = 150.0  # per entry, for entries above ratio_floor_bytes
+    ratio_floor_bytes: int = 1 * MB  # small parts compress far better; only big ones count
+    max_rows: int = 5000  # per sheet: declared <dimension> and any cell reference
+    max_columns: int = 250
+    max_shared_strings_bytes: int = 30 * MB
+    timeout_seconds: float = 30.0  # per file, in the worker (read_many)
+    memory_mb: int = 1500  # address space per worker (RLIMIT_AS, read_many)
+
+
+class ReadProblem(Exception):
+    """A file that cannot be read; code is stable kebab-case, message speaks to the sender."""
+
+    def __init__(self, code: str, message: str, severity: str = "error", *,
+                 sheet: str = "", cell: str = ""):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.severity = severity
+        self.sheet = sheet
+        self.cell = cell
+
+    def __reduce__(self):
+        # Exceptions pickle their args; ours are keyword-shaped, and results cross a pipe.
+        return (_rebuild_problem, (self.code, self.message, self.severity, self.sheet,
+                                   self.cell))
+
+    def __repr__(self) -> str:
+        return f"ReadProblem({self.code!r}, {self.message!r}, {self.severity!r})"
+
+    def as_finding(self, file: str, school_id: str = "") -> Finding:
+        """The problem as a Finding on `file`."""
+        return Finding(file, school_id, self.sheet, self.cell, self.severity, self.code,
+                       self.message)
+
+
+def _rebuild_problem(code: str, message: str, severity: str, sheet: str,
+                     cell: str) -> ReadProblem:
+    return ReadProblem(code, message, severity, sheet=sheet, cell=cell)
+
+
+@dataclass
+class RawWorkbook:
+    """What a returned workbook holds, read safely; no interpretation."""
+
+    path: Path
+    sheet_names: list[str]  # in workbook order
+    hidden_sheets: set[str]  # hidden and very hidden
+    values: dict[str, list[list[object]]]  # requested worksheets: rows from A1; '' for empty
+    formulas: dict[str, set[str]]  # requested worksheets: A1 coordinates of <f> cells
+    defined_names: dict[str, str]  # workbook-scoped name -> text ("'Staffing'!$D$7:$D$156")
+    merged: dict[str, list[str]]  # requested worksheets: merged ranges ("A1:C1")
+    warnings: list[ReadProblem]  # non-fatal: macro-enabled, external-links
+    application: str  # docProps/app.xml <Application>, '' if none
+    local_names: dict[str, dict[str, str]] = field(default_factory=dict)  # sheet-scoped names
+    errors: dict[str, dict[str, str]] = field(default_factory=dict)  # sheet -> cell -> "#REF!"
+    sha256: str = ""  # of the bytes that were read
+    size: int = 0  # bytes
+
+
+# --- messages -----------------------------------------------------------------------------
+
+_RESAVE = "Open it in Excel, save it as Excel Workbook (.xlsx) and send that file again."
+
+
+def _mb(n: float) -> str:
+    return f"{n / MB:,.1f} MB" if n >= MB else f"{n / 1024:,.0f} KB"
+
+
+def _damaged(detail: str) -> ReadProblem:
+    return ReadProblem(
+        "truncated-file",
+        f"The file is incomplete or damaged ({detail}); it may have been cut off while it was "
+        "sent or saved. Open it in Excel to check that your plan is all there, save it again "
+        "as Excel Workbook (.xlsx) and send it again.")
+
+
+def _not_xlsx(detail: str) -> ReadProblem:
+    return ReadProblem(
+        "not-an-xlsx-file",
+        f"{detail} Send the plan workbook the district sent you, filled in and saved as Excel "
+        "Workbook (.xlsx).")
+
+
+def _bomb(detail: str) -> ReadProblem:
+    return ReadProblem(
+        "zip-bomb",
+        f"The file unpacks to far more than any plan workbook ({detail}), so it was not read. "
+        "It may be damaged or not a real spreadsheet. Send the plan again as a normal .xlsx "
+        "file saved by Excel.")
+
+
+def _unsafe(part: str) -> ReadProblem:
+    return ReadProblem(
+        "unsafe-xml",
+        f"The file contains XML declarations (DOCTYPE/ENTITY in {part}) that Excel never "
+        f"writes, so it was not read, for safety. {_RESAVE}")
+
+
+# --- pre-flight: bytes --------------------------------------------------------------------
+
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_ENCRYPTED_STREAMS = ("EncryptionInfo".encode("utf-16-le"),
+                      "EncryptedPackage".encode("utf-16-le"))
+
+
+def _load(path: Path, limits: Limits) -> bytes:
+    """The file's bytes, after the checks that need only its size and kind."""
+    try:
+        # O_NONBLOCK: opening a FIFO someone dropped in the folder must not hang the reader.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | os.O_CLOEXEC)
+    except OSError as e:
+        raise ReadProblem("unreadable", f"The file could not be opened ({e.strerror or e}). "
+                          "Send it again.") from None
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise ReadProblem("unreadable", "This is not a regular file (a folder, link to a "
+                              "device or pipe); send the plan workbook itself.")
+        if st.st_size > limits.max_file_bytes:
+            raise _too_large(st.st_size, limits)
+        try:
+            data = fh.read(limits.max_file_bytes + 1)  # the file may grow after fstat
+        except OSError as e:
+            raise ReadProblem("unreadable", f"The file could not be read ({e.strerror or e}). "
+                              "Send it again.") from None
+    if not data:
+        raise ReadProblem("empty-file", "The file is empty (0 bytes): it was not saved "
+                          "completely, or the attachment failed. Save the plan in Excel and "
+                          "send it again.")
+    if len(data) > limits.max_file_bytes:
+        raise _too_large(len(data), limits)
+    return data
+
+
+def _too_large(size: int, limits: Limits) -> ReadProblem:
+    return ReadProblem(
+        "file-too-large",
+        f"The file is {_mb(size)}, far larger than a plan workbook (about 50 KB; the limit is "
+        f"{_mb(limits.max_file_bytes)}). Remove pictures or pasted data, save it as Excel "
+        "Workbook (.xlsx) and send it again.")
+
+
+def _not_a_zip(data: bytes) -> ReadProblem:
+    """Say what the file is, when it is not a zip, in words the sender can act on."""
+    if data.startswith(_OLE2):
+        if any(name in data for name in _ENCRYPTED_STREAMS):
+            return ReadProblem(
+                "password-protected",
+                "The workbook has a password to open it, so it cannot be read. Remove the "
+                "password (in Excel: File > Info > Protect Workbook > Encrypt with Password, "
+                "clear it), save, and send it again.")
+        return ReadProblem(
+            "old-excel-format",
+            "This is an old-format Excel file (.xls, Excel 97-2003) or another old Office "
+            "file. In Excel choose File > Save As > Excel Workbook (.xlsx) and send the .xlsx "
+            "file.")
+    head = data[:4096]
+    low = head.lower()
+    if head.startswith(b"%PDF"):
+        return _not_xlsx("This is a PDF, not an Excel workbook.")
+    if b"urn:schemas-microsoft-com:office:spreadsheet" in head:
+        return _not_xlsx("This is an XML Spreadsheet 2003 file renamed .xlsx.")
+    if b"<html" in low or b"<!doctype html" in low or b"<table" in low:
+        return _not_xlsx("This is a web page (HTML) renamed .xlsx, not an Excel workbook.")
+    text = _as_text(head)
+    if text is not None:
+        lines = [ln for ln in text.splitlines()[:10] if ln.strip()]
+        delimited = sum(1 for ln in lines if any(d in ln for d in ",;\t"))
+        if lines and delimited >= max(1, len(lines) // 2):
+            return _not_xlsx("This is a CSV/text file renamed .xlsx, not an Excel workbook.")
+        return _not_xlsx("This is a text file renamed .xlsx, not an Excel workbook.")
+    return _not_xlsx("This file is not an Excel workbook (.xlsx).")
+
+
+def _as_text(head: bytes) -> str | None:
+    """The start of the file as text, if it looks like text at all."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = head.decode("utf-16", errors="replace")
+    else:
+        text = head.decode("utf-8", errors="replace")
+        if text.count("\ufffd") > len(text) // 100:  # not UTF-8: Excel's CSV is often cp1252
+            text = head.decode("cp1252", errors="replace")
+    bad = sum(1 for ch in text if (ch < " " and ch not in "\t\r\n\f") or ch == "\ufffd")
+    return text if text and bad <= len(text) // 100 else None
+
+
+# --- pre-flight: zip ----------------------------------------------------------------------
+
+_LOCAL_SIG = b"PK\x03\x04"
+_EOCD_SIG = b"PK\x05\x06"
+_READ_CHUNK = 256 * 1024  # compressed bytes fed to zlib at a time
+_OUT_CHUNK = 256 * 1024  # decompressed bytes zlib may produce per call: the byte cap's grain
+
+
+def _utf16_pattern(word: bytes, little: bool) -> bytes:
+    parts = [re.escape(b"<"), re.escape(b"!")]
+    parts += [b"[" + re.escape(bytes([c, c | 32])) + b"]" for c in word]
+    return b"".join(p + b"\x00" if little else b"\x00" + p for p in parts)
+
+
+# DOCTYPE or ENTITY in UTF-8 or UTF-16 (either byte order), case-insensitively because
+# quick-xml, which python-calamine uses, does not insist on the upper case. Each pattern is
+# searched only where its literal start occurs: `in` is memchr-fast, an alternation is not.
+_UNSAFE = (
+    (b"<!", re.compile(rb"<!(?i:DOCTYPE|ENTITY)")),
+    (b"<\x00!\x00", re.compile(b"|".join(_utf16_pattern(w, True)
+                                        for w in (b"DOCTYPE", b"ENTITY")))),
+    (b"\x00<\x00!", re.compile(b"|".join(_utf16_pattern(w, False)
+                                        for w in (b"DOCTYPE", b"ENTITY")))),
+)
+_UNSAFE_OVERLAP = 32  # longer than the longest pattern, so a match across chunks is found
+
+
+def _declaration_patterns(head: bytes) -> tuple[tuple[bytes, re.Pattern[bytes]], ...]:
+    """The patterns worth searching in a part that starts with `head`.
+
+    UTF-8 text cannot hold NUL bytes, so only a part with NULs near its start (UTF-16, with or
+    without a byte-order mark) needs the UTF-16 patterns; searching all three everywhere
+    costs a millisecond per plan.
+    """
+    return _UNSAFE if b"\x00" in head[:4] or head[:2] in (b"\xff\xfe", b"\xfe\xff") \
+        else _UNSAFE[:1]
+
+
+def _declares(buf: bytes, patterns: tuple[tuple[bytes, re.Pattern[bytes]], ...]) -> bool:
+    """Whether bytes hold a DOCTYPE or ENTITY declaration."""
+    return any(start in buf and pattern.search(buf) for start, pattern in patterns)
+
+
+def _entry_count(data: bytes) -> int | None:
+    """Entry count from the end-of-central-directory record, before zipfile builds them all."""
+    pos = data.rfind(_EOCD_SIG, max(0, len(data) - 65557))
+    if pos < 0 or pos + 22 > len(data):
+        return None
+    total = int.from_bytes(data[pos + 10:pos + 12], "little")
+    if total == 0xFFFF and pos >= 20 and data[pos - 20:pos - 16] == b"PK\x06\x07":
+        at = int.from_bytes(data[pos - 12:pos - 4], "little")
+        if data[at:at + 4] == b"PK\x06\x06":
+            total = int.from_bytes(data[at + 32:at + 40], "little")
+    return total
+
+
+@dataclass
+class _Entry:
+    info: zipfile.ZipInfo
+    start: int  # offset of the compressed data
+    end: int
+
+
+class _Package:
+    """A zip held in memory whose entries are only ever read through capped streams."""
+
+    def __init__(self, data: bytes, limits: Limits):
+        self.data = data
+        self.view = memoryview(data)
+        self.limits = limits
+        self.inflated = 0  # decompressed bytes so far, over all entries
+        count = _entry_count(data)
+        if count is None:
+            raise _damaged("the end of the zip directory is missing")
+        if count > limits.max_zip_entries:
+            raise _bomb(f"{count:,} parts; a plan has about 20")
+        try:
+            infos = zipfile.ZipFile(io.BytesIO(data)).infolist()
+        except Exception as e:  # zipfile raises many types on hostile directories
+            raise _damaged(f"the zip directory cannot be read: {e}") from None
+        if len(infos) > limits.max_zip_entries:
+            raise _bomb(f"{len(infos):,} parts; a plan has about 20")
+        self.entries: dict[str, _Entry] = {}
+        self.by_lower: dict[str, str] = {}
+        for info in infos:
+            lower = info.filename.lower()
+            if lower in self.by_lower:
+                # python-calamine looks names up ignoring case and takes the first: a second
+                # copy is what a checker and a parser could disagree about.
+                raise _damaged(f"it holds two parts named {info.filename}")
+            self.by_lower[lower] = info.filename
+            self.entries[info.filename] = _Entry(info, *self._span(info))
+        self._check_overlap()
+
+    def _span(self, info: zipfile.ZipInfo) -> tuple[int, int]:
+        off = info.header_offset
+        head = self.data[off:off + 30]
+        if len(head) < 30 or head[:4] != _LOCAL_SIG:
+            raise _damaged(f"part {info.filename} is missing")
+        name_len, extra_len = struct.unpack("<HH", head[26:30])
+        start = off + 30 + name_len + extra_len
+        end = start + info.compress_size
+        if end > len(self.data):
+            raise _damaged(f"part {info.filename} is cut off")
+        return start, end
+
+    def _check_overlap(self) -> None:
+        # Entries sharing compressed bytes are the classic way to multiply a bomb.
+        spans = sorted((e.info.header_offset, e.end, name) for name, e in self.entries.items())
+        for (_, end, name), (nxt, _, other) in zip(spans, spans[1:], strict=False):
+            if end > nxt:
+                raise _bomb(f"parts {name} and {other} overlap")
+
+    def find(self, name: str) -> str | None:
+        """The entry name matching `name` ignoring ASCII case, as python-calamine finds it."""
+        return self.by_lower.get(name.lower())
+
+    def chunks(self, name: str, cap: int | None = None,
+               cap_problem: Callable[[int], ReadProblem] | None = None) -> Iterator[bytes]:
+        """Decompressed chunks of an entry, checked against every byte cap as they come."""
+        entry = self.entries[name]
+        info, limits = entry.info, self.limits
+        if info.flag_bits & 0x1:
+            raise ReadProblem("password-protected", "The file is a password-protected zip, "
+                              f"not an Excel workbook. {_RESAVE}")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise _not_xlsx(f"Part {name} is packed in a way Excel never uses.")
+        scan = not name.lower().endswith(".bin")  # OLE binaries (VBA) are never parsed as XML
+        ratio_cap = max(limits.ratio_floor_bytes,
+                        limits.max_compression_ratio * max(info.compress_size, 1))
+        produced, crc, tail = 0, 0, b""
+        patterns = _UNSAFE
+        for chunk in self._raw_chunks(entry):
+            if produced == 0:
+                patterns = _declaration_patterns(chunk)
+            produced += len(chunk)
+            self.inflated += len(chunk)
+            if produced > info.file_size:
+                raise _bomb(f"part {name} unpacks to more than its declared "
+                            f"{_mb(info.file_size)}")
+            if self.inflated > limits.max_uncompressed_bytes:
+                raise _bomb(f"more than {_mb(limits.max_uncompressed_bytes)} in all")
+            if produced > ratio_cap:
+                raise _bomb(f"part {name} unpacks more than "
+                            f"{limits.max_compression_ratio:g} times its packed size")
+            if cap is not None and produced > cap:
+                assert cap_problem is not None
+                raise cap_problem(produced)
+            if scan and (_declares(chunk, patterns)
+                         or _declares(tail + chunk[:_UNSAFE_OVERLAP], patterns)):
+                raise _unsafe(name)
+            tail = chunk[-_UNSAFE_OVERLAP:]
+            crc = zlib.crc32(chunk, crc)
+            yield chunk
+        if produced != info.file_size or crc != info.CRC:
+            raise _damaged(f"part {name} does not match its checksum")
+
+    def _raw_chunks(self, entry: _Entry) -> Iterator[bytes]:
+        if entry.info.compress_type == zipfile.ZIP_STORED:
+            for pos in range(entry.start, entry.end, _OUT_CHUNK):
+                yield bytes(self.view[pos:min(pos + _OUT_CHUNK, entry.end)])
+            return
+        inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+        pos, pending = entry.start, b""
+        try:
+            while not inflater.eof:
+                if not pending:
+                    if pos >= entry.end:
+                        # input exhausted: drain what zlib holds, a bounded piece at a time
+                        out = inflater.decompress(b"", _OUT_CHUNK)
+                        if not out:
+                            break
+                        yield out
+                        continue
+                    pending = self.view[pos:min(pos + _READ_CHUNK, entry.end)]
+                    pos += len(pending)
+                out = inflater.decompress(pending, _OUT_CHUNK)
+                pending = inflater.unconsumed_tail
+                if out:
+                    yield out
+        except zlib.error as e:
+            raise _damaged(f"part {entry.info.filename} cannot be unpacked: {e}") from None
+        if not inflater.eof:
+            raise _damaged(f"part {entry.info.filename} is cut off")
+
+    def read(self, name: str) -> bytes:
+        """A whole (small, structural) entry."""
+        return b"".join(self.chunks(name))
+
+
+# --- pre-flight: structure ----------------------------------------------------------------
+
+_WORKSHEET_DIRS = ("xl/worksheets/", "xl/chartsheets/", "xl/dialogsheets/")
+_SHARED_STRINGS = "xl/sharedStrings.xml"  # python-calamine reads this name, not the rels
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def _parse_xml(pkg: _Package, name: str) -> Element:
+    """A structural part parsed with defusedxml (the bytes were already DOCTYPE-scanned)."""
+    try:
+        return safe_fromstring(pkg.read(name), forbid_dtd=True)
+    except DefusedXmlException:
+        raise _unsafe(name) from None
+    except (ParseError, ValueError) as e:
+        raise _not_xlsx(f"The file is damaged: its part {name} is not valid ({e}).") from None
+
+
+def _calamine_path(target: str) -> str:
+    """A workbook relationship target resolved exactly as python-calamine resolves it."""
+    if target.startswith("/xl/"):
+        return target[1:]
+    if target.startswith("xl/"):
+        return target
+    return f"xl/{target}"
+
+
+def _normal_path(target: str) -> str:
+    """The same target resolved as the OPC rules say (relative to xl/, %-escapes decoded)."""
+    target = unquote(target.replace("\\", "/"))
+    joined = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+    return normpath(joined).lstrip("/")
+
+
+@dataclass
+class _SheetInfo:
+    name: str
+    state: str
+    part: str | None  # the zip entry python-calamine reads for it, if any
+    kind: str  # worksheet | chartsheet | dialogsheet | other
+
+
+@dataclass
+class _Inspection:
+    sheets: list[_SheetInfo]
+    defined_names: dict[str, str]
+    local_names: dict[str, dict[str, str]]
+    application: str
+    warnings: list[ReadProblem]
+    formulas: dict[str, set[str]] = field(default_factory=dict)
+    merged: dict[str, list[str]] = field(default_factory=dict)
+    errors: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+def _structure(pkg: _Package, file_name: str) -> _Inspection:
+    """Sheets, names, application and warnings from the package's structural parts."""
+    types_name, workbook_name = pkg.find("[Content_Types].xml"), pkg.find("xl/workbook.xml")
+    if types_name is None or workbook_name is None:
+        names = set(pkg.by_lower)
+        if "xl/workbook.bin" in names:
+            raise _not_xlsx("This is an Excel Binary Workbook (.xlsb); in Excel choose File > "
+                            "Save As > Excel Workbook (.xlsx).")
+        if "word/document.xml" in names:
+            raise _not_xlsx("This is a Word document, not an Excel workbook.")
+        if "ppt/presentation.xml" in names:
+            raise _not_xlsx("This is a PowerPoint presentation, not an Excel workbook.")
+        raise _not_xlsx("This zip file is not an Excel workbook (it has no workbook inside).")
+    types = _parse_xml(pkg, types_name)
+    workbook = _parse_xml(pkg, workbook_name)
+    rels_name = pkg.find("xl/_rels/workbook.xml.rels")
+    if rels_name is None:
+        raise _not_xlsx("The file is damaged: the list of its sheets' parts "
+                        "(xl/_rels/workbook.xml.rels) is missing.")
+    rels = _parse_xml(pkg, rels_name)
+    app_name = pkg.find("docProps/app.xml")
+    application = ""
+    if app_name:
+        app = _parse_xml(pkg, app_name)
+        for el in app:
+            if _local(el.tag) == "Application":
+                application = (el.text or "").strip()
+
+    warnings = []
+    content_types = " ".join(el.get("ContentType", "") for el in types).lower()
+    if (pkg.find("xl/vbaProject.bin") or "macroenabled" in content_types
+            or file_name.lower().endswith((".xlsm", ".xltm"))):
+        warnings.append(ReadProblem(
+            "macro-enabled",
+            "This workbook is macro-enabled (.xlsm or with VBA macros). Macros are never run by "
+            "ssfr-xl; values were read. Please use the .xlsx plan file the district sent "
+            "(File > Save As > Excel Workbook (.xlsx)).", "warning"))
+    if any(name.startswith("xl/externallinks/") for name in pkg.by_lower):
+        warnings.append(ReadProblem(
+            "external-links",
+            "This workbook links to other files (Data > Edit Links). Values were read as they "
+            "were saved, not from the linked files. Break the links (Data > Edit Links > Break "
+            "Link), save, and send the plan again.", "warning"))
+
+    targets: dict[str, str] = {}
+    for rel in rels:
+        if rel.get("TargetMode", "").lower() != "external" and rel.get("Id"):
+            targets[rel.get("Id", "")] = rel.get("Target", "")
+    sheets: list[_SheetInfo] = []
+    defined: dict[str, str] = {}
+    local: dict[str, dict[str, str]] = {}
+    for el in workbook.iter():
+        tag = _local(el.tag)
+        if tag == "sheet":
+            rid = next((v for k, v in el.attrib.items() if _local(k) == "id"), "")
+            target = targets.get(rid)
+            part = pkg.find(_calamine_path(target)) if target is not None else None
+            folder = _calamine_path(target).split("/")[1] if target is not None else ""
+            kind = {"worksheets": "worksheet", "chartsheets": "chartsheet",
+                    "dialogsheets": "dialogsheet"}.get(folder, "other")
+            if part is None:
+                raise _not_xlsx(f"The file is damaged: the contents of sheet {el.get('name')} "
+                                "are missing.")
+            sheets.append(_SheetInfo(el.get("name", ""), el.get("state", "visible"), part, kind))
+        elif tag == "definedName":
+            name, text = el.get("name", ""), el.text or ""
+            if el.get("localSheetId") is None:
+                defined[name] = text
+            else:
+                local.setdefault(el.get("localSheetId", ""), {})[name] = text
+    by_index = {str(i): s.name for i, s in enumerate(sheets)}
+    local_names = {by_index.get(i, i): names for i, names in local.items()}
+    return _Inspection(sheets, defined, local_names, application, warnings)
+
+
+# --- pre-flight: sheet XML ----------------------------------------------------------------
+
+_REF = re.compile(r"([A-Z]{1,3})([1-9][0-9]{0,6})")
+_LOOSE_REF = re.compile(r"\$?([A-Za-z]+)\$?([0-9]+)")
+_COLUMNS: dict[str, int] = {}
+
+
+def _column_number(letters: str) -> int:
+    """Column number of upper-case letters (cached: the cache holds only valid letters)."""
+    n = _COLUMNS.get(letters)
+    if n is None:
+        n = 0
+        for ch in letters:
+            n = n * 26 + ord(ch) - 64
+        if len(letters) <= 3 and letters.isalpha() and letters.isascii() and letters.isupper():
+            _COLUMNS[letters] = n
+    return n
+
+
+def _column_letters(n: int) -> str:
+    letters = ""
+    while n > 0:
+        n, rem = divmod(n - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+class _TooFar(Exception):
+    """A cell beyond the limits (raised inside expat, turned into a ReadProblem)."""
+
+    def __init__(self, cell: str, what: str):
+        super().__init__(cell)
+        self.cell, self.what = cell, what
+
+
+class _SheetScan:
+    """One streaming expat pass over a worksheet part.
+
+    Checks every cell reference (and the declared dimension) against the limits before
+    python-calamine sizes a grid from them, and collects formula cells, merged ranges and
+    error values. Element names are matched on their local part, ignoring prefixes, because
+    python-calamine matches them that way too; positions of cells without an r attribute are
+    counted the way it counts them.
+
+    The start-element handler runs once per element (about 7,000 in a plan), so it is a
+    closure over local state with the cell case inlined: that halves the time of a method
+    per element.
+    """
+
+    def __init__(self, limits: Limits, collect: bool):
+        self.limits = limits
+        self.collect = collect
+        self.formulas: set[str] = set()
+        self.merged: list[str] = []
+        self.errors: dict[str, str] = {}
+        p = expat.ParserCreate()
+        # defusedxml's guards: no DTD, no entity declarations, no external entities.
+        p.StartDoctypeDeclHandler = self._forbidden
+        p.EntityDeclHandler = self._forbidden
+        p.UnparsedEntityDeclHandler = self._forbidden
+        p.ExternalEntityRefHandler = self._forbidden
+        p.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+        p.StartElementHandler = self._root
+        p.buffer_text = True
+        self.parser = p
+        self._finish: Callable[[], None] = lambda: None
+
+    @staticmethod
+    def _forbidden(*_args: object) -> None:
+        raise DefusedXmlException("DTD or entity declaration")
+
+    def feed(self, chunk: bytes) -> None:
+        self.parser.Parse(chunk, False)
+
+    def close(self) -> None:
+        self.parser.Parse(b"", True)
+        self._finish()
+
+    def _root(self, name: str, _attrs: dict[str, str]) -> None:
+        # The root's prefix is the worksheet namespace's: <f> with another prefix (x14's
+        # <xm:f>, data-validation sources) is not a cell formula.
+        prefix = name[: len(name) - len(name.rpartition(":")[2])]
+        self.parser.StartElementHandler = self._handler(prefix)
+
+    def _handler(self, prefix: str) -> Callable[[str, dict[str, str]], None]:
+        max_rows, max_cols = self.limits.max_rows, self.limits.max_columns
+        collect, formulas, errors = self.collect, self.formulas, self.errors
+        parser = self.parser
+        columns_get, ref_match = _COLUMNS.get, _REF.fullmatch
+        cell_names = frozenset({"c", prefix + "c"})
+        formula_name = prefix + "f"
+        others = {"row", "dimension", "mergeCell", "v", "f"}
+        # state: 1-based row of the current <row> and its r text, last column, current cell
+        row, row_text, col, cell = 0, "", 0, ""
+        error_cell = False  # the current cell is t="e"
+        error_text: list[str] | None = None  # the text of its <v>, while it is read
+
+        def end_error_text() -> None:
+            nonlocal error_text
+            if error_text is not None:
+                errors[cell] = "".join(error_text).strip()
+                error_text = None
+                parser.CharacterDataHandler = None
+
+        def start(name: str, attrs: dict[str, str]) -> None:
+            nonlocal row, row_text, col, cell, error_cell, error_text
+            if error_text is not None:
+                end_error_text()
+            if name in cell_names:
+                r = attrs.get("r")
+                if r:
+                    # fast path: "AB12" on row 12 with AB a column seen before (the cache
+                    # holds only valid letters, so "A112" on row 12 cannot pass as "A1")
+                    c = columns_get(r[: len(r) - len(row_text)]) if r.endswith(row_text) \
+                        else None
+                    if c is not None:
+                        rr = row
+                    else:
+                        m = ref_match(r)
+                        if m is not None:
+                            c, rr = _column_number(m[1]), int(m[2])
+                        else:  # $A$1, a1, or junk: normalise, or refuse
+                            c, rr = _loose_ref(r)
+                            r = None
+                else:
+                    c, rr = col + 1, max(row, 1)
+                col = c
+                if rr > max_rows or c > max_cols:
+                    raise _TooFar(r or f"{_column_letters(min(c, 10**6))}{rr}", "cell")
+                cell = r or f"{_column_letters(c)}{rr}"
+                error_cell = collect and attrs.get("t") == "e"
+                return
+            local = name.rpartition(":")[2] if ":" in name else name
+            if local not in others:
+                return
+            if local == "row":
+                r = attrs.get("r")
+                if r and r.isdigit() and len(r) < 9:
+                    row, row_text = int(r), r
+                else:
+                    row += 1
+                    row_text = str(row)
+                col = 0
+            elif local == "f":
+                if name != formula_name:
+                    return
+                ref = attrs.get("ref")
+                if ref:
+                    _check_range(ref, "shared formula", max_rows, max_cols)
+                if collect and cell:
+                    formulas.add(cell)
+            elif local == "v":
+                if error_cell:  # keep the error's text (#REF! ...) until the next element
+                    error_text = []
+                    parser.CharacterDataHandler = error_text.append
+            elif local == "dimension":
+                ref = attrs.get("ref")
+                if ref:
+                    _check_range(ref, "declared size", max_rows, max_cols)
+            elif local == "mergeCell":
+                ref = attrs.get("ref")
+                if ref:
+                    _check_range(ref, "merged range", max_rows, max_cols)
+                    if collect:
+                        self.merged.append(ref.replace("$", "").upper())
+
+        self._finish = end_error_text
+        return start
+
+
+def _loose_ref(ref: str) -> tuple[int, int]:
+    """(column, row) of a reference written loosely ($A$1, a1); refuses what is not one."""
+    m = _LOOSE_REF.fullmatch(ref.strip())
+    if m is None:
+        raise _TooFar(ref[:20], "unreadable reference")
+    letters, digits = m[1].upper(), m[2]
+    # absurd lengths are far beyond any limit; don't do arithmetic on them
+    col = _column_number(letters) if len(letters) <= 4 else 10**9
+    row = int(digits) if len(digits) <= 9 else 10**12
+    if row < 1 or col < 1:
+        raise _TooFar(ref[:20], "unreadable reference")
+    return col, row
+
+
+def _check_range(ref: str, what: str, max_rows: int, max_cols: int) -> None:
+    """Refuse a range (A1:K156) reaching beyond the limits."""
+    for corner in ref.split(":")[:2]:
+        m = _REF.fullmatch(corner)
+        col, row = (_column_number(m[1]), int(m[2])) if m else _loose_ref(corner)
+        if row > max_rows or col > max_cols:
+            raise _TooFar(f"{_column_letters(min(col, 10**6))}{row}", what)
+
+
+def _too_many_cells(sheet: str, cell: str, what: str, limits: Limits) -> ReadProblem:
+    extent = f"a plan uses at most {limits.max_columns:,} columns and {limits.max_rows:,} rows"
+    if what == "unreadable reference":
+        return _not_xlsx(f"The file is damaged: sheet {sheet} has a cell reference {cell!r} "
+                         "that is not a cell address.")
+    where = {"cell": f"has something in cell {cell}",
+             "declared size": f"says it uses cells up to {cell}",
+             "merged range": f"has merged cells reaching {cell}",
+             "shared formula": f"has formulas reaching {cell}"}[what]
+    return ReadProblem(
+        "too-many-cells",
+        f"Sheet {sheet} {where}, far outside the plan area ({extent}). Clear everything outside "
+        "the plan area: select the extra rows and columns, delete them (right-click > Delete), "
+        "save, and send the plan again.", sheet=sheet, cell=cell)
+
+
+# --- pre-flight: all together -------------------------------------------------------------
+
+def _inspect(data: bytes, file_name: str, limits: Limits,
+             wanted: Collection[str] | None) -> _Inspection:
+    """Every pre-flight check; also collects what the sheet XML tells (formulas, merges)."""
+    if not data.startswith(_LOCAL_SIG) and not data.startswith(_EOCD_SIG):
+        raise _not_a_zip(data)
+    pkg = _Package(data, limits)
+
+    mimetype = pkg.find("mimetype")
+    if mimetype is not None:
+        head = b"".join(pkg.chunks(mimetype, cap=256, cap_problem=lambda _n: _not_xlsx(
+            "This file is not an Excel workbook (.xlsx).")))
+        if head.startswith(b"application/vnd.oasis.opendocument"):
+            raise ReadProblem(
+                "opendocument-file",
+                "This is an OpenDocument spreadsheet (.ods), not an Excel workbook. Save as "
+                "Excel Workbook (.xlsx): in LibreOffice choose File > Save As, file type "
+                "Excel 2007-365 (.xlsx), and send that file.")
+
+    declared = sum(e.info.file_size for e in pkg.entries.values())
+    if declared > limits.max_uncompressed_bytes:
+        raise _bomb(f"{_mb(declared)} in all")
+    strings = pkg.find(_SHARED_STRINGS)
+    if strings is not None and pkg.entries[strings].info.file_size > \
+            limits.max_shared_strings_bytes:
+        raise _too_many_strings(pkg.entries[strings].info.file_size, limits)
+    for name, e in pkg.entries.items():
+        size, packed = e.info.file_size, max(e.info.compress_size, 1)
+        if size > limits.ratio_floor_bytes and size / packed > limits.max_compression_ratio:
+            raise _bomb(f"part {name} is {_mb(size)}, packed {size / packed:,.0f} to 1")
+
+    found = _structure(pkg, file_name)
+    wanted_set = None if wanted is None else set(wanted)
+    # every part python-calamine could read as a sheet is scanned, mapped or not
+    sheet_parts: dict[str, list[str]] = {}
+    for s in found.sheets:
+        if s.part is not None:
+            sheet_parts.setdefault(s.part, []).append(s.name)
+    for name in pkg.entries:
+        if name.lower().startswith(_WORKSHEET_DIRS) and name.lower().endswith(".xml"):
+            sheet_parts.setdefault(name, [])
+    done = set()
+    for name in (pkg.find("[Content_Types].xml"), pkg.find("xl/workbook.xml"),
+                 pkg.find("xl/_rels/workbook.xml.rels"), pkg.find("docProps/app.xml")):
+        done.add(name)
+    for name in pkg.entries:
+        if name in done:
+            continue
+        if name in sheet_parts:
+            _scan_sheet(pkg, name, sheet_parts[name], found, limits, wanted_set)
+        elif name == strings:
+            for _ in pkg.chunks(name, cap=limits.max_shared_strings_bytes,
+                                cap_problem=lambda n: _too_many_strings(n, limits)):
+                pass
+        else:
+            for _ in pkg.chunks(name):
+                pass
+    return found
+
+
+def _too_many_strings(size: int, limits: Limits) -> ReadProblem:
+    return ReadProblem(
+        "too-many-strings",
+        f"The workbook holds more than {_mb(size)} of text, far more than a plan does (the "
+        f"limit is {_mb(limits.max_shared_strings_bytes)}): something large was pasted in. "
+        "Delete the pasted data (check every sheet, including hidden ones), save, and send "
+        "the plan again.")
+
+
+def _scan_sheet(pkg: _Package, part: str, names: list[str], found: _Inspection,
+                limits: Limits, wanted: set[str] | None) -> None:
+    collect_for = [n for n in names if wanted is None or n in wanted]
+    scan = _SheetScan(limits, collect=bool(collect_for))
+    label = names[0] if names else part
+    try:
+        for chunk in pkg.chunks(part):
+            scan.feed(chunk)
+        scan.close()
+    except _TooFar as e:
+        raise _too_many_cells(label, e.cell, e.what, limits) from None
+    except DefusedXmlException:
+        raise _unsafe(part) from None
+    except expat.ExpatError as e:
+        raise _not_xlsx(f"The file is damaged: sheet {label} is not valid "
+                        f"({expat.ErrorString(e.code)}, line {e.lineno}).") from None
+    for n in collect_for:
+        found.formulas[n] = set(scan.formulas)
+        found.merged[n] = list(scan.merged)
+        found.errors[n] = dict(scan.errors)
+
+
+# --- public: one file ---------------------------------------------------------------------
+
+def preflight(path: Path, limits: Limits = Limits()) -> list[ReadProblem]:
+    """Check a file without parsing its values: raises ReadProblem if fatal, returns warnings."""
+    path = Path(path)
+    return _inspect(_load(path, limits), path.name, limits, wanted=()).warnings
+
+
+def read_workbook(path: Path, limits: Limits = Limits(),
+                  sheets: Collection[str] | None = None) -> RawWorkbook:
+    """Pre-flight a file, then read values (python-calamine) of `sheets` (all if None).
+
+    Formulas, merged ranges and error values are given for the same sheets. Requested sheets
+    the workbook lacks, and sheets that are not worksheets (chart sheets), have no entry.
+    Runs in this process with no timeout or memory limit: use read_many for files from others.
+    """
+    path = Path(path)
+    data = _load(path, limits)
+    found = _inspect(data, path.name, limits, sheets)
+    wanted = [s for s in found.sheets if s.kind == "worksheet" and s.part is not None
+              and (sheets is None or s.name in sheets)]
+    values: dict[str, list[list[object]]] = {}
+    try:
+        if wanted:
+            book = CalamineWorkbook.from_filelike(io.BytesIO(data))
+            present = set(book.sheet_names)
+            for s in wanted:
+                if s.name in present:
+                    values[s.name] = book.get_sheet_by_name(s.name).to_python(
+                        skip_empty_area=False)
+    except MemoryError:
+        raise
+    except Exception as e:  # python-calamine's own errors: the file is broken in a new way
+        raise ReadProblem("unreadable", f"The file could not be read ({e}). {_RESAVE}") from None
+    except BaseException as e:
+        # a Rust panic arrives as pyo3's PanicException, a BaseException
+        if isinstance(e, KeyboardInterrupt | SystemExit | GeneratorExit):
+            raise
+        raise ReadProblem("unreadable", f"The file could not be read ({e}). {_RESAVE}") from None
+    keep = set(values)
+    return RawWorkbook(
+        path=path,
+        sheet_names=[s.name for s in found.sheets],
+        hidden_sheets={s.name for s in found.sheets if s.state in ("hidden", "veryHidden")},
+        values=values,
+        formulas={n: v for n, v in found.formulas.items() if n in keep},
+        defined_names=found.defined_names,
+        merged={n: v for n, v in found.merged.items() if n in keep},
+        warnings=found.warnings,
+        application=found.application,
+        local_names=found.local_names,
+        errors={n: v for n, v in found.errors.items() if n in keep},
+        sha256=hashlib.sha256(data).hexdigest(),
+        size=len(data),
+    )
+
+
+# --- public: many files, isolated ---------------------------------------------------------
+
+Result = RawWorkbook | ReadProblem
+_ALLOC_FAILED = re.compile(rb"memory allocation of (\d+) bytes failed")
+
+
+def _timeout_problem(limits: Limits) -> ReadProblem:
+    return ReadProblem(
+        "read-timeout",
+        f"Reading this file took longer than {limits.timeout_seconds:g} seconds (a plan takes "
+        "a fraction of a second), so it was stopped. Open it in Excel, save it as Excel "
+        "Workbook (.xlsx) and send it again; if that does not help, ask the budget office.")
+
+
+def _crash_problem() -> ReadProblem:
+    return ReadProblem(
+        "read-crashed",
+        "The spreadsheet reader crashed on this file: it is damaged in a way that cannot be "
+        f"read safely. {_RESAVE}")
+
+
+def _memory_problem(limits: Limits) -> ReadProblem:
+    return ReadProblem(
+        "read-out-of-memory",
+        f"Reading this file needed more than {limits.memory_mb:,} MB of memory, far more than "
+        "a plan needs, so it was stopped. Remove pasted data or pictures, save it as Excel "
+        "Workbook (.xlsx) and send it again.")
+
+
+def _unexpected_problem(e: BaseException) -> ReadProblem:
+    return ReadProblem(
+        "unreadable",
+        f"This file could not be read ({type(e).__name__}: {e}). {_RESAVE} If it keeps "
+        "happening, send the file to the budget office.")
+
+
+def _address_space() -> int:
+    """This process's virtual size in bytes (0 if unknown)."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _limit_memory(memory_mb: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    # A worker forked from a big parent already holds its address space; never set the limit
+    # below that plus room to work, or every read would fail for reasons of the parent's.
+    limit = max(memory_mb * MB, _address_space() + 256 * MB)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to kill this worker if the parent dies (best effort, elsewhere a no-op)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _worker_main(conn, limits: Limits, sheets: Collection[str] | None, err_fd: int,
+                 inherited: list, hook: Callable[[Path], None] | None) -> None:
+    """Worker loop: read each (index, path) it is sent, answer (index, result)."""
+    for other in inherited:  # other workers' pipes: holding them would hide their EOFs
+        other.close()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    _die_with_parent()
+    os.dup2(err_fd, 2)  # the parent reads why a worker died (e.g. a Rust abort message)
+    _limit_memory(limits.memory_mb)
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):
+            return
+        if task is None:
+            return
+        index, path = task
+        os.ftruncate(err_fd, 0)
+        retire = False
+        result: Result
+        try:
+            if hook is not None:
+                hook(path)
+            result = read_workbook(path, limits, sheets)
+        except ReadProblem as p:
+            result = p
+        except MemoryError:
+            result, retire = _memory_problem(limits), True
+        except BaseException as e:  # noqa: B036 - one file never stops the others
+            if isinstance(e, SystemExit | KeyboardInterrupt):
+                raise
+            result = _unexpected_problem(e)
+        try:
+            conn.send((index, result, retire))
+        except MemoryError:
+            retire = True
+            conn.send((index, _memory_problem(limits), retire))
+        except Exception as e:  # a result that does not pickle
+            conn.send((index, _unexpected_problem(e), retire))
+        if retire:  # a worker that hit its memory limit may be fragmented: start afresh
+            return
+
+
+class _Worker:
+    """A forked reader process and the file it is working on."""
+
+    def __init__(self, ctx, limits: Limits, sheets, hook, others: list[_Worker]):
+        self.conn, child = ctx.Pipe(duplex=True)
+        self.err_fd = _temp_fd()
+        inherited = [w.conn for w in others]
+        self.proc = ctx.Process(target=_worker_main, daemon=True,
+                                args=(child, limits, sheets, self.err_fd, inherited, hook))
+        self.proc.start()
+        child.close()
+        self.task: tuple[int, Path] | None = None
+        self.started = 0.0
+        self.killed = False
+
+    def send(self, index: int, path: Path) -> None:
+        self.conn.send((index, path))
+        self.task, self.started = (index, path), time.monotonic()
+
+    def death_problem(self, limits: Limits) -> ReadProblem:
+        """Why the worker died, as a problem with the file it was reading."""
+        self.proc.join(timeout=5)
+        code = self.proc.exitcode
+        try:
+            tail = os.pread(self.err_fd, 64 * 1024, 0)
+        except OSError:
+            tail = b""
+        m = _ALLOC_FAILED.search(tail)
+        if m is not None:
+            # Rust aborts when an allocation fails: a request beyond the worker's allowance
+            # because memory ran out, or an absurd size a broken file asked for.
+            return (_memory_problem(limits) if int(m[1]) <= limits.memory_mb * MB
+                    else _crash_problem())
+        if code == -signal.SIGKILL and not self.killed:
+            return _memory_problem(limits)  # the kernel's OOM killer
+        return _crash_problem()
+
+    def stop(self, wait: float) -> None:
+        if self.proc.is_alive():
+            try:
+                self.conn.send(None)
+            except OSError:
+                pass
+            self.proc.join(timeout=wait)
+        if self.proc.is_alive():
+            self.kill()
+        self.close()
+
+    def kill(self) -> None:
+        self.killed = True
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.proc.join(timeout=5)
+
+    def close(self) -> None:
+        self.conn.close()
+        try:
+            os.close(self.err_fd)
+        except OSError:
+            pass
+
+
+def _temp_fd() -> int:
+    import fcntl
+    import tempfile
+
+    fd, name = tempfile.mkstemp(prefix="ssfr-reader-", suffix=".stderr")
+    os.unlink(name)
+    # append mode: after the worker truncates it, writes start at 0 again, not at a hole
+    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | os.O_APPEND)
+    return fd
+
+
+def _collect(w: _Worker, limits: Limits, assign: Callable[[_Worker], None],
+             replace: Callable[[_Worker], None]) -> tuple[Path, Result] | None:
+    """The busy worker's outcome if it has one: its answer, its death, or its timeout."""
+    assert w.task is not None
+    index, path = w.task
+    # Readable means an answer, or end-of-file when it died; checked first, so a worker that
+    # answered just before its deadline is never killed for being late.
+    if w.conn.poll():
+        try:
+            got_index, result, retiring = w.conn.recv()
+        except Exception:  # EOF or a message cut off by its death
+            got_index = None
+        if got_index == index:
+            w.task = None
+            if retiring:
+                w.proc.join(timeout=5)
+                replace(w)
+            else:
+                assign(w)
+            return path, result
+    elif w.proc.is_alive():
+        if time.monotonic() < w.started + limits.timeout_seconds:
+            return None
+        w.kill()
+        w.task = None
+        replace(w)
+        return path, _timeout_problem(limits)
+    problem = w.death_problem(limits)
+    w.task = None
+    replace(w)
+    return path, problem
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def read_many(paths: Sequence[Path], limits: Limits = Limits(), workers: int | None = None,
+              sheets: Collection[str] | None = None,
+              progress: Callable[[str], None] | None = None, *,
+              _hook: Callable[[Path], None] | None = None,
+              ) -> Iterator[tuple[Path, RawWorkbook | ReadProblem]]:
+    """Read files in forked worker processes; yield (path, RawWorkbook | ReadProblem) for each.
+
+    Results come in any order, every path exactly once. A worker that exceeds the timeout,
+    crashes or runs out of memory is killed and replaced; that file yields read-timeout,
+    read-crashed or read-out-of-memory and the others go on. `_hook` (tests only) runs in the
+    worker before each file is read.
+    """
+    paths = [Path(p) for p in paths]
+    if not paths:
+        return
+    sheets = None if sheets is None else frozenset(sheets)
+    n_workers = max(1, min(workers or _cpu_count(), len(paths)))
+    ctx = get_context("fork")
+    todo = deque(enumerate(paths))
+    pool: list[_Worker] = []
+    done = 0
+
+    def spawn() -> _Worker:
+        w = _Worker(ctx, limits, sheets, _hook, pool)
+        pool.append(w)
+        return w
+
+    def assign(w: _Worker) -> None:
+        if todo:
+            index, path = todo.popleft()
+            try:
+                w.send(index, path)
+            except OSError:  # died between files: nothing of this file was started
+                todo.appendleft((index, path))
+                replace(w)
+
+    def replace(w: _Worker) -> None:
+        w.kill()
+        w.close()
+        pool.remove(w)
+        assign(spawn())
+
+    try:
+        for _ in range(n_workers):
+            spawn()
+        for w in list(pool):
+            assign(w)
+        while done < len(paths):
+            busy = [w for w in pool if w.task is not None]
+            if not busy:
+                raise RuntimeError("read_many lost track of its files")  # cannot happen
+            now = time.monotonic()
+            wait_for = max(0.0, min(w.started + limits.timeout_seconds for w in busy) - now)
+            mp_connection.wait([w.conn for w in busy] + [w.proc.sentinel for w in busy],
+                               timeout=wait_for)
+            for w in busy:
+                result = _collect(w, limits, assign, replace)
+                if result is not None:
+                    done += 1
+                    if progress is not None and (done % 50 == 0 or done == len(paths)):
+                        progress(f"read {done:,}/{len(paths):,} files")
+                    yield result
+    finally:
+        for w in list(pool):
+            w.stop(wait=2.0)
