@@ -22,6 +22,7 @@ from . import styles
 from .formula import AllocationResult
 from .layout import (
     COMPONENT_COLUMNS,
+    FIXED_KINDS,
     FUND_COLUMNS,
     GOAL_COLUMNS,
     JOB_CLASS_COLUMNS,
@@ -194,7 +195,8 @@ def _write_policy(wb: Workbook, ws: Worksheet, layout: DistrictLayout,
     for i, c in enumerate(p.components):
         n = lambda param, c=c: layout.component_name(param, c)  # noqa: E731
         uses = KIND_PARAMETERS[c.kind]
-        amount_col = alloc.full_range(f"amount_{c.code}")
+        amount_col = (calc.full_range(f"amount_{c.code}") if c.kind in FIXED_KINDS
+                      else alloc.full_range(f"amount_{c.code}"))
         record = {
             "code": c.code, "name": c.name, "kind": c.kind, "fund": c.fund,
             "basis": basis_label(c) if c.basis else "",
@@ -328,6 +330,8 @@ def _write_calculation(ws: Worksheet, layout: DistrictLayout) -> None:
             else:  # per_pupil, pool, floor
                 f = f"={_basis_expression(c, layout, r)}"
             values[f"driver_{c.code}"] = f
+            if c.kind in FIXED_KINDS:
+                values[f"amount_{c.code}"] = _fixed_amount(c, layout, L)
         if len(non_transition) < len(p.components):
             amounts = alloc.span_range(f"amount_{non_transition[0].code}",
                                        f"amount_{non_transition[-1].code}", r)
@@ -345,6 +349,22 @@ def _write_calculation(ws: Worksheet, layout: DistrictLayout) -> None:
             })
         _write_row(ws, t, r, values)
     ws.freeze_panes = ws.cell(row=t.first_row, column=3)
+
+
+def _fixed_amount(c: Component, layout: DistrictLayout, L) -> str:  # noqa: N803
+    """Formula of an amount that does not depend on the base rate (Calculation sheet)."""
+    n = lambda param: layout.component_name(param, c)  # noqa: E731
+    d = L(f"driver_{c.code}")
+    if c.kind == "foundation":
+        return f"=ROUND(INDEX({n('Level')},{L('level_index')}),2)"
+    if c.kind == "small_school":
+        return (f"=ROUND(IF({n('Cap')}>0,MIN({n('Cap')},{d}*{n('Rate')}),"
+                f"{d}*{n('Rate')}),2)")
+    if c.kind == "pool":
+        return f"=IF({n('DriverTotal')}>0,ROUND({n('Pool')}*{d}/{n('DriverTotal')},2),0)"
+    # floor
+    return (f"=IF({L('need_share')}>INDEX({n('Level')},{L('level_index')}),"
+            f"ROUND(MAX({n('Minimum')},{d}*{n('Rate')}),2),0)")
 
 
 def _write_row(ws: Worksheet, t: Table, row: int, values: dict[str, object]) -> None:
@@ -396,17 +416,8 @@ def _write_allocations(ws: Worksheet, layout: DistrictLayout) -> None:
                 f = f"=ROUND({d}*Base_Rate,2)"
             elif c.kind in LINEAR_RATE_KINDS:
                 f = f"=ROUND({d}*{n('RateUSD')},2)"
-            elif c.kind == "foundation":
-                f = f"=ROUND(INDEX({n('Level')},{C('level_index')}),2)"
-            elif c.kind == "small_school":
-                f = (f"=ROUND(IF({n('Cap')}>0,MIN({n('Cap')},{d}*{n('Rate')}),"
-                     f"{d}*{n('Rate')}),2)")
-            elif c.kind == "pool":
-                f = (f"=IF({n('DriverTotal')}>0,"
-                     f"ROUND({n('Pool')}*{d}/{n('DriverTotal')},2),0)")
-            elif c.kind == "floor":
-                f = (f"=IF({C('need_share')}>INDEX({n('Level')},{C('level_index')}),"
-                     f"ROUND(MAX({n('Minimum')},{d}*{n('Rate')}),2),0)")
+            elif c.kind in FIXED_KINDS:
+                f = f"={C(f'amount_{c.code}')}"
             else:  # transition
                 f = (f"=ROUND({C('protection')}*Transition_Paid-"
                      f"{C('gain')}*Transition_Taken,2)")
@@ -670,7 +681,14 @@ def read_district(path: str | Path) -> DistrictInputs:
     meta = {to_text(grid.value(S.META, r, 1)): grid.value(S.META, r, 2) for r in range(1, 20)}
     if meta.get("kind") != "district" or "structure" not in meta:
         raise WorkbookError(f"{path.name}: not an ssfr-xl district workbook (no metadata).")
-    structure = json.loads(str(meta["structure"]))
+    try:
+        structure = json.loads(str(meta["structure"]))
+        expected = int(to_number(meta.get("n_schools")))
+        structure["spans"], structure["components"], structure["funds"]  # noqa: B018
+    except (ValueError, KeyError, TypeError, CellValueError) as e:
+        raise WorkbookError(f"{path.name}: the hidden sheet {S.META} was changed, so the "
+                            "workbook's structure is unknown. Rebuild it with ssfr-xl init "
+                            "(your inputs can be re-entered from this file).") from e
     problems: list[str] = []
 
     def where(sheet: str, row: int, col: int) -> str:
@@ -797,7 +815,6 @@ def read_district(path: str | Path) -> DistrictInputs:
     sheet, first, last, col0 = grid.named_range_rows("Schools_Table")
     roster_keys = keys(ROSTER_INPUTS)
     col = {k: col0 + i for i, k in enumerate(roster_keys)}
-    expected = int(to_number(meta.get("n_schools")))
     if last - first + 1 != expected:
         problems.append(f"{S.SCHOOLS}: the roster has {last - first + 1} rows but the formulas "
                         f"cover {expected}; rows were inserted or deleted. Rebuild with init.")
@@ -882,14 +899,19 @@ class CachedCheck:
 def check_cached_values(path: str | Path, result: AllocationResult,
                         tolerance: float = 0.01) -> CachedCheck:
     """Compare the Allocations values saved in the file with the engine's, cell by cell."""
-    from python_calamine import CalamineWorkbook
+    from openpyxl import load_workbook
 
     layout = DistrictLayout(result.inputs.policy, len(result.schools))
     t = layout.allocations
+    # openpyxl, not calamine: calamine reads an error value (#VALUE!) as an empty cell, and an
+    # error saved in the file must be reported, not skipped.
     try:
-        rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_name(S.ALLOCATIONS).to_python(
-            skip_empty_area=False)
-    except Exception:  # calamine cannot read it: nothing cached to compare
+        wb = load_workbook(path, read_only=True, data_only=True)
+        ws = wb[S.ALLOCATIONS]
+        ws.reset_dimensions()
+        rows = [list(r) for r in ws.iter_rows(max_row=t.last_row, values_only=True)]
+        wb.close()
+    except Exception:  # nothing readable to compare; read_district already vetted the file
         return CachedCheck(0, [])
     wide = result.by_school()
     checked, mismatches = 0, []
@@ -900,8 +922,8 @@ def check_cached_values(path: str | Path, result: AllocationResult,
         row = rows[r - 1] if r - 1 < len(rows) else []
         for key, column in keys:
             c = t.col(key)
-            cached = row[c - 1] if c - 1 < len(row) else ""
-            if cached == "" or cached is None:
+            cached = row[c - 1] if c - 1 < len(row) else None
+            if cached is None or cached == "":
                 continue
             checked += 1
             engine = float(wide[column].iloc[i])

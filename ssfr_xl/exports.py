@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -13,9 +14,15 @@ from .errors import FileError
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 
+_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
+
+
 def safe_text(value: object) -> object:
-    """Text a spreadsheet will not run as a formula (leading = + - @ get a quote); others as is."""
-    if isinstance(value, str) and value[:1] in FORMULA_TRIGGERS:
+    """Text a spreadsheet will not run as a formula (leading = + - @ get a quote); others as is.
+
+    A plain number such as -252718.40 is left alone: it opens as a number, not a formula.
+    """
+    if isinstance(value, str) and value[:1] in FORMULA_TRIGGERS and not _NUMBER.fullmatch(value):
         return "'" + value
     return value
 

@@ -334,6 +334,9 @@ COMPONENT_COLUMNS = (
     Column("note", "How it works", 60, input=True),
 )
 
+#: Kinds whose amount never depends on the base rate (computed on the Calculation sheet).
+FIXED_KINDS = frozenset({"foundation", "small_school", "pool", "floor"})
+
 #: Parameter columns each kind uses; the others are locked and shaded on the Policy sheet.
 KIND_PARAMETERS: dict[str, frozenset[str]] = {
     "base": frozenset(),
@@ -503,6 +506,12 @@ class DistrictLayout:
                  for i, s in enumerate(self.policy.spans)]
         cols += [Column(f"driver_{c.code}", f"{c.code} driver", 11, "#,##0.00")
                  for c in self.policy.components if c.kind != "transition"]
+        # Amounts that do not move with the base rate are computed here, so the base-rate
+        # solve depends on this sheet only (LibreOffice's threaded calculation reports false
+        # circular references when a formula column depends, through the solve, on another
+        # formula column of its own sheet).
+        cols += [Column(f"amount_{c.code}", f"{c.code} amount", 13, styles.MONEY)
+                 for c in self.policy.components if c.kind in FIXED_KINDS]
         if any(c.kind == "transition" for c in self.policy.components):
             cols += [
                 Column("formula_total", "Unrestricted before transition", 15, styles.MONEY),

@@ -2,6 +2,7 @@
 
     recalc_and_read(paths, tmp_path)   one soffice run for many files; every sheet's values
     error_cells(rows_by_sheet)         addresses of error values (#DIV/0!, #NAME?, Err:502 ...)
+    assert_no_errors(rows_by_sheet)    the same as an assertion with a readable message
     assert_matches_engine(...)         every Allocations amount and fund total, to the cent
 
 Why errors need their own reading: python-calamine is fast but returns '' for an error cell,
@@ -99,7 +100,7 @@ def stored_errors(path: Path) -> dict[str, dict[tuple[int, int], str]]:
     """Cells stored as errors (type "e"), by sheet name: {(row, col): "#DIV/0!"}."""
     found: dict[str, dict[tuple[int, int], str]] = {}
     with zipfile.ZipFile(path) as z:
-        for sheet, part in _sheet_parts(z).items():
+        for sheet, part in sheet_parts(z).items():
             errors: dict[tuple[int, int], str] = {}
             for m in _ERROR_CELL.finditer(z.read(part)):
                 ref = _CELL_REF.search(m.group(1))
@@ -114,7 +115,7 @@ def stored_errors(path: Path) -> dict[str, dict[tuple[int, int], str]]:
     return found
 
 
-def _sheet_parts(z: zipfile.ZipFile) -> dict[str, str]:
+def sheet_parts(z: zipfile.ZipFile) -> dict[str, str]:
     """Sheet name -> zip member of its worksheet XML."""
     workbook = ElementTree.fromstring(z.read("xl/workbook.xml"))
     rels = ElementTree.fromstring(z.read("xl/_rels/workbook.xml.rels"))
@@ -151,6 +152,19 @@ def error_cells(rows_by_sheet: Mapping[str, Rows]) -> list[str]:
                 if is_error(value):
                     found.append(f"{sheet}!{cell_address(r, c)}: {value}")
     return found
+
+
+def assert_no_errors(rows_by_sheet: Mapping[str, Rows], show: int = 10) -> None:
+    """Assert no cell of any sheet holds an error value; name the first ones if some do."""
+    found = error_cells(rows_by_sheet)
+    if found:
+        per_sheet: dict[str, int] = {}
+        for f in found:
+            sheet = f.split("!")[0]
+            per_sheet[sheet] = per_sheet.get(sheet, 0) + 1
+        counts = ", ".join(f"{sheet} {n:,}" for sheet, n in per_sheet.items())
+        raise AssertionError(f"{len(found):,} error values ({counts}); first:\n  "
+                             + "\n  ".join(found[:show]))
 
 
 def assert_matches_engine(result: AllocationResult, allocations_rows: Rows,

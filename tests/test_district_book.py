@@ -39,8 +39,8 @@ from tests.helpers import (
     CENT_TOLERANCE,
     RecalculatedBook,
     assert_matches_engine,
+    assert_no_errors,
     cell_value,
-    error_cells,
     find_label,
     read_book,
     recalc_and_read,
@@ -221,9 +221,14 @@ except ImportError:  # pragma: no cover - depends on the checkout
 else:
     GENERATORS["strategies"] = random_inputs_seeded
 
-SEEDS = list(range(1, 17))  # 16 randomised districts and policies from each generator
+# 16 randomised districts and policies in all, shared between the generators: LibreOffice
+# spends about 0.3 s on each file, so more cases cost more than they find (300 agreed).
+SEEDS = list(range(1, 1 + 16 // len(GENERATORS)))
 SIZES = {seed: (1, 2, 3, 7, 12, 25, 40)[seed % 7] for seed in SEEDS}
 RANDOM_CASES = [(name, seed) for name in GENERATORS for seed in SEEDS]
+#: LibreOffice computes a formula group of 100 rows or more differently (in threads): a
+#: district past that size must recalculate as cleanly as the 40-school sample.
+LARGE = 120
 
 
 def random_case(name: str, seed: int) -> DistrictInputs:
@@ -247,13 +252,16 @@ class Case:
 
 @pytest.fixture(scope="module")
 def recalculated(soffice: str, tmp_path_factory: pytest.TempPathFactory) -> dict[object, Case]:
-    """The sample district ("sample") and every seeded case, recalculated in one soffice run."""
+    """The sample district ("sample"), a larger one ("large") and every seeded case,
+    recalculated in one soffice run."""
     tmp = tmp_path_factory.mktemp("district_books")
-    all_inputs: dict[object, DistrictInputs] = {"sample": sample_inputs()}
+    all_inputs: dict[object, DistrictInputs] = {"sample": sample_inputs(),
+                                                "large": sample_inputs(LARGE)}
     all_inputs.update({key: random_case(*key) for key in RANDOM_CASES})
     paths = {}
     for key, inputs in all_inputs.items():
-        paths[key] = tmp / f"district-{'-'.join(map(str, key)) if key != 'sample' else key}.xlsx"
+        name = key if isinstance(key, str) else "-".join(map(str, key))
+        paths[key] = tmp / f"district-{name}.xlsx"
         write_district(paths[key], inputs)
     books = recalc_and_read(list(paths.values()), tmp)
     return {
@@ -279,7 +287,7 @@ def sample_book(tmp_path_factory: pytest.TempPathFactory) -> tuple[DistrictInput
 def test_sample_has_no_error_value_anywhere(recalculated: dict[object, Case]) -> None:
     book = recalculated["sample"].book
     assert set(book) == set(S.ORDER)
-    assert error_cells(book) == []
+    assert_no_errors(book)
 
 
 @pytest.mark.libreoffice
@@ -318,11 +326,19 @@ def test_sample_policy_and_summary_figures(recalculated: dict[object, Case]) -> 
 
 
 @pytest.mark.libreoffice
+def test_district_of_over_100_schools_recalculates_cleanly(
+        recalculated: dict[object, Case]) -> None:
+    case = recalculated["large"]
+    assert_no_errors(case.book)
+    assert_matches_engine(case.result, case.book[S.ALLOCATIONS], case.layout)
+
+
+@pytest.mark.libreoffice
 @pytest.mark.parametrize("key", RANDOM_CASES, ids=lambda k: f"{k[0]}-{k[1]}")
 def test_random_district_and_policy_agree_to_the_cent(
         recalculated: dict[object, Case], key: tuple[str, int]) -> None:
     case = recalculated[key]
-    assert error_cells(case.book) == []
+    assert_no_errors(case.book)
     assert_matches_engine(case.result, case.book[S.ALLOCATIONS], case.layout)
     policy = case.book[S.POLICY]
     solved = cell_value(policy, SETTINGS.row("solved_base_rate"), SETTINGS.value_col)
@@ -359,7 +375,7 @@ def test_read_district_returns_what_was_written(sample_book) -> None:
     assert back.schools == inputs.schools
 
 
-@pytest.mark.parametrize("seed", SEEDS[:8])
+@pytest.mark.parametrize("seed", SEEDS)
 def test_random_round_trip(tmp_path: Path, seed: int) -> None:
     inputs = random_case("local", seed)
     write_district(tmp_path / "d.xlsx", inputs)
@@ -437,7 +453,7 @@ def test_live_edits_in_libreoffice_agree_with_the_engine(
     assert back.schools[1].el == 42
     result = allocate(back)
     book = read_book(edited)
-    assert error_cells(book) == []
+    assert_no_errors(book)
     assert_matches_engine(result, book[S.ALLOCATIONS], layout)
     assert cell_value(book[S.POLICY], SETTINGS.row("solved_base_rate"),
                       SETTINGS.value_col) == pytest.approx(result.solved_base_rate, rel=1e-9)

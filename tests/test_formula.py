@@ -425,6 +425,23 @@ def test_solve_finds_the_base_rate_from_budget_fixed_amounts_and_base_units() ->
     assert result.notes == []
 
 
+def test_solve_counts_linear_dollar_amounts_unrounded() -> None:
+    # The Policy sheet's solve takes driver total x rate for per-pupil dollars (3 x 10.005 =
+    # 30.015), not the rounded amounts (3 x 10.01 = 30.03); foundations count as rounded.
+    schools = [school(i, grades={"4": 10}, frpm=1) for i in (1, 2, 3)]
+    components = [
+        comp("BASE", "base"),
+        comp("ADD", "per_pupil", basis=("frpm",), rate=10.005),
+        comp("FOUND", "foundation", by_level=(1000.005, 0, 0, 0)),  # 1,000.01 each
+    ]
+    result = run(schools, components, budget=10_000, mode="solve")
+    assert amounts(result, "ADD") == [10.01] * 3
+    assert amounts(result, "FOUND") == [1000.01] * 3
+    assert result.fixed_unrestricted == pytest.approx(30.015 + 3000.03)
+    assert result.base_rate == pytest.approx((10_000 - 3030.045) / 30)  # 232.3318...
+    assert amounts(result, "BASE") == [2323.32] * 3  # 10 x 232.33183...
+
+
 def test_fixed_base_rate_mode_uses_the_rate_given() -> None:
     result = run(SOLVE_SCHOOLS, SOLVE_COMPONENTS, budget=SOLVE_BUDGET, base_rate=4000)
     assert result.base_rate == 4000

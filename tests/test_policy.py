@@ -283,7 +283,8 @@ def test_invalid_toml_is_a_policy_error(tmp_path: Path) -> None:
         ),
         pytest.param(
             [edit("component.2.by_level", [0.5, 0.5])],
-            "test.toml component POV: by_level needs 4 numbers (Elementary, Middle, High, Span).",
+            "test.toml [[component]] #3 (POV): by_level needs 4 numbers (Elementary, Middle, "
+            "High, Span).",
             id="short-by-level",
         ),
         pytest.param(
@@ -366,7 +367,7 @@ def test_invalid_toml_is_a_policy_error(tmp_path: Path) -> None:
         ),
         pytest.param(
             [edit("district.transition_max_loss", "3%")],
-            "transition_max_loss must be a share from 0",
+            "test.toml: [district] transition_max_loss must be a number, not '3%'.",
             id="max-loss-text",
         ),
         pytest.param(
@@ -396,23 +397,93 @@ def test_invalid_toml_is_a_policy_error(tmp_path: Path) -> None:
         ),
         pytest.param(
             [edit("component.2.rate", "lots")],
-            "test.toml component POV: 'rate' must be a number, not 'lots'.",
+            "test.toml [[component]] #3 (POV): 'rate' must be a number, not 'lots'.",
             id="rate-not-a-number",
         ),
         pytest.param(
             [edit("component.2.rate", True)],
-            "test.toml component POV: 'rate' must be a number, not True.",
+            "test.toml [[component]] #3 (POV): 'rate' must be a number, not True.",
             id="rate-boolean",
         ),
         pytest.param(
             [edit("grade_span.0.weight", "heavy")],
-            "test.toml grade span TK-5: 'weight' must be a number, not 'heavy'.",
+            "test.toml [[grade_span]] #1: 'weight' must be a number, not 'heavy'.",
             id="weight-not-a-number",
         ),
         pytest.param(
             [edit("component", "BASE")],
             "test.toml: [[component]] must be a list of tables.",
             id="component-not-tables",
+        ),
+        pytest.param(
+            [edit("grade_span.0.weight", -1.05)],
+            "test.toml: grade span TK-5 has a negative weight.",
+            id="negative-span-weight",
+        ),
+        pytest.param(
+            [edit("component.2.code", "BASE_1"), add("component", {
+                "code": "BASE-1", "kind": "foundation", "fund": "GEN"})],
+            "test.toml: component codes BASE_1 and BASE-1 name the same workbook cells "
+            "(- and _ are the same there); rename one.",
+            id="codes-clash-in-workbook-names",
+        ),
+        # Malformed entries: each one a message, never a KeyError, ValueError or TypeError
+        # (the CLI reports only SsfrError cleanly).
+        pytest.param(
+            [edit("fund.1.code", delete=True)],
+            "test.toml [[fund]] #2: 'code' is missing.",
+            id="fund-without-code",
+        ),
+        pytest.param(
+            [edit("fund.1.restricted", "yes")],
+            "test.toml [[fund]] #2 (SC): 'restricted' must be true or false.",
+            id="restricted-not-boolean",
+        ),
+        pytest.param(
+            [edit("grade_span.1.name", delete=True)],
+            "test.toml [[grade_span]] #2: 'name' is missing.",
+            id="span-without-name",
+        ),
+        pytest.param(
+            [edit("component.2.by_level", ["high", 0, 0, 0])],
+            "test.toml [[component]] #3 (POV): by_level needs 4 numbers",
+            id="by-level-text",
+        ),
+        pytest.param(
+            [edit("component.2.basis", 5)],
+            "test.toml [[component]] #3 (POV): basis must be a list of count column names.",
+            id="basis-a-number",
+        ),
+        pytest.param(
+            [edit("component.2.kind", delete=True)],
+            "test.toml [[component]] #3 (POV): 'kind' is missing.",
+            id="component-without-kind",
+        ),
+        pytest.param(
+            [edit("district.fte_step", "tenth")],
+            "test.toml: [district] fte_step must be a number, not 'tenth'.",
+            id="fte-step-text",
+        ),
+        pytest.param(
+            [edit("district", 5)],
+            "test.toml: [district] must be a table of settings.",
+            id="district-not-a-table",
+        ),
+        pytest.param(
+            [edit("district.budget", "lots")],
+            "test.toml: [district] budget must be a number, not 'lots'.",
+            id="budget-text",
+        ),
+        pytest.param(
+            [edit("district.budget", delete=True),
+             edit("district.budget_per_pupil", "7500 dollars")],
+            "test.toml: [district] budget_per_pupil must be a number, not '7500 dollars'.",
+            id="budget-per-pupil-text",
+        ),
+        pytest.param(
+            [edit("district.base_rate", "5200 dollars")],
+            "test.toml: [district] base_rate must be a number, not '5200 dollars'.",
+            id="base-rate-text",
         ),
     ],
 )
@@ -442,51 +513,17 @@ def test_check_policy_returns_problems_without_raising() -> None:
     ]
 
 
-# --- malformed policies must still be PolicyErrors, not crashes ----------------------------
-
-
-@pytest.mark.parametrize(
-    "mutation",
-    [
-        pytest.param(edit("fund.1.code", delete=True), id="fund-without-code"),
-        pytest.param(edit("grade_span.1.name", delete=True), id="span-without-name"),
-        pytest.param(edit("component.2.by_level", ["high", 0, 0, 0]), id="by-level-text"),
-        pytest.param(edit("component.2.basis", 5), id="basis-a-number"),
-        pytest.param(edit("district.fte_step", "tenth"), id="fte-step-text"),
-        pytest.param(edit("district", 5), id="district-not-a-table"),
-    ],
-)
-def test_malformed_policy_is_a_policy_error(mutation: Mutation) -> None:
-    # The CLI reports only SsfrError cleanly: a KeyError, ValueError or TypeError from a
-    # misspelt or mistyped policy file reaches the user as a traceback.
-    data = minimal()
-    mutation(data)
-    with pytest.raises(PolicyError):
-        parse_policy(data, "test.toml")
-
-
-@pytest.mark.parametrize(
-    ("key", "value"),
-    [
-        pytest.param("budget", "lots", id="budget-text"),
-        pytest.param("budget_per_pupil", "7500 dollars", id="budget-per-pupil-text"),
-        pytest.param("base_rate", "5200 dollars", id="base-rate-text"),
-    ],
-)
-def test_non_numeric_district_settings_are_policy_problems(key: str, value: str) -> None:
-    # check_policy accepts these, then PolicyFile.district() fails with a bare ValueError.
-    data = minimal()
-    if key == "budget_per_pupil":
-        del data["district"]["budget"]
-    data["district"][key] = value
-    with pytest.raises(PolicyError, match=key):
-        parse_policy(data, "test.toml").district("Tiny", "0199999", [school(1, 10)])
-
-
-def test_negative_span_weight_is_a_problem() -> None:
-    # The Policy sheet only accepts span weights from 0 to 10; policy.toml must not accept a
-    # negative weight, which would make base amounts negative.
-    assert "weight" in problem_message(edit("grade_span.0.weight", -1.05))
+def test_every_malformed_entry_is_listed_at_once() -> None:
+    message = problem_message(
+        edit("fund.1.code", delete=True),
+        edit("component.2.rate", "lots"),
+        edit("district.fte_step", "tenth"),
+    )
+    lines = message.splitlines()[1:]
+    assert len(lines) == 3
+    assert any("[[fund]] #2: 'code' is missing" in line for line in lines)
+    assert any("(POV): 'rate' must be a number" in line for line in lines)
+    assert any("fte_step must be a number" in line for line in lines)
 
 
 # --- the district settings -----------------------------------------------------------------
@@ -529,6 +566,7 @@ def test_district_carries_the_settings() -> None:
     assert district.transition_max_loss == 0.03
     assert district.plan_deadline == "2027-03-12"
     assert district.contact == "Budget Office"
+    assert district.unspent_warning == 0.05  # the default when the policy gives none
     assert parse_policy(data).district("Roster Name", "0199999", []).name == "Roster Name"
 
 

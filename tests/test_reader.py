@@ -1,0 +1,457 @@
+"""The reader: hostile files stop at pre-flight, real plans read right, workers stay isolated."""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import pickle
+import re
+import time
+import tracemalloc
+import zipfile
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from ssfr_xl import reader
+from ssfr_xl.layout import SchoolLayout, sheet_ref
+from ssfr_xl.layout import SchoolSheets as SS
+from ssfr_xl.policy import load_policy
+from ssfr_xl.reader import Limits, RawWorkbook, ReadProblem, preflight, read_many, read_workbook
+from tests.corpus import (
+    WARNINGS,
+    add_sheet,
+    build_plan,
+    edit_cells_xml,
+    make_corpus,
+    rewrite_zip,
+    sheet_part,
+)
+
+LAYOUT = SchoolLayout(load_policy().policy)
+STAFF = LAYOUT.staffing
+OTHER = LAYOUT.other
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str | None]]:
+    directory = tmp_path_factory.mktemp("corpus")
+    return directory, make_corpus(directory)
+
+
+@pytest.fixture(scope="module")
+def plan(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A valid plan with a few entries typed in (as a principal would)."""
+    directory = tmp_path_factory.mktemp("plan")
+    blank = build_plan(directory / "blank.xlsx")
+    typed = edit_cells_xml(blank, directory / "typed.xlsx", SS.STAFFING, {
+        STAFF.cell("job_class", 0): "TCH", STAFF.cell("fte", 0): 0.5,
+        STAFF.cell("fund", 0): "GEN", STAFF.cell("goal", 0): "G1",
+        STAFF.cell("note", 0): "Grade 3 & reading <lead>",
+    })
+    return edit_cells_xml(typed, directory / "plan.xlsx", SS.OTHER, {
+        OTHER.cell("object", 0): "4300", OTHER.cell("fund", 0): "GEN",
+        OTHER.cell("goal", 0): "G2", OTHER.cell("description", 0): "Books",
+        OTHER.cell("amount", 0): 1234.5,
+    })
+
+
+def outcome(result: RawWorkbook | ReadProblem) -> str | None:
+    """The code a read gave: a problem's, else the first warning's, else None."""
+    if isinstance(result, ReadProblem):
+        return result.code
+    return result.warnings[0].code if result.warnings else None
+
+
+def value(rows: list[list[object]], coord: str) -> object:
+    letters, digits = re.fullmatch(r"([A-Z]+)(\d+)", coord).groups()  # type: ignore[union-attr]
+    row, col = int(digits) - 1, reader._column_number(letters) - 1
+    return rows[row][col] if row < len(rows) and col < len(rows[row]) else ""
+
+
+# --- hostile and broken files -------------------------------------------------------------
+
+def test_every_corpus_shape_gives_its_code_in_process(corpus):
+    directory, shapes = corpus
+    wrong, slow = [], []
+    tracemalloc.start()
+    try:
+        for name, expected in shapes.items():
+            started = time.perf_counter()
+            try:
+                got = outcome(read_workbook(directory / name))
+            except ReadProblem as p:
+                got = p.code
+                assert p.message and p.severity == "error", name
+            if time.perf_counter() - started > 2.0:
+                slow.append(name)
+            if got != expected:
+                wrong.append((name, expected, got))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert wrong == []
+    assert slow == []
+    # streaming with byte caps: a 500 MB bomb or 31 MB of strings is never held in memory
+    assert peak < 64 * 2**20
+
+
+def test_every_corpus_shape_gives_its_code_isolated(corpus):
+    directory, shapes = corpus
+    paths = [directory / name for name in shapes]
+    limits = Limits(timeout_seconds=20, memory_mb=600)
+    started = time.perf_counter()
+    results = list(read_many(paths, limits, workers=2))
+    assert time.perf_counter() - started < 60
+    assert Counter(p for p, _ in results) == Counter(paths)  # each exactly once
+    assert {p.name: outcome(r) for p, r in results} == shapes
+
+
+def test_preflight_agrees_with_read_workbook(corpus):
+    directory, shapes = corpus
+    for name, expected in shapes.items():
+        if expected is None or expected in WARNINGS:
+            assert [w.code for w in preflight(directory / name)] == \
+                ([expected] if expected else []), name
+        else:
+            with pytest.raises(ReadProblem) as caught:
+                preflight(directory / name)
+            assert caught.value.code == expected, name
+
+
+def test_messages_tell_the_sender_what_to_do(corpus):
+    directory, _ = corpus
+    with pytest.raises(ReadProblem) as caught:
+        read_workbook(directory / "xfd1048576.xlsx")
+    p = caught.value
+    assert (p.sheet, p.cell) == (SS.OTHER, "XFD1048576")
+    assert "cell XFD1048576" in p.message and "Other Spending" in p.message
+    assert "delete" in p.message.lower()
+    with pytest.raises(ReadProblem) as caught:
+        read_workbook(directory / "password.xlsx")
+    assert "Encrypt with Password" in caught.value.message
+    with pytest.raises(ReadProblem) as caught:
+        read_workbook(directory / "old-format.xls")
+    assert "Excel Workbook (.xlsx)" in caught.value.message
+    with pytest.raises(ReadProblem) as caught:
+        read_workbook(directory / "renamed-csv.xlsx")
+    assert "CSV" in caught.value.message
+    warned = read_workbook(directory / "macros.xlsm")
+    assert "never run" in warned.warnings[0].message
+    assert warned.warnings[0].severity == "warning"
+
+
+def test_limits_are_settings(plan):
+    with pytest.raises(ReadProblem) as caught:
+        read_workbook(plan, Limits(max_rows=100))
+    assert caught.value.code == "too-many-cells"
+    with pytest.raises(ReadProblem) as caught:
+        read_workbook(plan, Limits(max_file_bytes=1000))
+    assert caught.value.code == "file-too-large"
+    with pytest.raises(ReadProblem) as caught:
+        read_workbook(plan, Limits(max_zip_entries=5))
+    assert caught.value.code == "zip-bomb"
+    with pytest.raises(ReadProblem) as caught:
+        read_workbook(plan, Limits(max_uncompressed_bytes=100_000))
+    assert caught.value.code == "zip-bomb"
+
+
+def test_not_a_file(tmp_path):
+    os.mkfifo(tmp_path / "pipe.xlsx")
+    started = time.perf_counter()
+    for path in (tmp_path / "pipe.xlsx", tmp_path, tmp_path / "missing.xlsx"):
+        with pytest.raises(ReadProblem) as caught:
+            read_workbook(path)
+        assert caught.value.code == "unreadable"
+    assert time.perf_counter() - started < 5  # a FIFO must not block the reader
+
+
+# --- a valid plan -------------------------------------------------------------------------
+
+def test_valid_plan_reads_names_values_formulas_and_defined_names(plan):
+    raw = read_workbook(plan)
+    assert raw.sheet_names == list(SS.ORDER)
+    assert raw.hidden_sheets == {SS.META}
+    assert raw.warnings == []
+    assert "openpyxl" in raw.application.lower()
+    assert raw.sha256 == hashlib.sha256(plan.read_bytes()).hexdigest()
+    assert raw.size == plan.stat().st_size
+
+    staffing = raw.values[SS.STAFFING]
+    assert value(staffing, STAFF.cell("job_class", 0)) == "TCH"
+    assert value(staffing, STAFF.cell("fte", 0)) == 0.5
+    assert value(staffing, STAFF.cell("note", 0)) == "Grade 3 & reading <lead>"
+    assert value(staffing, "A1") == "Staffing"
+    assert value(raw.values[SS.OTHER], OTHER.cell("amount", 0)) == 1234.5
+    meta = {row[0]: row[1] for row in raw.values[SS.META]}
+    assert meta["kind"] == "school_plan"
+
+    formulas = raw.formulas[SS.STAFFING]
+    for key in ("title", "salary", "benefits", "cost", "check"):
+        assert {STAFF.cell(key, i) for i in range(STAFF.rows)} <= formulas, key
+    for key in ("job_class", "fte", "fund", "goal", "note", "line"):
+        assert not {STAFF.cell(key, i) for i in range(STAFF.rows)} & formulas, key
+    assert len(formulas) == 5 * STAFF.rows
+    assert OTHER.cell("amount", 0) not in raw.formulas[SS.OTHER]
+    assert OTHER.cell("group", 0) in raw.formulas[SS.OTHER]
+
+    assert raw.defined_names["Staffing_FTE"] == sheet_ref(SS.STAFFING, STAFF.range("fte"))
+    assert raw.defined_names["Staffing_FTE"] == "'Staffing'!$D$7:$D$156"
+    assert "_xlnm.Print_Titles" not in raw.defined_names  # sheet-scoped: in local_names
+    assert raw.local_names[SS.STAFFING]["_xlnm.Print_Titles"] == "'Staffing'!$6:$6"
+    assert raw.merged == {sheet: [] for sheet in SS.ORDER}
+    assert raw.errors == {sheet: {} for sheet in SS.ORDER}
+
+
+def test_only_requested_sheets_are_read(plan):
+    raw = read_workbook(plan, sheets=[SS.STAFFING, SS.META, "No Such Sheet"])
+    assert raw.sheet_names == list(SS.ORDER)  # names of all sheets, always
+    assert set(raw.values) == set(raw.formulas) == set(raw.merged) == {SS.STAFFING, SS.META}
+
+
+def test_merged_cells_and_error_values(plan, tmp_path):
+    part = sheet_part(plan, SS.STAFFING)
+    with zipfile.ZipFile(plan) as z:
+        original = xml = z.read(part)
+    xml = xml.replace(b"</sheetData>", b'</sheetData><mergeCells count="2"><mergeCell '
+                      b'ref="B7:C7"/><mergeCell ref="G8:G9"/></mergeCells>', 1)
+    xml = re.sub(rb'<c r="D8"[^>]*?(/>|>.*?</c>)', b'<c r="D8" t="e"><v>#REF!</v></c>', xml,
+                 count=1, flags=re.S)
+    assert xml.count(b"#REF!") == 1 and xml != original
+    edited = rewrite_zip(plan, tmp_path / "merged.xlsx", replace={part: xml})
+    raw = read_workbook(edited)
+    assert raw.merged[SS.STAFFING] == ["B7:C7", "G8:G9"]
+    assert raw.errors[SS.STAFFING] == {"D8": "#REF!"}
+    assert value(raw.values[SS.STAFFING], "D8") == ""  # what python-calamine gives for errors
+    # python-calamine refuses a $ in a merged range (Excel never writes one): a ReadProblem,
+    # not an exception
+    dollars = rewrite_zip(plan, tmp_path / "dollars.xlsx",
+                          replace={part: xml.replace(b'ref="G8:G9"', b'ref="$G$8:$G$9"')})
+    with pytest.raises(ReadProblem) as caught:
+        read_workbook(dollars)
+    assert caught.value.code == "unreadable"
+
+
+def test_edit_cells_xml_types_and_keeps_the_rest(plan, tmp_path):
+    edited = edit_cells_xml(plan, tmp_path / "edited.xlsx", SS.STAFFING, {
+        STAFF.cell("fte", 1): "=1/2",  # a formula typed into an input
+        STAFF.cell("cost", 0): 99999,  # a formula typed over
+        STAFF.cell("fte", 0): None,  # cleared
+        "M200": True,  # a new cell on a new row, beyond the table
+    })
+    raw = read_workbook(edited)
+    formulas = raw.formulas[SS.STAFFING]
+    assert STAFF.cell("fte", 1) in formulas
+    assert STAFF.cell("cost", 0) not in formulas
+    rows = raw.values[SS.STAFFING]
+    assert value(rows, STAFF.cell("cost", 0)) == 99999
+    assert value(rows, STAFF.cell("fte", 0)) == ""
+    assert value(rows, "M200") is True
+    with zipfile.ZipFile(plan) as a, zipfile.ZipFile(edited) as b:
+        part = sheet_part(plan, SS.STAFFING)
+        assert a.namelist() == b.namelist()
+        assert all(a.read(n) == b.read(n) for n in a.namelist() if n != part)
+        before, after = a.read(part), b.read(part)
+    untouched = re.compile(rb'<c r="(?:D7|D8|J7)"[^>]*?(?:/>|>.*?</c>)|<row r="200".*?</row>',
+                           re.S)
+    assert untouched.sub(b"", before) == untouched.sub(b"", after)
+
+
+def test_add_sheet(plan, tmp_path):
+    added = add_sheet(plan, tmp_path / "added.xlsx", "My Notes", {"A1": "hello", "B2": 3})
+    raw = read_workbook(added)
+    assert raw.sheet_names == [*SS.ORDER, "My Notes"]
+    assert value(raw.values["My Notes"], "A1") == "hello"
+    assert value(raw.values["My Notes"], "B2") == 3
+    hidden = add_sheet(plan, tmp_path / "hidden.xlsx", "xlwings.conf", state="veryHidden")
+    assert "xlwings.conf" in read_workbook(hidden).hidden_sheets
+
+
+def test_fast_and_general_sheet_scans_agree(plan, tmp_path):
+    """The regex fast path and the expat path give the same facts, and the same refusals."""
+    limits = Limits()
+    with zipfile.ZipFile(plan) as z:
+        parts = [z.read(n) for n in z.namelist() if n.startswith("xl/worksheets/sheet")]
+    staffing = parts[2]
+    crafted = [
+        staffing.replace(b"</sheetData>", b'</sheetData><mergeCells count="1"><mergeCell '
+                         b'ref="A1:B2"/></mergeCells>', 1),
+        staffing.replace(b'<c r="D9" s="15" t="n" />', b'<c r="D9" t="e"><f>1/0</f>'
+                         b"<v>#DIV/0!</v></c>", 1),
+        b'<worksheet xmlns="x"><sheetData><row r="3"><c r="B3"><f t="shared" ref="B3:B4" '
+        b'si="0">A1</f><v>1</v></c></row><row r="4"><c r="B4"><f t="shared" si="0"/></c>'
+        b"</row></sheetData></worksheet>",
+    ]
+    assert all(xml != staffing for xml in crafted[:2])
+    for xml in [*parts, *crafted]:
+        fast = reader._scan_fast(xml, limits, True)
+        general = reader._SheetScan(limits, True)
+        general.feed(xml)
+        assert fast is not None and fast == general.close()
+    # shapes the fast path declines, read by expat the way python-calamine reads them
+    odd = (b'<x:worksheet xmlns:x="x"><x:sheetData><x:row r="2"><x:c r="C2"><x:f>1</x:f>'
+           b'</x:c><x:c><x:v>2</x:v></x:c></x:row><x:row><x:c><x:v>3</x:v></x:c></x:row>'
+           b"</x:sheetData><x:extLst><xm:f xmlns:xm='y'>Lists!A1</xm:f></x:extLst>"
+           b"</x:worksheet>")
+    assert reader._scan_fast(odd, limits, True) is None
+    facts = reader._scan_sheet_bytes(iter([odd]), limits, True)
+    assert facts.formulas == {"C2"}
+    tight = Limits(max_columns=4, max_rows=2)
+    with pytest.raises(reader._TooFar) as caught:
+        reader._scan_sheet_bytes(iter([odd]), tight, True)
+    assert caught.value.cell == "A3"  # the <row> without r is row 3, its cell column A
+
+
+def test_big_sheets_stream_through_expat(plan, monkeypatch):
+    expected = read_workbook(plan)
+    monkeypatch.setattr(reader, "_FAST_MAX", 1000)  # every sheet is "big" now
+    raw = read_workbook(plan)
+    assert (raw.formulas, raw.merged, raw.errors) == \
+        (expected.formulas, expected.merged, expected.errors)
+    with pytest.raises(ReadProblem) as caught:
+        read_workbook(plan, Limits(max_rows=100))
+    assert caught.value.code == "too-many-cells"
+
+
+# --- LibreOffice ----------------------------------------------------------------------------
+
+def _unquoted(text: str) -> str:
+    return re.sub(r"'([^' &]+)'!", r"\1!", text)
+
+
+@pytest.mark.libreoffice
+def test_a_file_saved_by_libreoffice_reads_the_same(plan, tmp_path, soffice):
+    from ssfr_xl.libreoffice import recalculate
+
+    (saved,) = recalculate([plan], tmp_path / "lo")
+    ours, theirs = read_workbook(plan), read_workbook(saved)
+    assert theirs.application.startswith("LibreOffice")
+    assert theirs.warnings == []
+    assert theirs.sheet_names == ours.sheet_names
+    assert theirs.hidden_sheets == ours.hidden_sheets
+    assert theirs.formulas == ours.formulas
+    for name, text in ours.defined_names.items():
+        assert _unquoted(theirs.defined_names[name]) == _unquoted(text), name
+    for sheet, rows in ours.values.items():
+        other = theirs.values[sheet]
+        height = max(len(rows), len(other))
+        width = max(len(r) for r in [*rows, *other, []])
+        for r in range(height):
+            for c in range(width):
+                coord = f"{reader._column_letters(c + 1)}{r + 1}"
+                if coord in ours.formulas[sheet]:
+                    continue  # openpyxl stores no results; LibreOffice computed them
+                assert value(rows, coord) == value(other, coord), (sheet, coord)
+    # the numbers a principal typed survive the round trip
+    assert value(theirs.values[SS.STAFFING], STAFF.cell("fte", 0)) == 0.5
+    assert value(theirs.values[SS.STAFFING], STAFF.cell("cost", 0)) > 0
+
+
+# --- isolation ------------------------------------------------------------------------------
+
+def _calamine_abort_on(name: str):
+    """A worker hook that really makes python-calamine abort on one file (no pre-flight)."""
+
+    def hook(path: Path) -> None:
+        if path.name == name:
+            from python_calamine import CalamineWorkbook
+
+            CalamineWorkbook.from_path(str(path)).get_sheet_by_name(SS.OTHER)
+
+    return hook
+
+
+@pytest.fixture
+def plans(plan, tmp_path) -> list[Path]:
+    copies = []
+    for i in range(6):
+        copies.append(tmp_path / f"plan{i}.xlsx")
+        copies[-1].write_bytes(plan.read_bytes())
+    return copies
+
+
+def test_a_worker_crash_is_contained(plans, corpus):
+    directory, _ = corpus
+    stray = directory / "xfd1048576.xlsx"
+    paths = [*plans[:3], stray, *plans[3:]]
+    results = dict(read_many(paths, workers=2, _hook=_calamine_abort_on(stray.name)))
+    assert set(results) == set(paths)
+    assert results[stray].code == "read-crashed"
+    assert all(isinstance(results[p], RawWorkbook) for p in plans)
+
+
+def test_a_timeout_is_contained(plans):
+    slow = plans[1]
+
+    def hook(path: Path) -> None:
+        if path == slow:
+            time.sleep(60)
+
+    started = time.perf_counter()
+    results = dict(read_many(plans, Limits(timeout_seconds=1.0), workers=2, _hook=hook))
+    assert time.perf_counter() - started < 20
+    assert results[slow].code == "read-timeout"
+    assert all(isinstance(results[p], RawWorkbook) for p in plans if p != slow)
+
+
+def test_running_out_of_memory_is_contained(plans):
+    hungry = plans[0]
+
+    def hook(path: Path) -> None:
+        if path == hungry:
+            bytearray(8 * 2**30)
+
+    results = dict(read_many(plans, Limits(memory_mb=500), workers=1, _hook=hook))
+    assert results[hungry].code == "read-out-of-memory"
+    assert all(isinstance(results[p], RawWorkbook) for p in plans if p != hungry)
+
+
+def test_an_unexpected_exception_becomes_unreadable(plans):
+    def hook(path: Path) -> None:
+        if path == plans[2]:
+            raise RuntimeError("a bug in the reader")
+
+    results = dict(read_many(plans, workers=2, _hook=hook))
+    assert results[plans[2]].code == "unreadable"
+    assert "a bug in the reader" in results[plans[2]].message
+    assert all(isinstance(results[p], RawWorkbook) for p in plans if p != plans[2])
+
+
+def test_every_path_is_yielded_once(plans, tmp_path):
+    paths = [plans[0], plans[0], tmp_path / "missing.xlsx", *plans[1:]]
+    results = list(read_many(paths, workers=2))
+    assert Counter(p for p, _ in results) == Counter(paths)
+    assert [r.code for p, r in results if p.name == "missing.xlsx"] == ["unreadable"]
+    assert list(read_many([])) == []
+
+
+def test_closing_early_stops_the_workers(plans):
+    results = read_many(plans * 3, workers=2)
+    next(results)
+    results.close()
+    deadline = time.monotonic() + 10
+    while multiprocessing.active_children() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert multiprocessing.active_children() == []
+
+
+def test_read_many_reports_progress_and_is_quick(plans):
+    said: list[str] = []
+    paths = plans * 10
+    started = time.perf_counter()
+    results = list(read_many(paths, progress=said.append))
+    elapsed = time.perf_counter() - started
+    assert all(isinstance(r, RawWorkbook) for _, r in results)
+    assert said[-1] == f"read {len(paths)}/{len(paths)} files"
+    assert elapsed < 30  # about 0.5 s on two idle cores; generous for a busy machine
+
+
+def test_read_problem_pickles_and_becomes_a_finding():
+    p = ReadProblem("too-many-cells", "Sheet X has ...", sheet="X", cell="XFD1")
+    q = pickle.loads(pickle.dumps(p))
+    assert (q.code, q.message, q.severity, q.sheet, q.cell) == \
+        ("too-many-cells", "Sheet X has ...", "error", "X", "XFD1")
+    finding = q.as_finding("plan.xlsx", "01999996000013")
+    assert (finding.sheet, finding.cell, finding.code) == ("X", "XFD1", "too-many-cells")
