@@ -42,10 +42,11 @@ from .layout import (
 from .layout import DistrictSheets as S
 from .model import GRADES, LEVELS, Component, DistrictInputs
 from .xlsx import (
-    put_text,
     column_values,
     define_name,
+    job_class_records,
     protect,
+    put_text,
     save_atomically,
     title,
     write_fields,
@@ -128,11 +129,7 @@ def _write_reference_tables(wb: Workbook, sheets: dict[str, Worksheet], layout: 
     ws = sheets[S.JOB_CLASSES]
     title(ws, "Job Classes", "Positions schools can plan, charged at district average cost.")
     t = layout.job_classes
-    write_table(wb, ws, t, [
-        {**column_values(t.columns, j),
-         "average_cost": f"=ROUND({t.cell('average_salary', i)}*(1+{t.cell('benefits_rate', i)}),2)"}
-        for i, j in enumerate(p.job_classes)
-    ])
+    write_table(wb, ws, t, job_class_records(t, p.job_classes))
     ws = sheets[S.SERVICES]
     title(ws, "Services", "The central-office menu schools buy from.")
     write_table(wb, ws, layout.services, [column_values(layout.services.columns, s)
@@ -310,8 +307,8 @@ def _write_calculation(ws: Worksheet, layout: DistrictLayout) -> None:
                           f"{schools.row_ref('unduplicated', r)}/{L('enrollment')},0)",
         }
         for j, span in enumerate(p.spans):
-            values[f"span_{j}"] = (f"=SUM({sheet_ref(S.SCHOOLS, '')}"
-                                   f"{schools.span_range(f'grade_{span.grades[0]}', f'grade_{span.grades[-1]}', r)})")
+            grades = schools.span_range(f"grade_{span.grades[0]}", f"grade_{span.grades[-1]}", r)
+            values[f"span_{j}"] = f"=SUM({sheet_ref(S.SCHOOLS, grades)})"
         for c in non_transition:
             n = lambda param, c=c: layout.component_name(param, c)  # noqa: E731
             E, LV = L("enrollment"), L("level_index")  # noqa: N806
@@ -468,8 +465,8 @@ def _write_summary(ws: Worksheet, layout: DistrictLayout) -> None:
         ("Per pupil, all funds: lowest", f"=MIN({pp})", styles.MONEY),
         ("Per pupil, all funds: median", f"=MEDIAN({pp})", styles.MONEY),
         ("Per pupil, all funds: highest", f"=MAX({pp})", styles.MONEY),
-        ("Per pupil: coefficient of variation", f"=IF(AVERAGE({pp})>0,STDEVP({pp})/AVERAGE({pp}),0)",
-         "0.000"),
+        ("Per pupil: coefficient of variation",
+         f"=IF(AVERAGE({pp})>0,STDEVP({pp})/AVERAGE({pp}),0)", "0.000"),
         ("Transition: shortfall below floors", "=Transition_Protection", styles.MONEY),
         ("Transition: gains above prior year", "=Transition_Gains", styles.MONEY),
     ]
@@ -604,7 +601,8 @@ class _Grid:
         except FileNotFoundError as e:
             raise FileError(f"{path}: file not found.") from e
         except Exception as e:  # openpyxl raises many kinds for a file that is not xlsx
-            raise WorkbookError(f"{path.name}: not an Excel workbook ssfr-xl can read ({e}).") from e
+            raise WorkbookError(
+                f"{path.name}: not an Excel workbook ssfr-xl can read ({e}).") from e
         self.path = path
         self.names: dict[str, tuple[str, str]] = {}
         for name, dn in wb.defined_names.items():
@@ -751,12 +749,12 @@ def read_district(path: str | Path) -> DistrictInputs:
                         "formulas refer to them. Put them back or rebuild with ssfr-xl init.")
 
     components = []
+    comp_cols = {c.key: i for i, c in enumerate(COMPONENT_COLUMNS)}
     for code, kind, basis in structure["components"]:
         base = Component(code=code, name=code, kind=kind, fund="", basis=tuple(basis))
         sheet, row, _ = grid.named(f"Rate_{code.replace('-', '_')}")
-        comp_cols = {c.key: i for i, c in enumerate(COMPONENT_COLUMNS)}
 
-        def cell(key: str, row: int = row) -> object:
+        def cell(key: str, row: int = row, sheet: str = sheet) -> object:
             return grid.value(sheet, row, 1 + comp_cols[key])
 
         label = f"component {code}"
@@ -765,7 +763,7 @@ def read_district(path: str | Path) -> DistrictInputs:
                             f"component {code} was changed; that changes the formulas. Edit "
                             "policy.toml and run ssfr-xl init instead.")
 
-        def number(key: str, row: int = row, label: str = label) -> float:
+        def number(key: str, row: int = row, label: str = label, sheet: str = sheet) -> float:
             return read(sheet, row, 1 + comp_cols[key], to_number, f"{label} {key}")
 
         components.append(Component(

@@ -237,7 +237,8 @@ def check_policy(policy: Policy, settings: Mapping[str, Any], where: str) -> lis
         problems.append(f"{where}: [district] needs 'budget' or 'budget_per_pupil'.")
     loss = settings.get("transition_max_loss", 0)
     if not isinstance(loss, int | float) or not 0 <= loss <= 1:
-        problems.append(f"{where}: transition_max_loss must be a share from 0 (hold harmless) to 1 (no protection).")
+        problems.append(f"{where}: transition_max_loss must be a share from 0 (hold harmless) "
+                        "to 1 (no protection).")
     if not policy.spans:
         problems.append(f"{where}: at least one [[grade_span]] is needed.")
     covered: list[str] = []

@@ -567,6 +567,10 @@ def _structure(pkg: _Package, file_name: str) -> _Inspection:
             if part is None:
                 raise _not_xlsx(f"The file is damaged: the contents of sheet {el.get('name')} "
                                 "are missing.")
+            if kind == "other":  # python-calamine cannot open such a workbook at all
+                raise _not_xlsx(f"Sheet {el.get('name')} is of a kind a plan never has (an "
+                                "Excel 4.0 macro sheet or similar); delete it, save, and send "
+                                "the plan again.")
             sheets.append(_SheetInfo(el.get("name", ""), el.get("state", "visible"), part, kind))
         elif tag == "definedName":
             name, text = el.get("name", ""), el.text or ""
@@ -740,8 +744,8 @@ class _SheetScan:
                 error_cell = collect and attrs.get("t") == "e"
             elif local == "row":
                 r = attrs.get("r")
-                if r and r.isdigit() and len(r) < 9:
-                    row, row_text = int(r), r
+                if r and r.isdigit():  # any size: python-calamine places r-less cells there
+                    row, row_text = (int(r) if len(r) <= 12 else 10**12), r
                 else:
                     row += 1
                     row_text = str(row)

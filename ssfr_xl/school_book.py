@@ -38,11 +38,12 @@ from .layout import SchoolSheets as SS
 from .model import District, Policy, School
 from .money import excel_round, format_money
 from .xlsx import (
-    put_text,
     add_validation,
     column_values,
     define_name,
+    job_class_records,
     protect,
+    put_text,
     save_atomically,
     title,
     write_fields,
@@ -243,7 +244,8 @@ def _print_setup(ws: Worksheet, layout: SchoolLayout) -> None:
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
-    header = layout.allocation.header_row if ws.title == SS.ALLOCATION else layout.staffing.header_row
+    header = (layout.allocation.header_row if ws.title == SS.ALLOCATION
+              else layout.staffing.header_row)
     if ws.title != SS.SUMMARY:
         ws.print_title_rows = f"{header}:{header}"
     ws.oddFooter.center.text = "&A - page &P of &N"
@@ -254,11 +256,7 @@ def _write_lists(wb: Workbook, ws: Worksheet, layout: SchoolLayout) -> None:
     title(ws, "Lists", "The district's job classes, services, objects, funds and goals. "
           "Set by the budget office; not for editing.")
     t = layout.jobs
-    write_table(wb, ws, t, [
-        {**column_values(t.columns, j),
-         "average_cost": f"=ROUND({t.cell('average_salary', i)}*(1+{t.cell('benefits_rate', i)}),2)"}
-        for i, j in enumerate(p.job_classes)
-    ])
+    write_table(wb, ws, t, job_class_records(t, p.job_classes))
     write_table(wb, ws, layout.service_menu,
                 [column_values(layout.service_menu.columns, s) for s in p.services])
     write_table(wb, ws, layout.objects,

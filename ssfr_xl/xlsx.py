@@ -156,6 +156,16 @@ def title(ws: Worksheet, text: str, subtitle: str = "") -> None:
         ws["A2"].style = styles.NOTE
 
 
+def job_class_records(table: Table, job_classes: Iterable[Any]) -> list[dict[str, Any]]:
+    """Job class rows with the average cost (salary x (1 + benefits rate)) as a formula."""
+    return [
+        {**column_values(table.columns, j),
+         "average_cost": (f"=ROUND({table.cell('average_salary', i)}"
+                          f"*(1+{table.cell('benefits_rate', i)}),2)")}
+        for i, j in enumerate(job_classes)
+    ]
+
+
 def column_values(columns: Iterable[Column], obj: Any) -> dict[str, Any]:
     """Record for a table row from an object's attributes named like the columns."""
     return {c.key: getattr(obj, c.key) for c in columns if hasattr(obj, c.key)}
