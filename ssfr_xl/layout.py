@@ -741,6 +741,16 @@ class SchoolLayout:
         """Defined name of a fund's allocation cell."""
         return defined_name_for("Allocation", fund_code)
 
+    @property
+    def allocation_totals_row(self) -> int:
+        """Row of the "Totals by fund" label on the Allocation sheet; funds follow it."""
+        return self.allocation.last_row + 2
+
+    def allocation_total_cell(self, fund_index: int) -> str:
+        """Address of a fund's allocation total on the Allocation sheet."""
+        return cell_address(self.allocation_totals_row + 1 + fund_index,
+                            self.allocation.col("amount"))
+
 
 #: Start Here fields (label, value) block.
 START_FIELDS = FieldBlock(

@@ -322,7 +322,7 @@ def _write_allocation(wb: Workbook, ws: Worksheet, layout: SchoolLayout,
         {"code": li.code, "name": li.name, "fund": li.fund, "math": li.math,
          "amount": li.amount} for li in spec.lines
     ], literal_keys={"code", "name", "fund", "math"})
-    top = t.last_row + 2
+    top = layout.allocation_totals_row
     ws.cell(row=top, column=1, value="Totals by fund").style = styles.LABEL
     for i, f in enumerate(spec.policy.funds):
         r = top + 1 + i

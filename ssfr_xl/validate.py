@@ -18,7 +18,7 @@ from openpyxl.utils.cell import coordinate_from_string, range_boundaries
 
 from .district_book import read_district
 from .formula import AllocationResult, allocate
-from .layout import TEMPLATE_VERSION, SchoolLayout, Table, cell_address
+from .layout import START_FIELDS, TEMPLATE_VERSION, SchoolLayout, Table, cell_address
 from .layout import SchoolSheets as SS
 from .model import DistrictInputs, Finding, Fund, Policy
 from .money import excel_round, format_money
@@ -202,17 +202,17 @@ def _identity_ok(meta: dict, record: DistrictRecord, path: Path, f: _Findings) -
     district = record.inputs.district
     ok = True
     if school_id not in record.allocations:
-        f.error("unknown-school", SS.START, "B5",
+        f.error("unknown-school", SS.START, START_FIELDS.cell("school_id"),
                 f"School ID {school_id!r} in this file is not a school of {district.name}. "
                 "Use the plan workbook the district sent for your school.")
         ok = False
     if str(meta.get("district", "")) != district.cds_code:
-        f.error("wrong-district", SS.START, "B6",
+        f.error("wrong-district", SS.START, START_FIELDS.cell("district"),
                 f"This plan belongs to district {meta.get('district')!r}, not "
                 f"{district.name} ({district.cds_code}). Use the workbook the district sent.")
         ok = False
     if str(meta.get("fiscal_year", "")) != district.fiscal_year:
-        f.error("wrong-fiscal-year", SS.START, "B7",
+        f.error("wrong-fiscal-year", SS.START, START_FIELDS.cell("fiscal_year"),
                 f"This plan is for fiscal year {meta.get('fiscal_year')!r}, but the district "
                 f"is planning {district.fiscal_year}. Use this year's plan workbook.")
         ok = False
@@ -225,7 +225,7 @@ def _identity_ok(meta: dict, record: DistrictRecord, path: Path, f: _Findings) -
     prefix = path.name.split("_", 1)[0]
     if ok and re.fullmatch(r"\d{14}", prefix) and prefix != school_id:
         other = record.names.get(prefix, "another school")
-        f.warning("file-name-mismatch", SS.START, "B5",
+        f.warning("file-name-mismatch", SS.START, START_FIELDS.cell("school_id"),
                   f"The file name says school {prefix} ({other}) but the workbook inside is "
                   f"for {school_id} ({record.names.get(school_id, '?')}); it was counted for "
                   f"{school_id}. Keep the file name the district gave it.")
@@ -412,7 +412,9 @@ def _check_allocation_copy(raw, record: DistrictRecord, school_id: str, meta: di
         detail = "; ".join(
             f"{code}: file {format_money(float(in_file.get(code, 0.0)))}, district "
             f"{format_money(of_record[code])}" for code in differs) or "the components changed"
-        f.warning("allocation-changed", SS.ALLOCATION, "E13",
+        first = next((i for i, fd in enumerate(record.policy.funds) if fd.code in differs), 0)
+        f.warning("allocation-changed", SS.ALLOCATION,
+                  SchoolLayout(record.policy).allocation_total_cell(first),
                   f"The allocation in this file differs from the district's allocation of "
                   f"record ({detail}). The plan was checked against the district's numbers. "
                   "Ask the budget office for an updated plan workbook if amounts changed.")
