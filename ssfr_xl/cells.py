@@ -55,7 +55,11 @@ def arithmetic_formula(text: str) -> float | None:
 
 
 def to_number(value: Any, *, blank: float | None = 0.0) -> float:
-    """A number from a cell value: numbers, numeric text ('1,200', '$5', '12%'), arithmetic."""
+    """A number from a cell value: a number, or a formula of plain arithmetic ('=1200*1.05').
+
+    Text is refused even when it looks like a number ('500'): the workbook's SUM and SUMIF
+    leave such a cell out, so counting it in Python would make the two disagree.
+    """
     if value is None or (isinstance(value, str) and not value.strip()):
         if blank is None:
             raise CellValueError("is empty; type a number")
@@ -72,15 +76,13 @@ def to_number(value: Any, *, blank: float | None = 0.0) -> float:
         if result is None:
             raise CellValueError(f"holds the formula {text!r}; type the number instead")
         return result
-    cleaned = text.replace(",", "").replace("$", "").replace(" ", "")
-    percent = cleaned.endswith("%")
+    cleaned = text.replace(",", "").replace("$", "").replace(" ", "").rstrip("%")
     try:
-        number = float(cleaned.rstrip("%"))
+        float(cleaned)
     except ValueError:
         raise CellValueError(f"holds the text {text!r}; type a number") from None
-    if not math.isfinite(number):
-        raise CellValueError("is not a finite number")
-    return number / 100 if percent else number
+    raise CellValueError(f"holds {text!r} as text, which the workbook's totals leave out; "
+                         "type it again as a number")
 
 
 def to_whole(value: Any) -> int:
