@@ -8,14 +8,17 @@ Every file goes through a pre-flight before any spreadsheet parser touches it:
                 CRC-checked, scanned for DOCTYPE/ENTITY declarations
     structure   [Content_Types].xml, xl/workbook.xml and its rels, docProps/app.xml
                 (defusedxml), mapped exactly as python-calamine maps them
-    sheets      every worksheet part streamed through expat: cell references and the
-                declared dimension against the row/column limits, plus formula cells,
-                merged ranges and error values of the requested sheets
+    sheets      every worksheet part: cell references and the declared dimension against
+                the row/column limits, plus formula cells, merged ranges and error values
+                of the requested sheets; C-level patterns when the XML has the form Excel,
+                LibreOffice and openpyxl write (cross-checked), else a streaming expat pass
 
-Only then does python-calamine read the values, of the requested sheets only. read_many
-does all of this in forked worker processes with a memory limit and a per-file timeout, so a
-file that makes python-calamine abort (it does, on a cell at XFD1048576) costs one worker, not
-the run.
+Only then does python-calamine read the values, of the requested sheets only, and only from
+a new uncompressed zip of exactly the parts that were checked, so no difference between how
+this module and python-calamine read a zip (duplicate names, lying sizes) can matter.
+read_many does all of this in forked worker processes with a memory limit and a per-file
+timeout, so a file that makes python-calamine abort (it does, on a cell at XFD1048576) costs
+one worker, not the run.
 
 ReadProblem codes (stable; `message` speaks to the person who sent the file):
 
@@ -40,7 +43,6 @@ import resource
 import signal
 import stat
 import struct
-import sys
 import time
 import zipfile
 import zlib
@@ -57,6 +59,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring as safe_fromstring
 from python_calamine import CalamineWorkbook
 
+from .errors import SsfrError
 from .model import Finding
 
 __all__ = [
@@ -336,6 +339,7 @@ class _Package:
         self.view = memoryview(data)
         self.limits = limits
         self.inflated = 0  # decompressed bytes so far, over all entries
+        self.kept: dict[str, bytes] = {}  # checked parts python-calamine will be given
         count = _entry_count(data)
         if count is None:
             raise _damaged("the end of the zip directory is missing")
@@ -451,14 +455,22 @@ class _Package:
             raise _damaged(f"part {entry.info.filename} is cut off")
 
     def read(self, name: str) -> bytes:
-        """A whole (small, structural) entry."""
-        return b"".join(self.chunks(name))
+        """A whole (small, structural) entry; kept if python-calamine will need it."""
+        data = b"".join(self.chunks(name))
+        if name.lower() in _CALAMINE_PARTS:
+            self.kept[name] = data
+        return data
 
 
 # --- pre-flight: structure ----------------------------------------------------------------
 
 _WORKSHEET_DIRS = ("xl/worksheets/", "xl/chartsheets/", "xl/dialogsheets/")
 _SHARED_STRINGS = "xl/sharedStrings.xml"  # python-calamine reads this name, not the rels
+#: What python-calamine reads besides the worksheets (lower case: it ignores case). It is
+#: handed a new zip of exactly these checked bytes, never the file as received.
+_CALAMINE_PARTS = frozenset({"_rels/.rels", "[content_types].xml", "xl/workbook.xml",
+                             "xl/_rels/workbook.xml.rels", "xl/styles.xml",
+                             "xl/sharedstrings.xml"})
 
 
 def _local(tag: str) -> str:
@@ -502,6 +514,7 @@ class _Inspection:
     formulas: dict[str, set[str]] = field(default_factory=dict)
     merged: dict[str, list[str]] = field(default_factory=dict)
     errors: dict[str, dict[str, str]] = field(default_factory=dict)
+    parts: dict[str, bytes] = field(default_factory=dict)  # for python-calamine
 
 
 def _structure(pkg: _Package, file_name: str) -> _Inspection:
@@ -578,6 +591,13 @@ def _structure(pkg: _Package, file_name: str) -> _Inspection:
                 defined[name] = text
             else:
                 local.setdefault(el.get("localSheetId", ""), {})[name] = text
+    seen: set[str] = set()
+    for s in sheets:
+        # Excel never allows it, and the values of one and the formulas of the other could be
+        # read as one sheet
+        if s.name.lower() in seen:
+            raise _not_xlsx(f"The file is damaged: it has two sheets named {s.name}.")
+        seen.add(s.name.lower())
     by_index = {str(i): s.name for i, s in enumerate(sheets)}
     local_names = {by_index.get(i, i): names for i, names in local.items()}
     return _Inspection(sheets, defined, local_names, application, warnings)
@@ -808,6 +828,9 @@ def _scan_fast(buf: bytes, limits: Limits, collect: bool) -> _SheetFacts | None:
     """
     if b"<!" in buf or _PREFIXED_CELL.search(buf):  # comments, CDATA, declarations
         return None
+    if b"\x00" in buf[:4] or buf[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return None  # UTF-16: the patterns are bytes of ASCII; expat decodes it
+
     cells = _CANON_CELL.findall(buf)
     if len(cells) != len(_ANY_CELL.findall(buf)):
         return None
@@ -936,19 +959,36 @@ def _inspect(data: bytes, file_name: str, limits: Limits,
     for name in (pkg.find("[Content_Types].xml"), pkg.find("xl/workbook.xml"),
                  pkg.find("xl/_rels/workbook.xml.rels"), pkg.find("docProps/app.xml")):
         done.add(name)
+    readable = {s.part for s in found.sheets if s.kind == "worksheet"
+                and (wanted_set is None or s.name in wanted_set)}
     for name in pkg.entries:
         if name in done:
             continue
         if name in sheet_parts:
-            _scan_sheet(pkg, name, sheet_parts[name], found, limits, wanted_set)
+            kept = _scan_sheet(pkg, name, sheet_parts[name], found, limits, wanted_set,
+                               keep=name in readable)
+            if kept is not None:
+                pkg.kept[name] = kept
         elif name == strings:
-            for _ in pkg.chunks(name, cap=limits.max_shared_strings_bytes,
-                                cap_problem=lambda n: _too_many_strings(n, limits)):
-                pass
+            pkg.kept[name] = b"".join(pkg.chunks(
+                name, cap=limits.max_shared_strings_bytes,
+                cap_problem=lambda n: _too_many_strings(n, limits)))
+        elif name.lower() in _CALAMINE_PARTS:
+            pkg.read(name)
         else:
             for _ in pkg.chunks(name):
                 pass
+    found.parts = pkg.kept
     return found
+
+
+def _stored_zip(parts: dict[str, bytes]) -> bytes:
+    """An uncompressed zip of checked parts: all python-calamine ever sees of a file."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+    return out.getvalue()
 
 
 def _too_many_strings(size: int, limits: Limits) -> ReadProblem:
@@ -961,11 +1001,20 @@ def _too_many_strings(size: int, limits: Limits) -> ReadProblem:
 
 
 def _scan_sheet(pkg: _Package, part: str, names: list[str], found: _Inspection,
-                limits: Limits, wanted: set[str] | None) -> None:
+                limits: Limits, wanted: set[str] | None, keep: bool) -> bytes | None:
+    """Scan one sheet part into `found`; its bytes when `keep` (python-calamine reads it)."""
     collect_for = [n for n in names if wanted is None or n in wanted]
     label = names[0] if names else part
+    held: list[bytes] = []
+
+    def chunks() -> Iterator[bytes]:
+        for chunk in pkg.chunks(part):
+            if keep:
+                held.append(chunk)
+            yield chunk
+
     try:
-        facts = _scan_sheet_bytes(pkg.chunks(part), limits, collect=bool(collect_for))
+        facts = _scan_sheet_bytes(chunks(), limits, collect=bool(collect_for))
     except _TooFar as e:
         raise _too_many_cells(label, e.cell, e.what, limits) from None
     except DefusedXmlException:
@@ -977,6 +1026,7 @@ def _scan_sheet(pkg: _Package, part: str, names: list[str], found: _Inspection,
         found.formulas[n] = set(facts.formulas)
         found.merged[n] = list(facts.merged)
         found.errors[n] = dict(facts.errors)
+    return b"".join(held) if keep else None
 
 
 # --- public: one file ---------------------------------------------------------------------
@@ -1003,7 +1053,8 @@ def read_workbook(path: Path, limits: Limits = Limits(),
     values: dict[str, list[list[object]]] = {}
     try:
         if wanted:
-            book = CalamineWorkbook.from_filelike(io.BytesIO(data))
+            # never the file as received: only the parts checked above, stored uncompressed
+            book = CalamineWorkbook.from_filelike(io.BytesIO(_stored_zip(found.parts)))
             present = set(book.sheet_names)
             for s in wanted:
                 if s.name in present:
@@ -1040,6 +1091,7 @@ def read_workbook(path: Path, limits: Limits = Limits(),
 
 Result = RawWorkbook | ReadProblem
 _ALLOC_FAILED = re.compile(rb"memory allocation of (\d+) bytes failed")
+_START_TIMEOUT = 60.0  # seconds for a forked worker to report ready (it takes milliseconds)
 
 
 def _timeout_problem(limits: Limits) -> ReadProblem:
@@ -1103,15 +1155,22 @@ def _die_with_parent() -> None:
 
 def _worker_main(conn, limits: Limits, sheets: Collection[str] | None, err_fd: int,
                  inherited: list, hook: Callable[[Path], None] | None) -> None:
-    """Worker loop: read each (index, path) it is sent, answer (index, result)."""
-    for other in inherited:  # other workers' pipes: holding them would hide their EOFs
-        other.close()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    _die_with_parent()
-    os.dup2(err_fd, 2)  # the parent reads why a worker died (e.g. a Rust abort message)
-    if faulthandler.is_enabled():  # pytest's writes to a copy of the old stderr: follow fd 2
-        faulthandler.enable(file=sys.stderr)
-    _limit_memory(limits.memory_mb)
+    """Worker loop: say it is ready, then read each (index, path) sent, answer with results."""
+    try:
+        for other in inherited:  # the parent's ends of the pipes: holding them hides EOFs
+            other.close()
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+        _die_with_parent()
+        os.dup2(err_fd, 2)  # the parent reads why a worker died (e.g. a Rust abort message)
+        if faulthandler.is_enabled():
+            # the host's handler writes to its own copy of stderr (pytest) or to an object
+            # without a descriptor (click's CliRunner): point it at this worker's fd 2
+            faulthandler.enable(file=2)
+        _limit_memory(limits.memory_mb)
+    except Exception as e:  # the environment, not a file: the parent raises it
+        conn.send(("failed", f"{type(e).__name__}: {e}"))
+        return
+    conn.send(("ready", ""))
     while True:
         try:
             task = conn.recv()
@@ -1152,7 +1211,7 @@ class _Worker:
     def __init__(self, ctx, limits: Limits, sheets, hook, others: list[_Worker]):
         self.conn, child = ctx.Pipe(duplex=True)
         self.err_fd = _temp_fd()
-        inherited = [w.conn for w in others]
+        inherited = [w.conn for w in others] + [self.conn]  # closed in the child
         self.proc = ctx.Process(target=_worker_main, daemon=True,
                                 args=(child, limits, sheets, self.err_fd, inherited, hook))
         self.proc.start()
@@ -1160,6 +1219,20 @@ class _Worker:
         self.task: tuple[int, Path] | None = None
         self.started = 0.0
         self.killed = False
+        # A worker that cannot start is the environment's fault, not the files': say so
+        # instead of reporting every file as read-crashed.
+        state, detail = "did not answer", ""
+        if self.conn.poll(_START_TIMEOUT):
+            try:
+                state, detail = self.conn.recv()
+            except (EOFError, OSError):
+                state = "died"
+                detail = os.pread(self.err_fd, 2000, 0).decode("utf-8", "replace").strip()
+        if state != "ready":
+            self.kill()
+            self.close()
+            raise SsfrError(f"ssfr-xl could not start a process to read plans ({state}"
+                            f"{': ' + detail if detail else ''}).")
 
     def send(self, index: int, path: Path) -> None:
         self.conn.send((index, path))

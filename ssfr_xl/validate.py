@@ -148,7 +148,8 @@ def _mtime(path: Path) -> float:
 def check_plan(raw, record: DistrictRecord, path: Path | None = None) -> PlanCheck:
     """Check one returned workbook (a reader.RawWorkbook) against the district of record."""
     path = Path(path or raw.path)
-    check = PlanCheck(path, sha256_of(path), received=_mtime(path))
+    # the hash of exactly the bytes that were checked, when the reader kept it
+    check = PlanCheck(path, getattr(raw, "sha256", "") or sha256_of(path), received=_mtime(path))
     f = _Findings(path)
     for w in getattr(raw, "warnings", ()):
         f.add(w.severity, w.code, "", "", w.message)

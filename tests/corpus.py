@@ -3,6 +3,7 @@
     build_plan(path)                              one real school plan workbook (ssfr_xl)
     make_corpus(directory)                        every failure shape: {file name: code}
     edit_cells_xml(src, dst, sheet, {coord: v})   rewrite cells in the sheet XML only
+                                                  (str '=...' is a formula, Text('=...') text)
     add_sheet(src, dst, name)                     a new worksheet, wired into the workbook
     rewrite_zip(src, dst, replace=, add=)         copy a zip, changing or adding parts
 
@@ -124,6 +125,10 @@ def _column_number(letters: str) -> int:
     return n
 
 
+class Text(str):
+    """Text written as text even when it begins with '=' (a principal's note, not a formula)."""
+
+
 def cell_xml(coord: str, value: object, style: bytes = b"") -> bytes:
     """The <c> element for a value: None empty, numbers, booleans, text, '=...' a formula."""
     s = b' s="' + style + b'"' if style else b""
@@ -135,7 +140,7 @@ def cell_xml(coord: str, value: object, style: bytes = b"") -> bytes:
     if isinstance(value, int | float):
         return b'<c r="' + r + b'"' + s + b' t="n"><v>' + repr(value).encode() + b"</v></c>"
     text = str(value)
-    if text.startswith("="):
+    if text.startswith("=") and not isinstance(value, Text):
         return b'<c r="' + r + b'"' + s + b"><f>" + escape(text[1:]).encode() + b"</f></c>"
     return (b'<c r="' + r + b'"' + s + b' t="inlineStr"><is><t xml:space="preserve">'
             + escape(text).encode() + b"</t></is></c>")
@@ -187,7 +192,8 @@ def _set_cell(xml: bytes, letters: str, row: int, value: object) -> bytes:
 def edit_cells_xml(src: Path, dst: Path, sheet: str, cells: Mapping[str, object]) -> Path:
     """Copy a workbook with cells rewritten directly in one sheet's XML.
 
-    Values: None (empty), int/float, bool, str, or '=FORMULA'. The cell keeps its style;
+    Values: None (empty), int/float, bool, str, '=FORMULA', or Text('=text') for text that
+    begins with '='. The cell keeps its style;
     every other byte of the sheet XML and every other part stays as it was, so the file is
     what a principal's Excel would hand back, minus Excel's own rewriting.
     """
@@ -528,6 +534,8 @@ def make_corpus(directory: Path, plan: Path | None = None) -> dict[str, str | No
           lambda p: p.write_bytes(plan.read_bytes()[: plan.stat().st_size // 2]))
     shape("crc-error.xlsx", "truncated-file", lambda p: _crc_error(plan, p))
     shape("duplicate-part.xlsx", "truncated-file", lambda p: _duplicate_part(plan, p))
+    shape("duplicate-sheet-name.xlsx", "not-an-xlsx-file",
+          lambda p: add_sheet(plan, p, "STAFFING", {"B7": "TCH"}))
     shape("macros.xlsm", "macro-enabled", lambda p: _xlsm(plan, p))
     shape("external-links.xlsx", "external-links", lambda p: _external_links(plan, p))
     shape("zip-bomb.xlsx", "zip-bomb", lambda p: _zip_bomb(plan, p))
@@ -547,6 +555,13 @@ def make_corpus(directory: Path, plan: Path | None = None) -> dict[str, str | No
     shape("cells-without-r.xlsx", "too-many-cells", lambda p: _sheet_edit(
         plan, p, "Summary", lambda x: x.replace(
             b"</sheetData>", b"<row>" + b"<c><v>1</v></c>" * 300 + b"</row></sheetData>", 1)))
+    shape("far-row-without-r.xlsx", "too-many-cells", lambda p: _sheet_edit(
+        plan, p, "Services", lambda x: x.replace(
+            b"</sheetData>", b'<row r="100000000"><c t="n"><v>1</v></c></row></sheetData>', 1)))
+    shape("utf16-far-cell.xlsx", "too-many-cells", lambda p: _sheet_edit(
+        plan, p, "Other Spending", lambda x: (
+            '<?xml version="1.0" encoding="UTF-16"?>'
+            + set_cells(x, {"XFD1048576": "stray"}).decode()).encode("utf-16")))
     shape("prefixed-far-cell.xlsx", "too-many-cells", lambda p: _sheet_edit(
         plan, p, "Lists", lambda x: x.replace(
             b"</sheetData>", f'<row r="1048576"><x:c xmlns:x="{MAIN_NS}" r="XFD1048576" '

@@ -22,6 +22,7 @@ from ssfr_xl.policy import load_policy
 from ssfr_xl.reader import Limits, RawWorkbook, ReadProblem, preflight, read_many, read_workbook
 from tests.corpus import (
     WARNINGS,
+    Text,
     add_sheet,
     build_plan,
     edit_cells_xml,
@@ -205,6 +206,20 @@ def test_valid_plan_reads_names_values_formulas_and_defined_names(plan):
     assert raw.errors == {sheet: {} for sheet in SS.ORDER}
 
 
+def test_sheets_are_found_through_the_rels_not_by_number(plan, tmp_path):
+    staffing, other = sheet_part(plan, SS.STAFFING), sheet_part(plan, SS.OTHER)
+    with zipfile.ZipFile(plan) as z:
+        rels = z.read("xl/_rels/workbook.xml.rels")
+        a, b = z.read(staffing), z.read(other)
+    swapped = rels.replace(staffing.encode(), b"@").replace(other.encode(), staffing.encode())
+    swapped = swapped.replace(b"@", other.encode())
+    moved = rewrite_zip(plan, tmp_path / "moved.xlsx", replace={
+        staffing: b, other: a, "xl/_rels/workbook.xml.rels": swapped})
+    raw, original = read_workbook(moved), read_workbook(plan)
+    assert raw.values == original.values
+    assert raw.formulas == original.formulas
+
+
 def test_only_requested_sheets_are_read(plan):
     raw = read_workbook(plan, sheets=[SS.STAFFING, SS.META, "No Such Sheet"])
     assert raw.sheet_names == list(SS.ORDER)  # names of all sheets, always
@@ -240,6 +255,7 @@ def test_edit_cells_xml_types_and_keeps_the_rest(plan, tmp_path):
         STAFF.cell("cost", 0): 99999,  # a formula typed over
         STAFF.cell("fte", 0): None,  # cleared
         "M200": True,  # a new cell on a new row, beyond the table
+        STAFF.cell("note", 1): Text("=HYPERLINK(\"x\")"),  # text, though it begins with =
     })
     raw = read_workbook(edited)
     formulas = raw.formulas[SS.STAFFING]
@@ -249,12 +265,14 @@ def test_edit_cells_xml_types_and_keeps_the_rest(plan, tmp_path):
     assert value(rows, STAFF.cell("cost", 0)) == 99999
     assert value(rows, STAFF.cell("fte", 0)) == ""
     assert value(rows, "M200") is True
+    assert value(rows, STAFF.cell("note", 1)) == '=HYPERLINK("x")'
+    assert STAFF.cell("note", 1) not in formulas
     with zipfile.ZipFile(plan) as a, zipfile.ZipFile(edited) as b:
         part = sheet_part(plan, SS.STAFFING)
         assert a.namelist() == b.namelist()
         assert all(a.read(n) == b.read(n) for n in a.namelist() if n != part)
         before, after = a.read(part), b.read(part)
-    untouched = re.compile(rb'<c r="(?:D7|D8|J7)"[^>]*?(?:/>|>.*?</c>)|<row r="200".*?</row>',
+    untouched = re.compile(rb'<c r="(?:D7|D8|J7|G8)"[^>]*?(?:/>|>.*?</c>)|<row r="200".*?</row>',
                            re.S)
     assert untouched.sub(b"", before) == untouched.sub(b"", after)
 
@@ -267,6 +285,17 @@ def test_add_sheet(plan, tmp_path):
     assert value(raw.values["My Notes"], "B2") == 3
     hidden = add_sheet(plan, tmp_path / "hidden.xlsx", "xlwings.conf", state="veryHidden")
     assert "xlwings.conf" in read_workbook(hidden).hidden_sheets
+
+
+def test_python_calamine_sees_only_checked_parts(plan, tmp_path):
+    logo = rewrite_zip(plan, tmp_path / "logo.xlsx",
+                       add={"xl/media/image1.png": os.urandom(200_000)})
+    found = reader._inspect(logo.read_bytes(), logo.name, Limits(), [SS.STAFFING])
+    assert set(found.parts) == {"_rels/.rels", "[Content_Types].xml", "xl/workbook.xml",
+                                "xl/_rels/workbook.xml.rels", "xl/styles.xml",
+                                sheet_part(plan, SS.STAFFING)}
+    raw = read_workbook(logo, sheets=[SS.STAFFING])
+    assert raw.values[SS.STAFFING] == read_workbook(plan).values[SS.STAFFING]
 
 
 def test_fast_and_general_sheet_scans_agree(plan, tmp_path):
@@ -419,6 +448,34 @@ def test_an_unexpected_exception_becomes_unreadable(plans):
     assert all(isinstance(results[p], RawWorkbook) for p in plans if p != plans[2])
 
 
+def test_a_host_without_a_real_stderr_still_reads(plans, monkeypatch):
+    """click's CliRunner and notebooks replace sys.stderr with objects without a descriptor,
+    while faulthandler is on (pytest turns it on): the workers must start all the same."""
+    import faulthandler
+    import io
+
+    was_enabled = faulthandler.is_enabled()
+    faulthandler.enable()
+    monkeypatch.setattr("sys.stderr", io.StringIO())
+    try:
+        results = dict(read_many(plans, workers=2))
+    finally:
+        if not was_enabled:
+            faulthandler.disable()
+    assert all(isinstance(r, RawWorkbook) for r in results.values())
+
+
+def test_workers_that_cannot_start_are_not_blamed_on_the_files(plans, monkeypatch):
+    from ssfr_xl.errors import SsfrError
+
+    def refuse(_memory_mb: int) -> None:
+        raise OSError("no memory limits here")
+
+    monkeypatch.setattr(reader, "_limit_memory", refuse)
+    with pytest.raises(SsfrError, match="no memory limits here"):
+        list(read_many(plans, workers=2))
+
+
 def test_every_path_is_yielded_once(plans, tmp_path):
     paths = [plans[0], plans[0], tmp_path / "missing.xlsx", *plans[1:]]
     results = list(read_many(paths, workers=2))
@@ -428,13 +485,15 @@ def test_every_path_is_yielded_once(plans, tmp_path):
 
 
 def test_closing_early_stops_the_workers(plans):
+    before = set(multiprocessing.active_children())
     results = read_many(plans * 3, workers=2)
     next(results)
+    assert set(multiprocessing.active_children()) - before  # the workers
     results.close()
     deadline = time.monotonic() + 10
-    while multiprocessing.active_children() and time.monotonic() < deadline:
+    while set(multiprocessing.active_children()) - before and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert multiprocessing.active_children() == []
+    assert set(multiprocessing.active_children()) - before == set()
 
 
 def test_read_many_reports_progress_and_is_quick(plans):
