@@ -583,7 +583,7 @@ def _write_meta(ws: Worksheet, inputs: DistrictInputs) -> None:
     }
     for i, (key, value) in enumerate(values.items(), start=1):
         ws.cell(row=i, column=1, value=key)
-        ws.cell(row=i, column=2, value=value)
+        put_text(ws.cell(row=i, column=2), value)
 
 
 # --- reading -----------------------------------------------------------------------------

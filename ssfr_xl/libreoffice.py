@@ -133,6 +133,8 @@ def run_job(desktop, job, respect_protection):
     try:
         parser = formula_parser(doc)
         formulas = []
+        # One recalculation after all edits, not one per typed cell.
+        doc.enableAutomaticCalculation(False)
         for sheet_name, address, value in job["edits"]:
             where = f"{src}: {sheet_name}!{address}"
             if not doc.Sheets.hasByName(sheet_name):
@@ -151,6 +153,7 @@ def run_job(desktop, job, respect_protection):
                 cell.setString(value)
             else:
                 cell.setValue(value)
+        doc.enableAutomaticCalculation(True)
         doc.calculateAll()
         for where, value, cell in formulas:
             if cell.getError() in SYNTAX_ERRORS:

@@ -31,6 +31,8 @@ from .model import (
 from .money import excel_round
 
 CODE_PATTERN = re.compile(r"^[A-Z][A-Z0-9_-]{0,15}$")
+#: Fund codes may be SACS resource numbers ("3010"): letters or digits, - and _.
+FUND_CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _-]{0,15}$")
 
 
 @dataclass(frozen=True)
@@ -254,6 +256,17 @@ def check_policy(policy: Policy, settings: Mapping[str, Any], where: str) -> lis
     fund_codes = [f.code for f in policy.funds]
     if len(set(fund_codes)) != len(fund_codes):
         problems.append(f"{where}: fund codes must be unique.")
+    for f in policy.funds:
+        if not FUND_CODE_PATTERN.match(f.code):
+            problems.append(f"{where}: fund code {f.code!r} must be letters, digits, spaces, "
+                            "- or _ (at most 16): it names workbook cells.")
+    fund_names: dict[str, list[str]] = {}
+    for f in policy.funds:
+        fund_names.setdefault(f.code.replace("-", "_").replace(" ", "_"), []).append(f.code)
+    for clash in fund_names.values():
+        if len(set(clash)) > 1:
+            problems.append(f"{where}: fund codes {' and '.join(clash)} name the same "
+                            "workbook cells (-, _ and space are the same there); rename one.")
     if not any(not f.restricted for f in policy.funds):
         problems.append(f"{where}: at least one unrestricted fund is needed for the budget.")
     for span in policy.spans:

@@ -276,8 +276,8 @@ def _write_lists(wb: Workbook, ws: Worksheet, layout: SchoolLayout) -> None:
     for key, table in (("jobs", layout.jobs), ("services", layout.service_menu),
                        ("objects", layout.objects), ("funds", layout.fund_list),
                        ("goals", layout.goal_list)):
-        if table.rows:
-            define_name(wb, PLAN_LIST_NAMES[key], SS.LISTS, table.range("code"))
+        # an empty list still gets its name (one blank cell) so dropdowns never dangle
+        define_name(wb, PLAN_LIST_NAMES[key], SS.LISTS, table.range("code"))
     step_col = layout.goal_list.first_col + len(layout.goal_list.columns) + 1
     ws.cell(row=layout.jobs.header_row, column=step_col, value="FTE step").style = styles.HEADER
     ws.cell(row=layout.jobs.first_row, column=step_col, value=p.fte_step).style = styles.FORMULA
@@ -362,9 +362,9 @@ def _write_staffing(wb: Workbook, ws: Worksheet, layout: SchoolLayout,
             "line": i + 1,
             "title": f'=IF({code}="","",IFERROR({_lookup(jobs, "title", code)},'
                      f'"Unknown job class"))',
-            "salary": f'=IF(OR({code}="",{L("fte")}=""),0,'
+            "salary": f'=IF(OR({code}="",NOT(ISNUMBER({L("fte")}))),0,'
                       f'IFERROR(ROUND({L("fte")}*{_lookup(jobs, "average_salary", code)},2),0))',
-            "cost": f'=IF(OR({code}="",{L("fte")}=""),0,IFERROR(ROUND({L("fte")}*'
+            "cost": f'=IF(OR({code}="",NOT(ISNUMBER({L("fte")}))),0,IFERROR(ROUND({L("fte")}*'
                     f'{_lookup(jobs, "average_salary", code)}*'
                     f'(1+{_lookup(jobs, "benefits_rate", code)}),2),0))',
             "benefits": f"=ROUND({L('cost')}-{L('salary')},2)",
@@ -422,7 +422,7 @@ def _write_services(wb: Workbook, ws: Worksheet, layout: SchoolLayout) -> None:
                     f'"Unknown service"))',
             "unit": f'=IF({code}="","",IFERROR({_lookup(menu, "unit", code)},""))',
             "unit_price": f'=IF({code}="","",IFERROR({_lookup(menu, "unit_price", code)},0))',
-            "cost": f'=IF(OR({code}="",{qty}=""),0,'
+            "cost": f'=IF(OR({code}="",NOT(ISNUMBER({qty}))),0,'
                     f'IFERROR(ROUND({qty}*{_lookup(menu, "unit_price", code)},2),0))',
             "check": (f'=IF(OR({qty}="",{qty}=0),"",'
                       f'IF(ISNA(MATCH({code}&"",{menu.full_range("code")},0)),'
@@ -622,7 +622,7 @@ def _write_meta(ws: Worksheet, spec: SchoolPlanSpec) -> None:
     }
     for i, (key, value) in enumerate(values.items(), start=1):
         ws.cell(row=i, column=1, value=key)
-        ws.cell(row=i, column=2, value=value)
+        put_text(ws.cell(row=i, column=2), value)
 
 
 def plan_specs(result: AllocationResult, positions: dict[str, Sequence[Position]] | None = None,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from ..cells import CellValueError, to_number
 from ..errors import FileError, RosterError
 from ..model import Policy
 from ..school_book import Position
@@ -37,9 +36,10 @@ def read_positions_csv(path: str | Path, policy: Policy) -> dict[str, list[Posit
         row = {k.strip().lower(): (v or "").strip() for k, v in raw.items() if k}
         where = f"{path.name} line {line}"
         try:
-            fte = to_number(row.get("fte"), blank=None)
-        except CellValueError as e:
-            problems.append(f"{where}, column 'fte' {e}.")
+            fte = float(row.get("fte", ""))
+        except ValueError:
+            problems.append(f"{where}, column 'fte' holds the text {row.get('fte')!r}; "
+                            "type a number.")
             continue
         if not 0 < fte <= 1:
             problems.append(f"{where}, column 'fte': {fte:g} must be above 0 and at most 1 "
