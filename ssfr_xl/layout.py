@@ -618,9 +618,9 @@ STAFFING_COLUMNS = (
     Column("goal", "District goal", 10, styles.TEXT, input=True, name="Staffing_Goal",
            validation=_pick_goal),
     Column("note", "Note (name, focus)", 28, input=True, name="Staffing_Note"),
-    Column("salary", "Salary", 13, styles.MONEY),
-    Column("benefits", "Benefits", 12, styles.MONEY),
-    Column("cost", "Cost", 13, styles.MONEY),
+    Column("salary", "Salary", 13, styles.MONEY_LINE),
+    Column("benefits", "Benefits", 12, styles.MONEY_LINE),
+    Column("cost", "Cost", 13, styles.MONEY_LINE),
     Column("check", "Check", 22),
 )
 
@@ -640,7 +640,7 @@ SERVICE_PLAN_COLUMNS = (
            validation=_pick_fund),
     Column("goal", "District goal", 10, styles.TEXT, input=True, name="Services_Goal",
            validation=_pick_goal),
-    Column("cost", "Cost", 13, styles.MONEY),
+    Column("cost", "Cost", 13, styles.MONEY_LINE),
     Column("check", "Check", 22),
 )
 
@@ -676,7 +676,7 @@ ALLOCATION_COLUMNS = (
     Column("code", "Component", 10, styles.TEXT),
     Column("name", "What it is", 34),
     Column("fund", "Fund", 10, styles.TEXT),
-    Column("math", "How it was computed", 70),
+    Column("math", "How it was computed", 90),
     Column("amount", "Amount", 15, styles.MONEY),
 )
 

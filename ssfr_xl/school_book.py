@@ -232,7 +232,7 @@ def build_school_plan(spec: SchoolPlanSpec) -> Workbook:
     for name, ws in sheets.items():
         if name != SS.META:
             protect(ws)
-        if name in (SS.STAFFING, SS.SERVICES, SS.OTHER, SS.GOALS, SS.SUMMARY, SS.ALLOCATION):
+        if name != SS.META and name != SS.LISTS:
             _print_setup(ws, layout)
     sheets[SS.META].sheet_state = "hidden"
     wb.active = 0
@@ -246,7 +246,7 @@ def _print_setup(ws: Worksheet, layout: SchoolLayout) -> None:
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     header = (layout.allocation.header_row if ws.title == SS.ALLOCATION
               else layout.staffing.header_row)
-    if ws.title != SS.SUMMARY:
+    if ws.title not in (SS.SUMMARY, SS.START):
         ws.print_title_rows = f"{header}:{header}"
     ws.oddFooter.center.text = "&A - page &P of &N"
 
@@ -336,6 +336,9 @@ def _write_allocation(wb: Workbook, ws: Worksheet, layout: SchoolLayout,
         cell.number_format = styles.MONEY
         define_name(wb, layout.allocation_total_name(f.code), SS.ALLOCATION, cell.coordinate)
     ws.column_dimensions["A"].width = 34
+    for i in range(t.rows):
+        ws.cell(row=t.first_row + i, column=t.col("math")).alignment = \
+            styles.Alignment(wrap_text=True, vertical="top")
     ws.freeze_panes = ws.cell(row=t.first_row, column=1)
 
 
@@ -585,7 +588,7 @@ def _write_start(wb: Workbook, ws: Worksheet, layout: SchoolLayout,
     }
     write_fields(wb, ws, START_FIELDS, values, formula_keys={"status"})
     status_cell = ws.cell(row=START_FIELDS.row("status"), column=START_FIELDS.value_col)
-    status_cell.font = Font(bold=True, size=13, color="1F4E79")
+    status_cell.font = Font(name="Calibri", bold=True, size=13, color="1F4E79")
     steps = [
         "How to fill in your plan",
         "1. Allocation: read what the district's formula gives your school and why.",

@@ -11,6 +11,7 @@ from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Pr
 from openpyxl.workbook import Workbook
 
 MONEY = '"$"#,##0.00;[Red]-"$"#,##0.00'
+MONEY_LINE = '"$"#,##0.00;[Red]-"$"#,##0.00;""'  # a plan line's cost: blank while empty
 MONEY_WHOLE = '"$"#,##0;[Red]-"$"#,##0'
 RATE = '"$"#,##0.0000'
 COUNT = "#,##0"
