@@ -16,7 +16,7 @@ from pathlib import Path
 from .exports import check_writable, write_csv
 from .model import Finding
 from .money import excel_round
-from .plan import PlanLine
+from .plan import GoalEntry, PlanLine
 from .validate import (
     DistrictRecord,
     PlanCheck,
@@ -122,6 +122,18 @@ def flag_duplicates(checks: Sequence[PlanCheck]) -> None:
                 "take the newest)."))
 
 
+@dataclass(frozen=True)
+class Version:
+    """A school plan version recorded in the ledger."""
+
+    received: float
+    sha256: str
+    file_name: str
+    status: str
+    lines: list[PlanLine]
+    goals: list[GoalEntry]
+
+
 @dataclass
 class SchoolOutcome:
     """A school's status this season and the plan counted for it."""
@@ -129,8 +141,11 @@ class SchoolOutcome:
     school_id: str
     name: str
     status: str  # accepted | accepted with warnings | rejected | missing
-    check: PlanCheck | None = None  # the chosen (or best) file
+    check: PlanCheck | None = None  # the chosen (or best) file, when it is in the folder
     lines: list[PlanLine] = field(default_factory=list)
+    goals: list[GoalEntry] = field(default_factory=list)
+    file_name: str = ""
+    sha256: str = ""
 
 
 @dataclass
@@ -155,8 +170,8 @@ class SeasonResult:
 
 
 def choose_plans(record: DistrictRecord, checks: Sequence[PlanCheck],
-                 history: dict[str, list[tuple[float, str, PlanCheck | None, list[PlanLine]]]]
-                 | None = None) -> tuple[list[SchoolOutcome], dict[Path, str]]:
+                 history: dict[str, list[Version]] | None = None
+                 ) -> tuple[list[SchoolOutcome], dict[Path, str]]:
     """Status per district school: the newest accepted plan counts (the ledger's, if given)."""
     by_school: dict[str, list[PlanCheck]] = defaultdict(list)
     for c in checks:
@@ -168,22 +183,23 @@ def choose_plans(record: DistrictRecord, checks: Sequence[PlanCheck],
         present = by_school.get(sid, [])
         accepted = [c for c in present if c.status.startswith("accepted")]
         if history is not None and history.get(sid):
-            versions = sorted(history[sid], key=lambda v: (v[0], v[1]))
-            received, sha, check, lines = versions[-1]
+            newest = max(history[sid], key=lambda v: (v.received, v.sha256))
             for c in present:
-                if c.sha256 != sha and c.status.startswith("accepted"):
-                    superseded[c.file] = sha
-            chosen = check or next((c for c in present if c.sha256 == sha), None)
-            status = chosen.status if chosen is not None else "accepted"
-            outcomes.append(SchoolOutcome(sid, school.name, status, chosen, lines))
-            del received
+                if c.sha256 != newest.sha256 and c.status.startswith("accepted"):
+                    superseded[c.file] = newest.sha256
+            chosen = next((c for c in present if c.sha256 == newest.sha256), None)
+            outcomes.append(SchoolOutcome(
+                sid, school.name, chosen.status if chosen else newest.status, chosen,
+                newest.lines, newest.goals, newest.file_name, newest.sha256))
         elif accepted and len(present) == 1:
             c = accepted[0]
-            outcomes.append(SchoolOutcome(sid, school.name, c.status, c,
-                                          list(c.inputs.lines if c.inputs else [])))
+            outcomes.append(SchoolOutcome(
+                sid, school.name, c.status, c, list(c.inputs.lines if c.inputs else []),
+                list(c.inputs.goals if c.inputs else []), c.file.name, c.sha256))
         elif present:
             best = min(present, key=lambda c: (c.errors, -c.received))
-            outcomes.append(SchoolOutcome(sid, school.name, "rejected", best))
+            outcomes.append(SchoolOutcome(sid, school.name, "rejected", best,
+                                          file_name=best.file.name, sha256=best.sha256))
         else:
             outcomes.append(SchoolOutcome(sid, school.name, "missing"))
     return outcomes, superseded

@@ -8,6 +8,7 @@ defined names and cell addresses; no other module spells an address.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from openpyxl.utils import get_column_letter, quote_sheetname
 
@@ -87,12 +88,16 @@ class Table:
         """Row of the last record (first_row - 1 when empty)."""
         return self.first_row + self.rows - 1
 
+    @cached_property
+    def _positions(self) -> dict[str, int]:
+        return {c.key: self.first_col + i for i, c in enumerate(self.columns)}
+
     def col(self, key: str) -> int:
         """1-based column number of a column key."""
-        for i, c in enumerate(self.columns):
-            if c.key == key:
-                return self.first_col + i
-        raise KeyError(f"{self.sheet} has no column {key!r}")
+        try:
+            return self._positions[key]
+        except KeyError:
+            raise KeyError(f"{self.sheet} has no column {key!r}") from None
 
     def column(self, key: str) -> Column:
         """The Column declaration for a key."""

@@ -12,7 +12,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from .errors import FileError
-from .plan import PlanLine
+from .consolidate import Version
+from .plan import GoalEntry, PlanLine
 from .validate import DistrictRecord, PlanCheck
 
 SCHEMA = """
@@ -32,7 +33,8 @@ CREATE TABLE IF NOT EXISTS files (
     errors INTEGER NOT NULL,
     warnings INTEGER NOT NULL,
     fiscal_year TEXT NOT NULL,
-    lines_json TEXT NOT NULL
+    lines_json TEXT NOT NULL,
+    goals_json TEXT NOT NULL DEFAULT '[]'
 );
 CREATE TABLE IF NOT EXISTS findings (
     sha256 TEXT NOT NULL,
@@ -51,6 +53,10 @@ class Ledger:
         try:
             self.db = sqlite3.connect(self.path)
             self.db.executescript(SCHEMA)
+            columns = {row[1] for row in self.db.execute("PRAGMA table_info(files)")}
+            if "goals_json" not in columns:  # a ledger from before goals were recorded
+                self.db.execute("ALTER TABLE files ADD COLUMN goals_json TEXT NOT NULL "
+                                "DEFAULT '[]'")
         except sqlite3.Error as e:
             raise FileError(f"Cannot open the ledger {self.path}: {e}.") from e
 
@@ -72,32 +78,34 @@ class Ledger:
                     continue
                 lines = json.dumps([asdict(li) | {"raw": {}} for li in
                                     (c.inputs.lines if c.inputs else [])])
+                goals = json.dumps([asdict(g) for g in (c.inputs.goals if c.inputs else [])])
                 self.db.execute(
                     "INSERT INTO files (sha256, school_id, file_name, received_at, first_run, "
-                    "last_run, status, errors, warnings, fiscal_year, lines_json) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(sha256) DO UPDATE SET "
-                    "last_run=excluded.last_run, status=excluded.status, "
+                    "last_run, status, errors, warnings, fiscal_year, lines_json, goals_json) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(sha256) DO UPDATE "
+                    "SET last_run=excluded.last_run, status=excluded.status, "
                     "errors=excluded.errors, warnings=excluded.warnings, "
-                    "lines_json=excluded.lines_json",
+                    "lines_json=excluded.lines_json, goals_json=excluded.goals_json",
                     (c.sha256, c.school_id, c.file.name, c.received, run, run, c.status,
-                     c.errors, c.warnings, year, lines))
+                     c.errors, c.warnings, year, lines, goals))
                 self.db.executemany(
                     "INSERT INTO findings VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [(c.sha256, run, f.sheet, f.cell, f.severity, f.code, f.message)
                      for f in c.findings])
         return int(run)
 
-    def accepted_versions(self, record: DistrictRecord
-                          ) -> dict[str, list[tuple[float, str, None, list[PlanLine]]]]:
-        """school_id -> accepted versions (received, sha256, None, lines), this fiscal year."""
+    def accepted_versions(self, record: DistrictRecord) -> dict[str, list[Version]]:
+        """school_id -> its accepted versions this fiscal year, as recorded."""
         year = record.inputs.district.fiscal_year
         rows = self.db.execute(
-            "SELECT school_id, received_at, sha256, lines_json FROM files WHERE fiscal_year=? "
-            "AND status LIKE 'accepted%'", (year,)).fetchall()
-        versions: dict[str, list] = {}
-        for school_id, received, sha, lines_json in rows:
-            lines = [PlanLine(**d) for d in json.loads(lines_json)]
-            versions.setdefault(school_id, []).append((received, sha, None, lines))
+            "SELECT school_id, received_at, sha256, file_name, status, lines_json, goals_json "
+            "FROM files WHERE fiscal_year=? AND status LIKE 'accepted%'", (year,)).fetchall()
+        versions: dict[str, list[Version]] = {}
+        for school_id, received, sha, name, status, lines_json, goals_json in rows:
+            versions.setdefault(school_id, []).append(Version(
+                received, sha, name, status,
+                [PlanLine(**d) for d in json.loads(lines_json)],
+                [GoalEntry(**d) for d in json.loads(goals_json)]))
         return versions
 
     def status_rows(self) -> list[tuple]:

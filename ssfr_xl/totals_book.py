@@ -41,9 +41,9 @@ def season_tables(result: SeasonResult) -> Tables:
 
     tables["status"] = (
         ["school_id", "school_name", "status", "file", "sha256", "errors", "warnings"],
-        [[s.school_id, s.name, s.status, s.check.file.name if s.check else "",
-          s.check.sha256 if s.check else "", s.check.errors if s.check else 0,
-          s.check.warnings if s.check else 0] for s in result.schools],
+        [[s.school_id, s.name, s.status, s.file_name, s.sha256,
+          s.check.errors if s.check else 0, s.check.warnings if s.check else 0]
+         for s in result.schools],
     )
     file_rows = []
     for c in result.checks:
@@ -123,9 +123,8 @@ def season_tables(result: SeasonResult) -> Tables:
     tables["goals"] = (
         ["goal", "goal_name", "planned", "schools_with_a_strategy"],
         [[g.code, g.name, money(by_goal.get(g.code.upper(), [])),
-          sum(1 for s in result.schools if s.status.startswith("accepted") and s.check
-              and s.check.inputs and any(e.goal == g.code and e.strategy and e.measure
-                                         for e in s.check.inputs.goals))]
+          sum(1 for s in result.schools if s.status.startswith("accepted")
+              and any(e.goal == g.code and e.strategy and e.measure for e in s.goals))]
          for g in policy.goals],
     )
 
@@ -137,10 +136,10 @@ def season_tables(result: SeasonResult) -> Tables:
 
     tables["lines"] = (
         ["school_id", "school_name", "sheet", "row", "kind", "code", "fund", "goal", "fte",
-         "quantity", "amount", "source_file"],
+         "quantity", "amount", "description", "source_file"],
         [[s.school_id, s.name, line.sheet, line.row, line.kind, line.code, line.fund,
-          line.goal, line.fte, line.quantity, line.amount,
-          s.check.file.name if s.check else ""] for s, line in lines],
+          line.goal, line.fte, line.quantity, line.amount, line.description, s.file_name]
+         for s, line in lines],
     )
 
     tables["reconciliation"] = (["check", "value", "expected", "result"],
