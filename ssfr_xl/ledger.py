@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from .errors import FileError
 from .consolidate import Version
+from .errors import FileError
 from .plan import GoalEntry, PlanLine
 from .validate import DistrictRecord, PlanCheck
 
