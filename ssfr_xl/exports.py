@@ -6,7 +6,8 @@ import csv
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import FileError
@@ -27,25 +28,41 @@ def safe_text(value: object) -> object:
     return value
 
 
-def write_text_atomically(path: Path, text: str) -> None:
-    """Write text to a temp file beside `path`, then rename it into place."""
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextmanager
+def atomic_target(path: Path) -> Iterator[Path]:
+    """A temporary file beside `path`, renamed onto it when the block succeeds.
+
+    Readers never see a half-written output, and a failure leaves the old file in place.
+    """
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
     try:
         directory.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        os.close(fd)
     except OSError as e:
         raise FileError(f"Cannot write in {directory}: {e.strerror or e}.") from e
     try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
+        yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file normal rights
         os.replace(tmp, path)
     except OSError as e:
         raise FileError(f"Cannot write {path}: {e.strerror or e}.") from e
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    """Write UTF-8 text to `path` atomically."""
+    with atomic_target(path) as tmp:
+        tmp.write_text(text, encoding="utf-8", newline="")
 
 
 def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:

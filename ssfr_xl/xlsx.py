@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -14,7 +12,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
 from . import styles
-from .errors import FileError
+from .exports import atomic_target
 from .layout import Column, FieldBlock, Table, Validation, sheet_ref
 
 
@@ -171,28 +169,7 @@ def column_values(columns: Iterable[Column], obj: Any) -> dict[str, Any]:
     return {c.key: getattr(obj, c.key) for c in columns if hasattr(obj, c.key)}
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def save_atomically(wb: Workbook, path: Path) -> None:
-    """Save to a temporary file beside `path`, then rename it into place."""
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".xlsx.tmp", dir=directory)
-        os.close(fd)
-    except OSError as e:
-        raise FileError(f"Cannot write in {directory}: {e.strerror or e}.") from e
-    try:
+    """Save a workbook to a temporary file beside `path`, then rename it into place."""
+    with atomic_target(path) as tmp:
         wb.save(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file normal rights
-        os.replace(tmp, path)
-    except OSError as e:
-        raise FileError(f"Cannot write {path}: {e.strerror or e}.") from e
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
