@@ -435,7 +435,7 @@ def _write_allocations(ws: Worksheet, layout: DistrictLayout) -> None:
             unres += f"+{L(f'amount_{transition.code}')}"
         values["unrestricted"] = f"=ROUND({unres},2)"
         values["per_pupil"] = (f"=IF({L('enrollment')}>0,"
-                               f"ROUND({L('total')}/{L('enrollment')},2),0)")
+                               f"ROUND({L('total')}/{L('enrollment')},2),\"\")")
         values["prior"] = f"={schools.row_ref('prior_year_allocation', r)}"
         values["change"] = f'=IF({L("prior")}>0,ROUND({L("unrestricted")}-{L("prior")},2),"")'
         values["change_share"] = (f'=IF({L("prior")}>0,'
@@ -454,6 +454,7 @@ def _write_summary(ws: Worksheet, layout: DistrictLayout) -> None:
     ws.column_dimensions["C"].width = 12
     ws.column_dimensions["D"].width = 18
     pp, unres = t.full_range("per_pupil"), t.full_range("unrestricted")
+    need = t.full_range("need_share")
     rows = [
         ("Schools", f"=COUNTA({t.full_range('school_id')})", styles.COUNT),
         ("Pupils", f"=SUM({t.full_range('enrollment')})", styles.COUNT),
@@ -463,10 +464,23 @@ def _write_summary(ws: Worksheet, layout: DistrictLayout) -> None:
          styles.MONEY),
         ("Base rate in use (per weighted pupil)", "=Base_Rate", styles.RATE),
         ("Per pupil, all funds: lowest", f"=MIN({pp})", styles.MONEY),
-        ("Per pupil, all funds: median", f"=MEDIAN({pp})", styles.MONEY),
+        ("Per pupil, all funds: median", f"=IFERROR(MEDIAN({pp}),0)", styles.MONEY),
         ("Per pupil, all funds: highest", f"=MAX({pp})", styles.MONEY),
         ("Per pupil: coefficient of variation",
-         f"=IF(AVERAGE({pp})>0,STDEVP({pp})/AVERAGE({pp}),0)", "0.000"),
+         f"=IFERROR(STDEVP({pp})/AVERAGE({pp}),0)", "0.000"),
+        ("McLoone index (below the median)",
+         f'=IFERROR(IF(COUNTIF({pp},"<"&MEDIAN({pp}))>0,SUMIF({pp},"<"&MEDIAN({pp}))/'
+         f'(COUNTIF({pp},"<"&MEDIAN({pp}))*MEDIAN({pp})),1),1)', "0.000"),
+        ("Verstegen index (above the median)",
+         f'=IFERROR(IF(COUNTIF({pp},">"&MEDIAN({pp}))>0,SUMIF({pp},">"&MEDIAN({pp}))/'
+         f'(COUNTIF({pp},">"&MEDIAN({pp}))*MEDIAN({pp})),1),1)', "0.000"),
+        ("Federal range ratio (P95 - P5) / P5",
+         f"=IFERROR((PERCENTILE({pp},0.95)-PERCENTILE({pp},0.05))/PERCENTILE({pp},0.05),0)",
+         "0.000"),
+        ("Per pupil more from 0% to 100% high-need pupils (slope)",
+         f"=IFERROR(SLOPE({pp},{need}),0)", styles.MONEY),
+        ("Correlation of per pupil with need share", f"=IFERROR(CORREL({pp},{need}),0)",
+         "0.00"),
         ("Transition: shortfall below floors", "=Transition_Protection", styles.MONEY),
         ("Transition: gains above prior year", "=Transition_Gains", styles.MONEY),
     ]

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .district_book import check_cached_values, read_district, write_district
+from .equity import equity_lines
 from .errors import FileError, OutputExistsError, RosterError
 from .exports import write_csv
 from .formula import AllocationResult, allocate
@@ -124,6 +125,7 @@ def summary_lines(result: AllocationResult) -> list[str]:
                 f"{format_money(float(np.median(per_pupil)))}, highest "
                 f"{format_money(max(per_pupil))}"
             )
+    lines += equity_lines(result)
     if result.transition_protection:
         lines.append(
             f"  Transition: {format_money(result.transition_protection)} shortfall below floors,"

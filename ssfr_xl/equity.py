@@ -1,0 +1,86 @@
+"""Equity statistics of an allocation, as school-finance research reports them.
+
+Computed over schools with pupils, on per-pupil funding (all funds, rounded to the cent as the
+Allocations sheet shows it), unweighted by enrollment — the same figures the district
+workbook's Summary sheet computes with SUMIF, PERCENTILE, SLOPE and CORREL:
+
+- coefficient of variation (horizontal equity; Picus suggests <= 0.10);
+- McLoone index: funding of schools below the median relative to the median (1 = equal);
+- Verstegen index: the same above the median;
+- federal range ratio: (95th percentile - 5th percentile) / 5th percentile;
+- vertical equity: slope and correlation of per-pupil funding on the share of high-need
+  (unduplicated) pupils; a need-based formula shows a positive slope.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+
+import numpy as np
+
+from .formula import AllocationResult
+from .money import excel_round
+
+
+@dataclass(frozen=True)
+class EquityStats:
+    """Equity figures of one allocation."""
+
+    schools: int
+    cv: float
+    mcloone: float
+    verstegen: float
+    range_ratio: float
+    need_slope: float  # dollars per pupil per 1.00 of need share
+    need_correlation: float
+
+
+def per_pupil(result: AllocationResult) -> tuple[list[float], list[float]]:
+    """(per-pupil funding, need share) of every school with pupils."""
+    funding, need = [], []
+    for i, school in enumerate(result.schools):
+        if school.enrollment > 0:
+            funding.append(excel_round(result.school_total(i) / school.enrollment))
+            need.append(school.unduplicated / school.enrollment)
+    return funding, need
+
+
+def equity_stats(result: AllocationResult) -> EquityStats | None:
+    """The statistics, or None with fewer than two schools with pupils."""
+    pp, need = per_pupil(result)
+    if len(pp) < 2:
+        return None
+    mean = math.fsum(pp) / len(pp)
+    median = statistics.median(pp)
+    below = [v for v in pp if v < median]
+    above = [v for v in pp if v > median]
+    p5, p95 = np.percentile(pp, [5, 95])  # linear interpolation, as Excel's PERCENTILE
+    x, y = np.array(need), np.array(pp)
+    spread = float(np.sum((x - x.mean()) ** 2))
+    slope = float(np.sum((x - x.mean()) * (y - y.mean())) / spread) if spread else 0.0
+    corr = float(np.corrcoef(x, y)[0, 1]) if spread and y.std() else 0.0
+    return EquityStats(
+        schools=len(pp),
+        cv=statistics.pstdev(pp) / mean if mean else 0.0,
+        mcloone=math.fsum(below) / (len(below) * median) if below and median else 1.0,
+        verstegen=math.fsum(above) / (len(above) * median) if above and median else 1.0,
+        range_ratio=float((p95 - p5) / p5) if p5 else 0.0,
+        need_slope=slope,
+        need_correlation=corr,
+    )
+
+
+def equity_lines(result: AllocationResult) -> list[str]:
+    """The statistics as lines for a report."""
+    stats = equity_stats(result)
+    if stats is None:
+        return []
+    return [
+        f"  Equity (per pupil, {stats.schools} schools): coefficient of variation "
+        f"{stats.cv:.3f}; McLoone {stats.mcloone:.3f}; Verstegen {stats.verstegen:.3f}; "
+        f"federal range ratio {stats.range_ratio:.3f}",
+        f"  Vertical equity: ${stats.need_slope:,.0f} more per pupil from 0% to 100% high-need "
+        f"pupils (correlation {stats.need_correlation:.2f})",
+    ]
