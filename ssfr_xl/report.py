@@ -13,7 +13,6 @@ from openpyxl import Workbook
 from . import styles
 from .consolidate import consolidate, run_checks, write_outputs
 from .exports import check_writable, csv_text
-from .layout import SchoolSheets
 from .model import Finding
 from .validate import PlanCheck, district_record, sort_findings
 from .xlsx import save_atomically, title
@@ -144,10 +143,13 @@ def consolidate_folder(district_xlsx: Path, returned_dir: Path, totals_xlsx: Pat
         f"{len(result.checks)} file(s) read, {len(result.ignored)} entries ignored, "
         f"{errors} error finding(s); accepted plans total ${planned:,.2f}.",
     ]
-    for c in result.checks:
-        if c.errors:
-            first = sort_findings(c.findings)[0]
-            lines.append(f"  rejected {c.file.name}: {first.message}")
+    rejected = [c for c in result.checks if c.errors]
+    for c in rejected[:20]:
+        first = sort_findings(c.findings)[0]
+        lines.append(f"  rejected {c.file.name}: {first.message}")
+    if len(rejected) > 20:
+        lines.append(f"  ... and {len(rejected) - 20} more rejected file(s): see the Findings "
+                     "sheet")
     clean = errors == 0 and counts.get("missing", 0) == 0 and counts.get("rejected", 0) == 0
     return "\n".join(lines), clean
 
@@ -173,4 +175,4 @@ def ledger_status(ledger_path: Path) -> str:
 
 
 __all__ = ["findings_text", "findings_json", "findings_csv", "validate_files",
-           "consolidate_folder", "ledger_status", "write_feedback", "SchoolSheets"]
+           "consolidate_folder", "ledger_status", "write_feedback"]

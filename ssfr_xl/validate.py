@@ -22,8 +22,8 @@ from .layout import START_FIELDS, TEMPLATE_VERSION, SchoolLayout, Table, cell_ad
 from .layout import SchoolSheets as SS
 from .model import DistrictInputs, Finding, Fund, Policy
 from .money import excel_round, format_money
-from .plan import PlanInputs, PlanLine, PlanTotals, plan_totals, read_plan_inputs
-from .school_book import allocation_lines, build_school_plan, plan_specs
+from .plan import PlanInputs, PlanTotals, plan_totals, read_plan_inputs
+from .school_book import build_school_plan, plan_specs
 
 XLWINGS_SHEETS = ("xlwings.conf", "_xlwings.conf")
 
@@ -589,5 +589,4 @@ def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
     return sorted(findings, key=key)
 
 
-__all__ = ["DistrictRecord", "PlanCheck", "PlanLine", "check_plan", "district_record",
-           "allocation_lines"]
+__all__ = ["DistrictRecord", "PlanCheck", "check_plan", "district_record", "sort_findings"]
