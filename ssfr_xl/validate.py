@@ -22,7 +22,7 @@ from .layout import START_FIELDS, TEMPLATE_VERSION, SchoolLayout, Table, cell_ad
 from .layout import SchoolSheets as SS
 from .model import DistrictInputs, Finding, Fund, Policy
 from .money import excel_round, format_money
-from .plan import PlanInputs, PlanTotals, plan_totals, read_plan_inputs
+from .plan import PlanInputs, PlanLine, PlanTotals, plan_totals, read_plan_inputs
 from .school_book import build_school_plan, plan_specs
 
 XLWINGS_SHEETS = ("xlwings.conf", "_xlwings.conf")
@@ -450,99 +450,126 @@ def _allowed_service(fund: Fund, department: str, code: str) -> bool:
     return department.casefold() in allowed or code.casefold() in allowed
 
 
+@dataclass(frozen=True)
+class _Line:
+    """One plan line under check, with the lookups its rules need."""
+
+    line: PlanLine
+    table: Table
+    fund: Fund | None
+    policy: Policy
+
+    def col(self, key: str) -> str:
+        """Address of this line's cell in column `key`."""
+        return f"{self.table.letter(key)}{self.line.row}"
+
+
 def _check_lines(inputs: PlanInputs, policy: Policy, f: _Findings) -> None:
     layout = SchoolLayout(policy)
     funds = {fd.code.casefold(): fd for fd in policy.funds}
     goals = {g.code.casefold() for g in policy.goals}
-    jobs = {j.code.casefold(): j for j in policy.job_classes}
-    services = {s.code.casefold(): s for s in policy.services}
-    objects = {o.code.casefold(): o for o in policy.objects}
-    columns = {"position": layout.staffing, "service": layout.services, "other": layout.other}
-
+    tables = {"position": layout.staffing, "service": layout.services, "other": layout.other}
+    rules = {"position": _check_position, "service": _check_service, "other": _check_other}
     for line in inputs.lines:
-        t = columns[line.kind]
-        col = lambda key, t=t, line=line: f"{t.letter(key)}{line.row}"  # noqa: E731
         fund = funds.get(line.fund.casefold())
-        if line.kind == "position":
-            job = jobs.get(line.code.casefold())
-            if not line.code:
-                f.error("missing-code", line.sheet, col("job_class"),
-                        f"{line.sheet}!{col('job_class')}: choose a job class for this line "
-                        "(or clear the line).")
-            elif job is None:
-                f.error("unknown-job-class", line.sheet, col("job_class"),
-                        f"{line.sheet}!{col('job_class')}: {line.code!r} is not one of the "
-                        "district's job classes. Choose one from the list.")
-            fte = line.raw.get("fte")
-            if fte is None and line.code:
-                f.error("missing-fte", line.sheet, col("fte"),
-                        f"{line.sheet}!{col('fte')}: type the FTE for this position (0 to 1).")
-            elif isinstance(fte, int | float) and not isinstance(fte, bool):
-                if not 0 <= fte <= 1:
-                    f.error("fte-out-of-range", line.sheet, col("fte"),
-                            f"{line.sheet}!{col('fte')}: FTE {fte:g} must be from 0 to 1 on "
-                            "one line. Use another line for more.")
-                elif abs(fte / policy.fte_step - round(fte / policy.fte_step)) > 1e-6:
-                    f.warning("fte-step", line.sheet, col("fte"),
-                              f"{line.sheet}!{col('fte')}: FTE {fte:g} is not a multiple of "
-                              f"the district's step of {policy.fte_step:g}.")
-            if fund is not None and job is not None and fund.restricted and \
-                    not _allowed_objects(fund, job.object_code):
-                f.error("restricted-object", line.sheet, col("fund"),
-                        f"{line.sheet}!{col('fund')}: {fund.name} may not pay for "
-                        f"{job.title} (object {job.object_code}). Choose another fund.")
-        elif line.kind == "service":
-            service = services.get(line.code.casefold())
-            if service is None:
-                f.error("unknown-service", line.sheet, col("service"),
-                        f"{line.sheet}!{col('service')}: choose a service from the list for "
-                        "this quantity.")
-            if isinstance(line.raw.get("quantity"), int | float) and line.quantity < 0:
-                f.error("negative-amount", line.sheet, col("quantity"),
-                        f"{line.sheet}!{col('quantity')}: a quantity cannot be negative.")
-            if fund is not None and service is not None and fund.restricted and \
-                    not _allowed_service(fund, service.department, service.code):
-                f.error("restricted-service", line.sheet, col("fund"),
-                        f"{line.sheet}!{col('fund')}: {fund.name} may not buy "
-                        f"{service.name} ({service.department}). Choose another fund.")
-        else:
-            obj = objects.get(line.code.casefold())
-            if not line.code:
-                f.error("missing-code", line.sheet, col("object"),
-                        f"{line.sheet}!{col('object')}: choose the object code (what is "
-                        "bought) for this line.")
-            elif obj is None:
-                f.error("unknown-object", line.sheet, col("object"),
-                        f"{line.sheet}!{col('object')}: {line.code!r} is not an object code "
-                        "the district allows. Choose one from the list.")
-            amount = line.raw.get("amount")
-            if amount is None:
-                f.error("missing-amount", line.sheet, col("amount"),
-                        f"{line.sheet}!{col('amount')}: type the amount for this line (or "
-                        "clear the line).")
-            elif isinstance(amount, int | float) and line.amount < 0:
-                f.error("negative-amount", line.sheet, col("amount"),
-                        f"{line.sheet}!{col('amount')}: an amount cannot be negative; "
-                        "lower another line instead.")
-            if fund is not None and obj is not None and fund.restricted and \
-                    not _allowed_objects(fund, obj.code):
-                f.error("restricted-object", line.sheet, col("fund"),
-                        f"{line.sheet}!{col('fund')}: {fund.name} may not pay for object "
-                        f"{obj.code} ({obj.name}). Choose another fund.")
-        if not line.fund:
-            f.error("missing-fund", line.sheet, col("fund"),
-                    f"{line.sheet}!{col('fund')}: choose the fund that pays for this line.")
-        elif fund is None:
-            f.error("unknown-fund", line.sheet, col("fund"),
-                    f"{line.sheet}!{col('fund')}: {line.fund!r} is not a district fund. "
-                    "Choose one from the list.")
-        if not line.goal:
-            f.error("missing-goal", line.sheet, col("goal"),
-                    f"{line.sheet}!{col('goal')}: choose the district goal this line serves.")
-        elif line.goal.casefold() not in goals:
-            f.error("unknown-goal", line.sheet, col("goal"),
-                    f"{line.sheet}!{col('goal')}: {line.goal!r} is not a district goal. "
-                    "Choose one from the list.")
+        item = _Line(line, tables[line.kind], fund, policy)
+        rules[line.kind](item, f)
+        _check_fund_and_goal(item, goals, f)
+
+
+def _check_position(item: _Line, f: _Findings) -> None:
+    line, fund, policy, col = item.line, item.fund, item.policy, item.col
+    job = next((j for j in policy.job_classes if j.code.casefold() == line.code.casefold()),
+               None)
+    if not line.code:
+        f.error("missing-code", line.sheet, col("job_class"),
+                f"{line.sheet}!{col('job_class')}: choose a job class for this line "
+                "(or clear the line).")
+    elif job is None:
+        f.error("unknown-job-class", line.sheet, col("job_class"),
+                f"{line.sheet}!{col('job_class')}: {line.code!r} is not one of the "
+                "district's job classes. Choose one from the list.")
+    fte = line.raw.get("fte")
+    if fte is None and line.code:
+        f.error("missing-fte", line.sheet, col("fte"),
+                f"{line.sheet}!{col('fte')}: type the FTE for this position (0 to 1).")
+    elif isinstance(fte, int | float) and not isinstance(fte, bool):
+        if not 0 <= fte <= 1:
+            f.error("fte-out-of-range", line.sheet, col("fte"),
+                    f"{line.sheet}!{col('fte')}: FTE {fte:g} must be from 0 to 1 on "
+                    "one line. Use another line for more.")
+        elif abs(fte / policy.fte_step - round(fte / policy.fte_step)) > 1e-6:
+            f.warning("fte-step", line.sheet, col("fte"),
+                      f"{line.sheet}!{col('fte')}: FTE {fte:g} is not a multiple of "
+                      f"the district's step of {policy.fte_step:g}.")
+    if fund is not None and job is not None and fund.restricted and \
+            not _allowed_objects(fund, job.object_code):
+        f.error("restricted-object", line.sheet, col("fund"),
+                f"{line.sheet}!{col('fund')}: {fund.name} may not pay for "
+                f"{job.title} (object {job.object_code}). Choose another fund.")
+
+
+def _check_service(item: _Line, f: _Findings) -> None:
+    line, fund, policy, col = item.line, item.fund, item.policy, item.col
+    service = next((s for s in policy.services if s.code.casefold() == line.code.casefold()),
+                   None)
+    if service is None:
+        f.error("unknown-service", line.sheet, col("service"),
+                f"{line.sheet}!{col('service')}: choose a service from the list for "
+                "this quantity.")
+    if isinstance(line.raw.get("quantity"), int | float) and line.quantity < 0:
+        f.error("negative-amount", line.sheet, col("quantity"),
+                f"{line.sheet}!{col('quantity')}: a quantity cannot be negative.")
+    if fund is not None and service is not None and fund.restricted and \
+            not _allowed_service(fund, service.department, service.code):
+        f.error("restricted-service", line.sheet, col("fund"),
+                f"{line.sheet}!{col('fund')}: {fund.name} may not buy "
+                f"{service.name} ({service.department}). Choose another fund.")
+
+
+def _check_other(item: _Line, f: _Findings) -> None:
+    line, fund, policy, col = item.line, item.fund, item.policy, item.col
+    obj = next((o for o in policy.objects if o.code.casefold() == line.code.casefold()), None)
+    if not line.code:
+        f.error("missing-code", line.sheet, col("object"),
+                f"{line.sheet}!{col('object')}: choose the object code (what is "
+                "bought) for this line.")
+    elif obj is None:
+        f.error("unknown-object", line.sheet, col("object"),
+                f"{line.sheet}!{col('object')}: {line.code!r} is not an object code "
+                "the district allows. Choose one from the list.")
+    amount = line.raw.get("amount")
+    if amount is None:
+        f.error("missing-amount", line.sheet, col("amount"),
+                f"{line.sheet}!{col('amount')}: type the amount for this line (or "
+                "clear the line).")
+    elif isinstance(amount, int | float) and line.amount < 0:
+        f.error("negative-amount", line.sheet, col("amount"),
+                f"{line.sheet}!{col('amount')}: an amount cannot be negative; "
+                "lower another line instead.")
+    if fund is not None and obj is not None and fund.restricted and \
+            not _allowed_objects(fund, obj.code):
+        f.error("restricted-object", line.sheet, col("fund"),
+                f"{line.sheet}!{col('fund')}: {fund.name} may not pay for object "
+                f"{obj.code} ({obj.name}). Choose another fund.")
+
+
+def _check_fund_and_goal(item: _Line, goals: set[str], f: _Findings) -> None:
+    line, fund, col = item.line, item.fund, item.col
+    if not line.fund:
+        f.error("missing-fund", line.sheet, col("fund"),
+                f"{line.sheet}!{col('fund')}: choose the fund that pays for this line.")
+    elif fund is None:
+        f.error("unknown-fund", line.sheet, col("fund"),
+                f"{line.sheet}!{col('fund')}: {line.fund!r} is not a district fund. "
+                "Choose one from the list.")
+    if not line.goal:
+        f.error("missing-goal", line.sheet, col("goal"),
+                f"{line.sheet}!{col('goal')}: choose the district goal this line serves.")
+    elif line.goal.casefold() not in goals:
+        f.error("unknown-goal", line.sheet, col("goal"),
+                f"{line.sheet}!{col('goal')}: {line.goal!r} is not a district goal. "
+                "Choose one from the list.")
 
 
 def _check_goals(inputs: PlanInputs, layout: SchoolLayout, f: _Findings) -> None:
