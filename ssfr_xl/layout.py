@@ -60,6 +60,7 @@ class Column:
     validation: Validation | None = None
     help: str = ""
     name: str = ""  # defined name of the column's data range, if any
+    hidden: bool = False  # a helper column the formulas use, not shown
 
     @property
     def style(self) -> str:
@@ -602,6 +603,18 @@ OTHER_LINES = 80
 EXTRA_SERVICE_LINES = 12
 SCHOOL_HEADER_ROW = 6
 
+def _row_columns(code_row: str) -> tuple[Column, ...]:
+    """Hidden helper columns of a plan line: where its codes sit in the lists, and whether the
+    line has a problem (1/0). The visible cost and Check columns and the totals use them."""
+    return (
+        Column("problems", "Problems", 20, hidden=True),
+        Column(code_row, "List row", 6, "0", hidden=True),
+        Column("fund_row", "Fund row", 6, "0", hidden=True),
+        Column("goal_row", "Goal row", 6, "0", hidden=True),
+        Column("flag", "Problem", 6, "0", hidden=True),
+    )
+
+
 _pick_fund = Validation("list", "=Plan_Fund_Codes", prompt="Which fund pays for this line.",
                         error="Choose a fund from the list (see the Summary sheet).")
 _pick_goal = Validation("list", "=Plan_Goal_Codes",
@@ -626,7 +639,8 @@ STAFFING_COLUMNS = (
     Column("salary", "Salary", 13, styles.MONEY_LINE),
     Column("benefits", "Benefits", 12, styles.MONEY_LINE),
     Column("cost", "Cost", 13, styles.MONEY_LINE),
-    Column("check", "Check", 22),
+    Column("check", "Check", 30),
+    *_row_columns("job_row"),
 )
 
 SERVICE_PLAN_COLUMNS = (
@@ -646,7 +660,8 @@ SERVICE_PLAN_COLUMNS = (
     Column("goal", "District goal", 10, styles.TEXT, input=True, name="Services_Goal",
            validation=_pick_goal),
     Column("cost", "Cost", 13, styles.MONEY_LINE),
-    Column("check", "Check", 22),
+    Column("check", "Check", 30),
+    *_row_columns("service_row"),
 )
 
 OTHER_COLUMNS = (
@@ -665,7 +680,8 @@ OTHER_COLUMNS = (
                                  prompt="Dollars (0 or more).", error="Type an amount of 0 "
                                  "or more dollars.")),
     Column("group", "Group", 10),
-    Column("check", "Check", 22),
+    Column("check", "Check", 30),
+    *_row_columns("object_row"),
 )
 
 GOAL_PLAN_COLUMNS = (
@@ -675,6 +691,8 @@ GOAL_PLAN_COLUMNS = (
     Column("strategy", "Strategy (what we will do)", 40, input=True, name="Goals_Strategy"),
     Column("measure", "Measure of success", 32, input=True, name="Goals_Measure"),
     Column("planned", "Planned dollars", 15, styles.MONEY),
+    Column("check", "Check", 26),
+    Column("problems", "Problems", 20, hidden=True),
 )
 
 ALLOCATION_COLUMNS = (
@@ -730,17 +748,66 @@ class SchoolLayout:
         self.goals = Table(ss.GOALS, h, GOAL_PLAN_COLUMNS, len(p.goals))
         self.allocation = Table(ss.ALLOCATION, 12, ALLOCATION_COLUMNS, len(p.components))
         self.funds = Table(ss.SUMMARY, 5, PLAN_FUND_COLUMNS, len(p.funds))
-        # reference lists on the Lists sheet, side by side
-        self.jobs = Table(ss.LISTS, 3, JOB_CLASS_COLUMNS, len(p.job_classes), first_col=1)
-        self.service_menu = Table(ss.LISTS, 3, SERVICE_COLUMNS, len(p.services), first_col=8)
-        self.objects = Table(ss.LISTS, 3, OBJECT_COLUMNS, len(p.objects), first_col=15)
-        self.fund_list = Table(ss.LISTS, 3, FUND_COLUMNS, len(p.funds), first_col=19)
-        self.goal_list = Table(ss.LISTS, 3, GOAL_COLUMNS, len(p.goals), first_col=26)
+        # reference lists on the Lists sheet, side by side, one empty column between; job
+        # classes, services and objects carry one "may pay" column (1/0) per fund
+        allow = self.allow_columns
+        col = 1
+        tables = []
+        for columns, n in ((JOB_CLASS_COLUMNS + allow, len(p.job_classes)),
+                           (SERVICE_COLUMNS + allow, len(p.services)),
+                           (OBJECT_COLUMNS + allow, len(p.objects)),
+                           (FUND_COLUMNS, len(p.funds)), (GOAL_COLUMNS, len(p.goals))):
+            tables.append(Table(ss.LISTS, 3, columns, n, first_col=col))
+            col += len(columns) + 1
+        self.jobs, self.service_menu, self.objects, self.fund_list, self.goal_list = tables
+        self.fte_step_col = col
+
+    @property
+    def allow_keys(self) -> tuple[str, ...]:
+        """Column keys of the "may pay" flags, in fund order."""
+        return tuple(f"allow_{i}" for i in range(len(self.policy.funds)))
+
+    @property
+    def allow_columns(self) -> tuple[Column, ...]:
+        """One column per fund: 1 when that fund may pay for the row's item, else 0."""
+        return tuple(Column(key, f"{f.code} may pay", 9, "0")
+                     for key, f in zip(self.allow_keys, self.policy.funds, strict=True))
+
+    @property
+    def fte_step_cell(self) -> str:
+        """Address of the FTE step on the Lists sheet (defined name FTE_Step)."""
+        return cell_address(self.jobs.first_row, self.fte_step_col)
+
+    @property
+    def summary_total_row(self) -> int:
+        """Summary row of the "All funds" totals."""
+        return self.funds.last_row + 1
+
+    @property
+    def group_header_row(self) -> int:
+        """Summary row of the "By object group" header; one row per group follows, then FTE."""
+        return self.summary_total_row + 2
+
+    def summary_cell(self, key: str) -> str:
+        """Address on the Summary sheet of a plan total (plan_math's totals keys)."""
+        if key.startswith("total_") and key != "total_fte":
+            return cell_address(self.summary_total_row, self.funds.col(key[len("total_"):]))
+        if key.startswith("group_"):
+            return cell_address(self.group_header_row + 1
+                                + OBJECT_GROUPS.index(key[len("group_"):]), 2)
+        if key == "total_fte":
+            return cell_address(self.group_header_row + 1 + len(OBJECT_GROUPS), 2)
+        raise KeyError(key)
 
     @property
     def menu_rows(self) -> int:
         """Service lines pre-filled from the district menu (the rest are extra lines)."""
         return len(self.policy.services)
+
+    @property
+    def menu_services(self) -> tuple:
+        """The district's services in the order of the Services sheet's menu lines."""
+        return tuple(sorted(self.policy.services, key=lambda s: (s.department, s.code)))
 
     def allocation_total_name(self, fund_code: str) -> str:
         """Defined name of a fund's allocation cell."""

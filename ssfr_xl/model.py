@@ -148,6 +148,38 @@ class Fund:
     allowed_objects: str = ""  # e.g. "1000-3999,4300,5800"; blank = any
     allowed_services: str = ""  # department names or service codes; blank = any
 
+    def may_pay_object(self, object_code: str) -> bool:
+        """Whether this fund may pay for an object code (unrestricted funds pay for any)."""
+        rule = self.allowed_objects.strip()
+        if not self.restricted or not rule:
+            return True
+        try:
+            code = int(object_code)
+        except ValueError:
+            return False
+        for part in rule.split(","):
+            part = part.strip()
+            try:
+                if "-" in part:
+                    low, high = part.split("-", 1)
+                    if int(low) <= code <= int(high):
+                        return True
+                elif part and int(part) == code:
+                    return True
+            except ValueError:
+                continue
+        return False
+
+    def may_buy_service(self, department: str, code: str) -> bool:
+        """Whether this fund may buy a central-office service (by department or code)."""
+        rule = self.allowed_services.strip()
+        if not self.restricted or not rule:
+            return True
+        allowed = {p.strip().casefold() for p in rule.split(",")}
+        if "none" in allowed:
+            return False
+        return department.casefold() in allowed or code.casefold() in allowed
+
 
 @dataclass(frozen=True)
 class Component:

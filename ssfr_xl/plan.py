@@ -1,22 +1,27 @@
-"""A school plan's inputs and the totals Python computes from them (never from cached values).
+"""A school plan's inputs and everything the workbook computes from them, in Python.
 
-The arithmetic mirrors the plan workbook's formulas: a staffing line costs
-ROUND(FTE x average salary x (1 + benefits rate), 2); a service line ROUND(quantity x unit
-price, 2); other spending counts as typed; each fund's planned total is ROUND(sum, 2).
+Nothing here has its own arithmetic: the plan's formulas are declared once in plan_math and
+evaluated here on the input cells read from a returned file (never on cached values), with the
+district's lists and allocation of record. The same declarations wrote the workbook's formulas.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
-from .cells import CellValueError, to_number, to_text
-from .layout import OBJECT_GROUPS, SchoolLayout, Table, cell_address
+from .excel_expr import Value, XlError, as_text, cell_value, is_number
+from .layout import SchoolLayout, Table, cell_address
 from .model import Policy
 from .money import excel_round
+from .plan_math import CompiledPlan, EvaluatedPlan, Rule, plan_math
 
 Grid = Mapping[str, Sequence[Sequence[object]]]  # sheet -> rows of values, from A1
+Lists = dict[tuple[str, str], list[Value]]  # (Lists table, column key) -> values
+
+#: Lists tables and the columns the plan's formulas read.
+LIST_TABLES = ("jobs", "service_menu", "objects", "fund_list", "goal_list")
 
 
 @dataclass(frozen=True)
@@ -26,7 +31,7 @@ class PlanLine:
     sheet: str
     row: int
     kind: str  # "position" | "service" | "other"
-    code: str  # job class, service code or object code
+    code: str  # job class, service code or object code, exactly as typed
     fund: str
     goal: str
     fte: float  # positions only
@@ -48,28 +53,58 @@ class GoalEntry:
     measure: str
 
 
+@dataclass(frozen=True)
+class LineProblem:
+    """A rule a filled line breaks: the same problem its Check cell shows."""
+
+    table: Table
+    index: int  # line number in the table, 0-based
+    rule: Rule
+    values: Mapping[str, Value]  # the line's inputs and computed values
+    kind: str = ""  # position | service | other | goal
+
+    @property
+    def sheet(self) -> str:
+        """Sheet of the line."""
+        return self.table.sheet
+
+    @property
+    def cell(self) -> str:
+        """Address of the cell the rule points at."""
+        return self.table.cell(self.rule.column, self.index)
+
+
 @dataclass
 class PlanInputs:
-    """What the principal typed, read by the layout."""
+    """What the principal typed, and the plan as the workbook computes it."""
 
     lines: list[PlanLine]
     goals: list[GoalEntry]
-    problems: list[tuple[str, str, str]]  # (sheet, cell, what is wrong) found while reading
+    problems: list[LineProblem] = field(default_factory=list)
+    evaluated: EvaluatedPlan | None = None
 
 
 @dataclass
 class PlanTotals:
-    """Totals of a plan, per fund, per goal, per object group."""
+    """Totals of a plan, per fund, per goal, per object group, and the Start Here status."""
 
     planned_by_fund: dict[str, float]
     planned_by_goal: dict[str, float]
     by_group: dict[str, float]
     total_fte: float
+    remaining_by_fund: dict[str, float] = field(default_factory=dict)
+    status: str = ""
 
     def remaining(self, allocation: Mapping[str, float]) -> dict[str, float]:
         """Allocation minus planned, per fund."""
         return {code: excel_round(allocation.get(code, 0.0) - planned)
                 for code, planned in self.planned_by_fund.items()}
+
+
+@lru_cache(maxsize=8)
+def compiled(policy: Policy) -> CompiledPlan:
+    """The plan's declarations compiled to Python, once per policy."""
+    return CompiledPlan.of(plan_math(policy))
 
 
 def _cell(grid: Grid, sheet: str, row: int, col: int) -> object:
@@ -79,109 +114,187 @@ def _cell(grid: Grid, sheet: str, row: int, col: int) -> object:
     values = rows[row - 1]
     if col - 1 >= len(values):
         return None
-    value = values[col - 1]
-    return None if value == "" else value
+    return values[col - 1]
 
 
-def _row_values(grid: Grid, t: Table, index: int) -> dict[str, object]:
-    row = t.first_row + index
-    return {c.key: _cell(grid, t.sheet, row, t.col(c.key)) for c in t.columns}
+def grid_value(grid: Grid, sheet: str, row: int, col: int,
+               errors: Mapping[str, Mapping[str, str]] | None = None) -> Value:
+    """A cell as the spreadsheet holds it (errors from the reader's list of error cells)."""
+    if errors:
+        text = errors.get(sheet, {}).get(cell_address(row, col))
+        if text:
+            return XlError(text)
+    return cell_value(_cell(grid, sheet, row, col))
 
 
-def read_plan_inputs(grid: Grid, policy: Policy, layout: SchoolLayout | None = None
-                     ) -> PlanInputs:
-    """The plan's input cells, typed, with problems noted rather than raised."""
+def list_records(layout: SchoolLayout) -> dict[str, list[dict[str, Value]]]:
+    """The Lists sheet's rows as the writer writes them (the district's record)."""
+    p = layout.policy
+    keys = layout.allow_keys
+
+    def may(flags) -> dict[str, Value]:
+        return {key: float(ok) for key, ok in zip(keys, flags, strict=True)}
+
+    return {
+        "jobs": [{"code": j.code, "title": j.title, "object_code": j.object_code,
+                  "average_salary": j.average_salary, "benefits_rate": j.benefits_rate,
+                  **may(f.may_pay_object(j.object_code) for f in p.funds)}
+                 for j in p.job_classes],
+        "service_menu": [{"code": s.code, "department": s.department, "name": s.name,
+                          "unit": s.unit, "unit_price": s.unit_price,
+                          "object_code": s.object_code,
+                          **may(f.may_buy_service(s.department, s.code) for f in p.funds)}
+                         for s in p.services],
+        "objects": [{"code": o.code, "name": o.name, "group": o.group,
+                     **may(f.may_pay_object(o.code) for f in p.funds)} for o in p.objects],
+        "fund_list": [{"code": f.code, "name": f.name,
+                       "restricted": "Yes" if f.restricted else "No"} for f in p.funds],
+        "goal_list": [{"code": g.code, "name": g.name} for g in p.goals],
+    }
+
+
+def _list_keys(layout: SchoolLayout, table: str) -> tuple[str, ...]:
+    t: Table = getattr(layout, table)
+    return tuple(c.key for c in t.columns if c.key != "average_cost")
+
+
+def record_lists(layout: SchoolLayout) -> Lists:
+    """The lists of record, column by column (an empty list is one blank cell)."""
+    out: Lists = {}
+    for table, rows in list_records(layout).items():
+        for key in _list_keys(layout, table):
+            values = [cell_value(r.get(key)) for r in rows]
+            out[(table, key)] = values or [None]
+    return out
+
+
+def file_lists(grid: Grid, layout: SchoolLayout) -> Lists:
+    """The lists as a returned file holds them."""
+    out: Lists = {}
+    for table in LIST_TABLES:
+        t: Table = getattr(layout, table)
+        n = max(t.rows, 1)
+        for key in _list_keys(layout, table):
+            col = t.col(key)
+            out[(table, key)] = [grid_value(grid, t.sheet, t.first_row + i, col)
+                                 for i in range(n)]
+    return out
+
+
+def record_names(layout: SchoolLayout, allocation: Mapping[str, float]) -> dict[str, Value]:
+    """The defined names the formulas read: FTE step and each fund's allocation."""
+    names: dict[str, Value] = {"FTE_Step": float(layout.policy.fte_step)}
+    for f in layout.policy.funds:
+        names[layout.allocation_total_name(f.code)] = float(allocation.get(f.code, 0.0))
+    return names
+
+
+def file_names(grid: Grid, layout: SchoolLayout) -> dict[str, Value]:
+    """The same names as a returned file holds them."""
+    from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
+
+    def at(sheet: str, address: str) -> Value:
+        letters, row = coordinate_from_string(address)
+        return grid_value(grid, sheet, row, column_index_from_string(letters))
+
+    names: dict[str, Value] = {"FTE_Step": at(layout.jobs.sheet, layout.fte_step_cell)}
+    for i, f in enumerate(layout.policy.funds):
+        names[layout.allocation_total_name(f.code)] = at(
+            layout.allocation.sheet, layout.allocation_total_cell(i))
+    return names
+
+
+def line_inputs(grid: Grid, layout: SchoolLayout,
+                errors: Mapping[str, Mapping[str, str]] | None = None
+                ) -> dict[str, list[dict[str, Value]]]:
+    """The input cells of every line table, as the spreadsheet holds them."""
+    out = {}
+    for lt in compiled(layout.policy).math.lines:
+        t: Table = getattr(layout, lt.table)
+        cols = [(k, t.col(k)) for k in lt.inputs]
+        out[lt.table] = [{k: grid_value(grid, t.sheet, t.first_row + i, c, errors)
+                          for k, c in cols} for i in range(t.rows)]
+    return out
+
+
+def evaluate(grid: Grid, policy: Policy, allocation: Mapping[str, float],
+             layout: SchoolLayout | None = None, lists: Lists | None = None,
+             names: Mapping[str, Value] | None = None,
+             errors: Mapping[str, Mapping[str, str]] | None = None) -> EvaluatedPlan:
+    """Every computed cell of a plan from its inputs; the district's lists unless given."""
     layout = layout or SchoolLayout(policy)
-    jobs = {j.code.casefold(): j for j in policy.job_classes}
-    services = {s.code.casefold(): s for s in policy.services}
+    return compiled(policy).evaluate(
+        line_inputs(grid, layout, errors),
+        record_lists(layout) if lists is None else lists,
+        record_names(layout, allocation) if names is None else names)
+
+
+def _number(v: Value) -> float:
+    return float(v) if is_number(v) else 0.0
+
+
+def read_plan_inputs(grid: Grid, policy: Policy, layout: SchoolLayout | None = None,
+                     allocation: Mapping[str, float] | None = None,
+                     errors: Mapping[str, Mapping[str, str]] | None = None) -> PlanInputs:
+    """The plan's filled lines, goals and line problems, computed as the workbook does."""
+    layout = layout or SchoolLayout(policy)
+    ev = evaluate(grid, policy, allocation or {}, layout, errors=errors)
+    kinds = {lt.table: lt for lt in compiled(policy).math.lines}
     lines: list[PlanLine] = []
-    problems: list[tuple[str, str, str]] = []
-
-    def number(t: Table, index: int, key: str, value: object) -> float | None:
-        try:
-            return to_number(value, blank=None) if value is not None else None
-        except CellValueError as e:
-            problems.append((t.sheet, t.cell(key, index), str(e)))
-            return None
-
-    t = layout.staffing
-    for i in range(t.rows):
-        v = _row_values(grid, t, i)
-        code = to_text(v["job_class"])
-        if not code and v["fte"] is None and not v["fund"] and not v["goal"]:
-            continue
-        fte = number(t, i, "fte", v["fte"])
-        job = jobs.get(code.casefold())
-        cost = salary = 0.0
-        if job is not None and fte is not None:
-            salary = excel_round(fte * job.average_salary)
-            cost = excel_round(fte * job.average_salary * (1 + job.benefits_rate))
-        lines.append(PlanLine(t.sheet, t.first_row + i, "position", code, to_text(v["fund"]),
-                              to_text(v["goal"]), fte or 0.0, 0.0, cost, salary,
-                              to_text(v["note"]), v))
-    t = layout.services
-    for i in range(t.rows):
-        v = _row_values(grid, t, i)
-        code = to_text(v["service"])
-        if v["quantity"] is None:
-            continue
-        quantity = number(t, i, "quantity", v["quantity"])
-        service = services.get(code.casefold())
-        cost = 0.0
-        if service is not None and quantity is not None:
-            cost = excel_round(quantity * service.unit_price)
-        if quantity == 0 and not v["fund"] and not v["goal"]:
-            continue
-        lines.append(PlanLine(t.sheet, t.first_row + i, "service", code, to_text(v["fund"]),
-                              to_text(v["goal"]), 0.0, quantity or 0.0, cost, 0.0,
-                              service.name if service else "", v))
-    t = layout.other
-    for i in range(t.rows):
-        v = _row_values(grid, t, i)
-        if all(v[k] is None for k in ("object", "fund", "goal", "description", "amount")):
-            continue
-        amount = number(t, i, "amount", v["amount"])
-        lines.append(PlanLine(t.sheet, t.first_row + i, "other", to_text(v["object"]),
-                              to_text(v["fund"]), to_text(v["goal"]), 0.0, 0.0, amount or 0.0,
-                              0.0, to_text(v["description"]), v))
+    problems: list[LineProblem] = []
+    for name, lt in kinds.items():
+        t: Table = getattr(layout, name)
+        rows = ev.tables[name]
+        for i in ev.used[name]:
+            v = rows[i]
+            for rule in ev.failing[name].get(i, ()):
+                problems.append(LineProblem(t, i, rule, v, lt.kind))
+            if lt.kind == "goal":
+                continue
+            raw = {k: v.get(k) for k in lt.inputs}
+            if lt.kind == "position":
+                line = PlanLine(t.sheet, t.first_row + i, "position", as_text(v["job_class"]),
+                                as_text(v["fund"]), as_text(v["goal"]), _number(v["fte"]), 0.0,
+                                _number(v["cost"]), _number(v["salary"]), as_text(v["note"]),
+                                raw)
+            elif lt.kind == "service":
+                name_ = v.get("name")
+                line = PlanLine(t.sheet, t.first_row + i, "service", as_text(v["service"]),
+                                as_text(v["fund"]), as_text(v["goal"]), 0.0,
+                                _number(v["quantity"]), _number(v["cost"]), 0.0,
+                                name_ if isinstance(name_, str) else "", raw)
+            else:
+                line = PlanLine(t.sheet, t.first_row + i, "other", as_text(v["object"]),
+                                as_text(v["fund"]), as_text(v["goal"]), 0.0, 0.0,
+                                _number(v["amount"]), 0.0, as_text(v["description"]), raw)
+            lines.append(line)
     g = layout.goals
     goals = []
     for i, goal in enumerate(policy.goals):
-        v = _row_values(grid, g, i)
-        goals.append(GoalEntry(g.first_row + i, goal.code, to_text(v["school_goal"]),
-                               to_text(v["strategy"]), to_text(v["measure"])))
-    return PlanInputs(lines, goals, problems)
+        v = ev.tables["goals"][i]
+        goals.append(GoalEntry(g.first_row + i, goal.code, as_text(v.get("school_goal")),
+                               as_text(v.get("strategy")), as_text(v.get("measure"))))
+    return PlanInputs(lines, goals, problems, ev)
 
 
 def plan_totals(inputs: PlanInputs, policy: Policy) -> PlanTotals:
-    """Totals as the plan workbook computes them, from the inputs only."""
-    groups = {o.code.casefold(): o.group for o in policy.objects}
-
-    def by(attr: str, value: str) -> float:
-        parts = {kind: math.fsum(li.amount for li in inputs.lines
-                                 if li.kind == kind and getattr(li, attr).casefold()
-                                 == value.casefold())
-                 for kind in ("position", "service", "other")}
-        return excel_round(parts["position"] + parts["service"] + parts["other"])
-
-    by_group = {}
-    for group in OBJECT_GROUPS:
-        other = math.fsum(li.amount for li in inputs.lines
-                          if li.kind == "other" and groups.get(li.code.casefold()) == group)
-        extra = 0.0
-        if group == "Salaries":
-            extra = math.fsum(li.salary for li in inputs.lines if li.kind == "position")
-        elif group == "Benefits":
-            extra = math.fsum(excel_round(li.amount - li.salary)
-                              for li in inputs.lines if li.kind == "position")
-        elif group == "Services":
-            extra = math.fsum(li.amount for li in inputs.lines if li.kind == "service")
-        by_group[group] = excel_round(extra + other)
+    """Totals as the plan workbook computes them (from the evaluation in `inputs`)."""
+    ev = inputs.evaluated
+    assert ev is not None, "read_plan_inputs evaluates the plan"
+    funds = ev.tables["funds"]
+    goal_rows = ev.tables["goals"]
+    status = ev.totals["status"]
     return PlanTotals(
-        planned_by_fund={f.code: by("fund", f.code) for f in policy.funds},
-        planned_by_goal={g.code: by("goal", g.code) for g in policy.goals},
-        by_group=by_group,
-        total_fte=math.fsum(li.fte for li in inputs.lines if li.kind == "position"),
+        planned_by_fund={f.code: _number(funds[i]["planned"])
+                         for i, f in enumerate(policy.funds)},
+        planned_by_goal={g.code: _number(goal_rows[i]["planned"])
+                         for i, g in enumerate(policy.goals)},
+        by_group={key[len("group_"):]: _number(v) for key, v in ev.totals.items()
+                  if key.startswith("group_")},
+        total_fte=_number(ev.totals["total_fte"]),
+        remaining_by_fund={f.code: _number(funds[i]["remaining"])
+                           for i, f in enumerate(policy.funds)},
+        status=status if isinstance(status, str) else str(status),
     )
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, Reference
-from openpyxl.formatting.rule import CellIsRule
+from openpyxl.formatting.rule import CellIsRule, FormulaRule
 from openpyxl.styles import Font
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -32,14 +32,14 @@ from .layout import (
     TEMPLATE_VERSION,
     SchoolLayout,
     Table,
-    sheet_ref,
 )
 from .layout import SchoolSheets as SS
 from .model import District, Policy, School
 from .money import excel_round, format_money
+from .plan import LIST_TABLES, list_records
+from .plan_math import MAX_LINE_FTE, plan_formulas
 from .xlsx import (
     add_validation,
-    column_values,
     define_name,
     job_class_records,
     protect,
@@ -228,6 +228,7 @@ def build_school_plan(spec: SchoolPlanSpec) -> Workbook:
     _write_goals(wb, sheets[SS.GOALS], layout)
     _write_summary(wb, sheets[SS.SUMMARY], layout)
     _write_start(wb, sheets[SS.START], layout, spec)
+    _write_formulas(wb, spec.policy)
     _write_meta(sheets[SS.META], spec)
     for name, ws in sheets.items():
         if name != SS.META:
@@ -255,18 +256,13 @@ def _write_lists(wb: Workbook, ws: Worksheet, layout: SchoolLayout) -> None:
     p = layout.policy
     title(ws, "Lists", "The district's job classes, services, objects, funds and goals. "
           "Set by the budget office; not for editing.")
+    records = list_records(layout)
     t = layout.jobs
-    write_table(wb, ws, t, job_class_records(t, p.job_classes))
-    write_table(wb, ws, layout.service_menu,
-                [column_values(layout.service_menu.columns, s) for s in p.services])
-    write_table(wb, ws, layout.objects,
-                [column_values(layout.objects.columns, o) for o in p.objects])
-    write_table(wb, ws, layout.fund_list, [
-        {**column_values(layout.fund_list.columns, f),
-         "restricted": "Yes" if f.restricted else "No"} for f in p.funds
-    ])
-    write_table(wb, ws, layout.goal_list,
-                [column_values(layout.goal_list.columns, g) for g in p.goals])
+    for record, formulas in zip(records["jobs"], job_class_records(t, p.job_classes),
+                                strict=True):
+        record["average_cost"] = formulas["average_cost"]
+    for table in LIST_TABLES:
+        write_table(wb, ws, getattr(layout, table), records[table])
     # every cell on this sheet is reference data: lock the "input" styled cells too
     for row in ws.iter_rows(min_row=layout.jobs.first_row):
         for cell in row:
@@ -278,17 +274,20 @@ def _write_lists(wb: Workbook, ws: Worksheet, layout: SchoolLayout) -> None:
                        ("goals", layout.goal_list)):
         # an empty list still gets its name (one blank cell) so dropdowns never dangle
         define_name(wb, PLAN_LIST_NAMES[key], SS.LISTS, table.range("code"))
-    step_col = layout.goal_list.first_col + len(layout.goal_list.columns) + 1
-    ws.cell(row=layout.jobs.header_row, column=step_col, value="FTE step").style = styles.HEADER
-    ws.cell(row=layout.jobs.first_row, column=step_col, value=p.fte_step).style = styles.FORMULA
-    define_name(wb, "FTE_Step", SS.LISTS,
-                f"{ws.cell(row=layout.jobs.first_row, column=step_col).coordinate}")
+    step = ws[layout.fte_step_cell]
+    ws.cell(row=layout.jobs.header_row, column=step.column, value="FTE step"
+            ).style = styles.HEADER
+    step.value = p.fte_step
+    step.style = styles.FORMULA
+    define_name(wb, "FTE_Step", SS.LISTS, layout.fte_step_cell)
 
 
-def _lookup(table: Table, key: str, code_expr: str) -> str:
-    """INDEX/MATCH of a code in a Lists table, returning column `key`."""
-    return (f"INDEX({table.full_range(key)},MATCH({code_expr}&\"\","
-            f"{table.full_range('code')},0))")
+def _write_formulas(wb: Workbook, policy: Policy) -> None:
+    """Every computed cell, from its one declaration in plan_math."""
+    for sheet, cells in plan_formulas(policy).cells.items():
+        ws = wb[sheet]
+        for address, formula in cells.items():
+            ws[address].value = formula
 
 
 def _write_allocation(wb: Workbook, ws: Worksheet, layout: SchoolLayout,
@@ -344,13 +343,13 @@ def _write_allocation(wb: Workbook, ws: Worksheet, layout: SchoolLayout,
 
 def _fte_validation(t: Table) -> str:
     first = t.cell("fte", 0)
-    return (f"AND(ISNUMBER({first}),{first}>=0,{first}<=1,"
+    return (f"AND(ISNUMBER({first}),{first}>=0,{first}<={MAX_LINE_FTE:g},"
             f"ROUND({first}/FTE_Step,6)=INT(ROUND({first}/FTE_Step,6)))")
 
 
 def _write_staffing(wb: Workbook, ws: Worksheet, layout: SchoolLayout,
                     spec: SchoolPlanSpec) -> None:
-    t, jobs = layout.staffing, layout.jobs
+    t = layout.staffing
     title(ws, "Staffing", "One line per position (use two lines to split a position across "
           "funds). Choose the job class, type the FTE, choose the fund and goal. Cost is the "
           "district average salary plus benefits.")
@@ -358,33 +357,13 @@ def _write_staffing(wb: Workbook, ws: Worksheet, layout: SchoolLayout,
     ws["A3"].style = styles.NOTE
     records = []
     for i in range(t.rows):
-        r = t.first_row + i
-        L = lambda key, r=r: f"{t.letter(key)}{r}"  # noqa: E731,N806
-        code = L("job_class")
-        record: dict[str, object] = {
-            "line": i + 1,
-            "title": f'=IF({code}="","",IFERROR({_lookup(jobs, "title", code)},'
-                     f'"Unknown job class"))',
-            "salary": f'=IF(OR({code}="",NOT(ISNUMBER({L("fte")}))),0,'
-                      f'IFERROR(ROUND({L("fte")}*{_lookup(jobs, "average_salary", code)},2),0))',
-            "cost": f'=IF(OR({code}="",NOT(ISNUMBER({L("fte")}))),0,IFERROR(ROUND({L("fte")}*'
-                    f'{_lookup(jobs, "average_salary", code)}*'
-                    f'(1+{_lookup(jobs, "benefits_rate", code)}),2),0))',
-            "benefits": f"=ROUND({L('cost')}-{L('salary')},2)",
-            "check": (f'=IF(AND({code}="",{L("fte")}=""),"",'
-                      f'IF(ISNA(MATCH({code}&"",{jobs.full_range("code")},0)),'
-                      f'"Choose a job class",'
-                      f'IF(NOT(ISNUMBER({L("fte")})),"Type the FTE as a number",'
-                      f'IF(OR({L("fte")}<0,{L("fte")}>1),"FTE must be 0 to 1",'
-                      f'IF({L("fund")}="","Choose a fund",'
-                      f'IF({L("goal")}="","Choose a goal","OK"))))))'),
-        }
+        record: dict[str, object] = {"line": i + 1}
         if i < len(spec.positions):
             pos = spec.positions[i]
             record.update(job_class=pos.job_class, fte=pos.fte, fund=pos.fund or None,
                           goal=pos.goal or None, note=pos.note or None)
         records.append(record)
-    write_table(wb, ws, t, records)
+    write_table(wb, ws, t, records, literal_keys={"line"})
     ws.data_validations.dataValidation = [
         dv for dv in ws.data_validations.dataValidation if dv.type != "custom"]
     v = t.column("fte").validation
@@ -401,42 +380,23 @@ def _check_format(ws: Worksheet, t: Table) -> None:
     first = t.cell("check", 0)
     ws.conditional_formatting.add(rng, CellIsRule(operator="equal", formula=['"OK"'],
                                                   font=Font(color="2E7D32")))
-    from openpyxl.formatting.rule import FormulaRule
-
     ws.conditional_formatting.add(rng, FormulaRule(
         formula=[f'AND({first}<>"",{first}<>"OK")'], font=Font(color="C00000", bold=True)))
+    for i in range(t.rows):
+        ws.cell(row=t.first_row + i, column=t.col("check")).alignment = \
+            styles.Alignment(wrap_text=True, vertical="top")
 
 
 def _write_services(wb: Workbook, ws: Worksheet, layout: SchoolLayout) -> None:
-    t, menu = layout.services, layout.service_menu
+    t = layout.services
     title(ws, "Services", "Buy central-office services from the district's menu: type a "
           "quantity, choose the fund and goal. Extra lines below the menu let you split a "
           "service across funds.")
-    services = sorted(layout.policy.services, key=lambda s: (s.department, s.code))
     records, locked = [], []
     for i in range(t.rows):
-        r = t.first_row + i
-        L = lambda key, r=r: f"{t.letter(key)}{r}"  # noqa: E731,N806
-        code = L("service")
-        qty = L("quantity")
-        record: dict[str, object] = {
-            "department": f'=IF({code}="","",IFERROR({_lookup(menu, "department", code)},""))',
-            "name": f'=IF({code}="","",IFERROR({_lookup(menu, "name", code)},'
-                    f'"Unknown service"))',
-            "unit": f'=IF({code}="","",IFERROR({_lookup(menu, "unit", code)},""))',
-            "unit_price": f'=IF({code}="","",IFERROR({_lookup(menu, "unit_price", code)},0))',
-            "cost": f'=IF(OR({code}="",NOT(ISNUMBER({qty}))),0,'
-                    f'IFERROR(ROUND({qty}*{_lookup(menu, "unit_price", code)},2),0))',
-            "check": (f'=IF(OR({qty}="",{qty}=0),"",'
-                      f'IF(ISNA(MATCH({code}&"",{menu.full_range("code")},0)),'
-                      f'"Choose a service",'
-                      f'IF(NOT(ISNUMBER({qty})),"Type the quantity as a number",'
-                      f'IF({qty}<0,"Quantity must be 0 or more",'
-                      f'IF({L("fund")}="","Choose a fund",'
-                      f'IF({L("goal")}="","Choose a goal","OK"))))))'),
-        }
-        if i < len(services):
-            record["service"] = services[i].code
+        record: dict[str, object] = {}
+        if i < layout.menu_rows:
+            record["service"] = layout.menu_services[i].code
             locked.append((i, "service"))
         records.append(record)
     write_table(wb, ws, t, records, locked_cells=locked)
@@ -445,38 +405,12 @@ def _write_services(wb: Workbook, ws: Worksheet, layout: SchoolLayout) -> None:
 
 
 def _write_other(wb: Workbook, ws: Worksheet, layout: SchoolLayout) -> None:
-    t, objects = layout.other, layout.objects
+    t = layout.other
     title(ws, "Other Spending", "Supplies, materials, contracts, travel, equipment: choose the "
           "SACS object, fund and goal, describe it and type the amount.")
-    records = []
-    for i in range(t.rows):
-        r = t.first_row + i
-        L = lambda key, r=r: f"{t.letter(key)}{r}"  # noqa: E731,N806
-        obj, amount = L("object"), L("amount")
-        records.append({
-            "line": i + 1,
-            "object_name": f'=IF({obj}="","",IFERROR({_lookup(objects, "name", obj)},'
-                           f'"Unknown object code"))',
-            "group": f'=IF({obj}="","",IFERROR({_lookup(objects, "group", obj)},""))',
-            "check": (f'=IF(AND({obj}="",{amount}=""),"",'
-                      f'IF(ISNA(MATCH({obj}&"",{objects.full_range("code")},0)),'
-                      f'"Choose an object code",'
-                      f'IF(NOT(ISNUMBER({amount})),"Type the amount as a number",'
-                      f'IF({amount}<0,"Amount must be 0 or more",'
-                      f'IF({L("fund")}="","Choose a fund",'
-                      f'IF({L("goal")}="","Choose a goal","OK"))))))'),
-        })
-    write_table(wb, ws, t, records)
+    write_table(wb, ws, t, [{"line": i + 1} for i in range(t.rows)], literal_keys={"line"})
     _check_format(ws, t)
     ws.freeze_panes = ws.cell(row=t.first_row, column=3)
-
-
-def _sum_by(criteria_key: str, criteria: str, layout: SchoolLayout) -> str:
-    """Staffing cost + services cost + other amounts where a column equals `criteria`."""
-    s, v, o = layout.staffing, layout.services, layout.other
-    return (f"SUMIF({s.full_range(criteria_key)},{criteria},{s.full_range('cost')})+"
-            f"SUMIF({v.full_range(criteria_key)},{criteria},{v.full_range('cost')})+"
-            f"SUMIF({o.full_range(criteria_key)},{criteria},{o.full_range('amount')})")
 
 
 def _write_goals(wb: Workbook, ws: Worksheet, layout: SchoolLayout) -> None:
@@ -484,36 +418,32 @@ def _write_goals(wb: Workbook, ws: Worksheet, layout: SchoolLayout) -> None:
     title(ws, "Goals & Strategies", "For each district goal your plan serves: your school's "
           "goal, the strategy, and how you will know it worked. Planned dollars add up the "
           "lines tagged with that goal.")
-    write_table(wb, ws, t, [
-        {"goal": g.code, "goal_name": g.name,
-         "planned": f"=ROUND({_sum_by('goal', t.cell('goal', i), layout)},2)"}
-        for i, g in enumerate(layout.policy.goals)
-    ], literal_keys={"goal", "goal_name"})
+    write_table(wb, ws, t, [{"goal": g.code, "goal_name": g.name}
+                            for g in layout.policy.goals],
+                literal_keys={"goal", "goal_name"})
     for i in range(t.rows):
         ws.row_dimensions[t.first_row + i].height = 45
     for key in ("school_goal", "strategy", "measure"):
         for i in range(t.rows):
             ws.cell(row=t.first_row + i, column=t.col(key)).alignment = \
                 styles.Alignment(wrap_text=True, vertical="top")
+    if t.rows:
+        _check_format(ws, t)
     ws.freeze_panes = ws.cell(row=t.first_row, column=3)
 
 
 def _write_summary(wb: Workbook, ws: Worksheet, layout: SchoolLayout) -> None:
-    t, staffing, services, other = layout.funds, layout.staffing, layout.services, layout.other
+    t = layout.funds
     title(ws, "Summary", "Allocation, planned spending and what remains, per fund. A negative "
           "remaining amount (red) means the plan spends more than the fund holds.")
     write_table(wb, ws, t, [
-        {"fund": f.code, "name": f.name, "restricted": "Yes" if f.restricted else "No",
-         "allocation": f"={layout.allocation_total_name(f.code)}",
-         "planned": f"=ROUND({_sum_by('fund', t.cell('fund', i), layout)},2)",
-         "remaining": f"=ROUND({t.cell('allocation', i)}-{t.cell('planned', i)},2)"}
-        for i, f in enumerate(layout.policy.funds)
+        {"fund": f.code, "name": f.name, "restricted": "Yes" if f.restricted else "No"}
+        for f in layout.policy.funds
     ], literal_keys={"fund", "name", "restricted"})
-    total_row = t.last_row + 1
+    total_row = layout.summary_total_row
     ws.cell(row=total_row, column=1, value="All funds").style = styles.TOTAL
     for key in ("allocation", "planned", "remaining"):
-        cell = ws.cell(row=total_row, column=t.col(key),
-                       value=f"=ROUND(SUM({t.range(key, absolute=False)}),2)")
+        cell = ws[layout.summary_cell(f"total_{key}")]
         cell.style = styles.TOTAL
         cell.number_format = styles.MONEY
     define_name(wb, "Plan_Remaining", SS.SUMMARY, t.range("remaining"))
@@ -521,28 +451,19 @@ def _write_summary(wb: Workbook, ws: Worksheet, layout: SchoolLayout) -> None:
         f"{t.letter('remaining')}{t.first_row}:{t.letter('remaining')}{total_row}",
         CellIsRule(operator="lessThan", formula=["0"], font=Font(color="C00000", bold=True)))
 
-    top = total_row + 2
+    top = layout.group_header_row
     ws.cell(row=top, column=1, value="By object group").style = styles.HEADER
     ws.cell(row=top, column=2, value="Planned").style = styles.HEADER
-    group_amount = {
-        "Salaries": f"SUM({staffing.full_range('salary')})+",
-        "Benefits": f"SUM({staffing.full_range('benefits')})+",
-        "Services": f"SUM({services.full_range('cost')})+",
-    }
     for i, group in enumerate(OBJECT_GROUPS):
-        r = top + 1 + i
-        ws.cell(row=r, column=1, value=group).style = styles.FORMULA
-        cell = ws.cell(row=r, column=2, value=(
-            f"=ROUND({group_amount.get(group, '')}SUMIF({other.full_range('group')},"
-            f"\"{group}\",{other.full_range('amount')}),2)"))
+        ws.cell(row=top + 1 + i, column=1, value=group).style = styles.FORMULA
+        cell = ws[layout.summary_cell(f"group_{group}")]
         cell.style = styles.FORMULA
         cell.number_format = styles.MONEY
-    r = top + 1 + len(OBJECT_GROUPS)
-    ws.cell(row=r, column=1, value="Total FTE planned").style = styles.LABEL
-    cell = ws.cell(row=r, column=2, value=f"=SUM({staffing.full_range('fte')})")
-    cell.style = styles.FORMULA
-    cell.number_format = styles.FTE
-    define_name(wb, "Plan_Total_FTE", SS.SUMMARY, cell.coordinate)
+    fte = ws[layout.summary_cell("total_fte")]
+    ws.cell(row=fte.row, column=1, value="Total FTE planned").style = styles.LABEL
+    fte.style = styles.FORMULA
+    fte.number_format = styles.FTE
+    define_name(wb, "Plan_Total_FTE", SS.SUMMARY, fte.coordinate)
 
     chart = BarChart()
     chart.type = "col"
@@ -557,6 +478,13 @@ def _write_summary(wb: Workbook, ws: Worksheet, layout: SchoolLayout) -> None:
     ws.add_chart(chart, f"H{t.header_row}")
 
 
+#: Rules validate applies that no formula can show live; Start Here lists them.
+CHECKED_ON_SUBMIT = (
+    "Checked when you submit: that this is the file the district sent for your school, that "
+    "no sheet, formula or list was changed, that the allocation and prices are the "
+    "district's current ones, and whether much of a fund is left unspent (a warning).")
+
+
 def _write_start(wb: Workbook, ws: Worksheet, layout: SchoolLayout,
                  spec: SchoolPlanSpec) -> None:
     school, district = spec.school, spec.district
@@ -565,26 +493,10 @@ def _write_start(wb: Workbook, ws: Worksheet, layout: SchoolLayout,
           "another school.")
     ws.column_dimensions["A"].width = 34
     ws.column_dimensions["B"].width = 70
-    funds = layout.funds
-    over = '"Balanced"'
-    for i in reversed(range(funds.rows)):
-        rem = sheet_ref(SS.SUMMARY, funds.cell("remaining", i, absolute=True))
-        code = layout.policy.funds[i].code
-        over = f'IF({rem}<0,"Over budget in {code} by $"&FIXED(-{rem},2),{over})'
-    incomplete = "+".join(
-        f'SUMPRODUCT((LEN({t.full_range("check")})>0)*({t.full_range("check")}<>"OK"))'
-        for t in (layout.staffing, layout.services, layout.other))
-    g = layout.goals
-    goals_written = (f'SUMPRODUCT((LEN({g.full_range("strategy")})>0)*'
-                     f'(LEN({g.full_range("measure")})>0))')
-    status = (f'=IF(LEFT({over},4)="Over",{over},IF({incomplete}>0,"Incomplete: "&'
-              f'({incomplete})&" line(s) need attention - see the Check column",'
-              f'IF({goals_written}=0,"Incomplete: write at least one goal with a strategy '
-              f'and a measure (Goals & Strategies)",{over})))')
     values = {
         "school": school.name, "school_id": school.school_id, "district": district.name,
         "fiscal_year": district.fiscal_year, "deadline": district.plan_deadline,
-        "contact": district.contact, "status": status,
+        "contact": district.contact,
     }
     write_fields(wb, ws, START_FIELDS, values, formula_keys={"status"})
     status_cell = ws.cell(row=START_FIELDS.row("status"), column=START_FIELDS.value_col)
@@ -600,6 +512,8 @@ def _write_start(wb: Workbook, ws: Worksheet, layout: SchoolLayout,
         "",
         "Only yellow cells can be typed in. Restricted funds (see Summary) may only buy what "
         "the district allows. Keep the file name and sheet names as they are.",
+        "When the Status says Balanced and every Check says OK, the district's check will "
+        "accept the plan. " + CHECKED_ON_SUBMIT,
     ]
     first = START_FIELDS.last_row + 2
     for i, line in enumerate(steps):

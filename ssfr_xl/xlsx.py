@@ -57,6 +57,8 @@ def write_header(ws: Worksheet, table: Table) -> None:
         cell = ws.cell(row=table.header_row, column=col, value=c.header)
         cell.style = styles.HEADER
         ws.column_dimensions[table.letter(c.key)].width = c.width
+        if c.hidden:
+            ws.column_dimensions[table.letter(c.key)].hidden = True
 
 
 def put_text(cell: Any, value: Any) -> None:
