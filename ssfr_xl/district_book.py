@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,8 +128,7 @@ def _write_reference_tables(wb: Workbook, sheets: dict[str, Worksheet], layout: 
     ])
     ws = sheets[S.JOB_CLASSES]
     title(ws, "Job Classes", "Positions schools can plan, charged at district average cost.")
-    t = layout.job_classes
-    write_table(wb, ws, t, job_class_records(t, p.job_classes))
+    write_table(wb, ws, layout.job_classes, _job_class_records(layout, inputs))
     ws = sheets[S.SERVICES]
     title(ws, "Services", "The central-office menu schools buy from.")
     write_table(wb, ws, layout.services, [column_values(layout.services.columns, s)
@@ -146,18 +145,21 @@ def _write_reference_tables(wb: Workbook, sheets: dict[str, Worksheet], layout: 
         ws.freeze_panes = "A4"
 
 
-def _write_policy(wb: Workbook, ws: Worksheet, layout: DistrictLayout,
-                  inputs: DistrictInputs) -> None:
+# --- cell contents -------------------------------------------------------------------------
+# What every computed cell holds is produced once, by the functions below: the sheet writers
+# put it in the workbook and `computed_cells` hands it to `ssfr-xl allocate`, which checks that
+# the file still holds exactly these formulas (district_check.py).
+
+def _job_class_records(layout: DistrictLayout, inputs: DistrictInputs) -> list[dict]:
+    return job_class_records(layout.job_classes, inputs.policy.job_classes)
+
+
+def _settings_values(layout: DistrictLayout, inputs: DistrictInputs) -> dict[str, object]:
+    """The Policy sheet's fields: inputs and the formulas of the computed ones."""
     p, d = inputs.policy, inputs.district
-    calc, alloc = layout.calculation, layout.allocations
-    comps = layout.components
-    title(ws, f"Funding policy {d.fiscal_year}",
-          "Yellow cells are inputs: change them and every allocation recomputes. "
-          "Grey cells do not apply to that component.")
-    ws.column_dimensions["A"].width = 38
+    calc, R = layout.calculation, layout.components.range  # noqa: N806 - a spreadsheet range
     has_transition = any(c.kind == "transition" for c in p.components)
-    R = comps.range  # noqa: N806 - reads like a spreadsheet range
-    values = {
+    return {
         "name": d.name, "cds_code": d.cds_code, "fiscal_year": d.fiscal_year,
         "budget": d.budget, "base_rate_mode": d.base_rate_mode, "base_rate": d.base_rate,
         "transition_max_loss": d.transition_max_loss, "fte_step": p.fte_step,
@@ -175,21 +177,23 @@ def _write_policy(wb: Workbook, ws: Worksheet, layout: DistrictLayout,
         "transition_taken":
             "=IF(Transition_Gains>0,MIN(1,Transition_Protection/Transition_Gains),0)",
     }
-    write_fields(wb, ws, SETTINGS, values)
 
-    spans = layout.spans
-    ws.cell(row=spans.header_row - 1, column=1, value="Grade spans").style = styles.LABEL
-    write_table(wb, ws, spans, [
+
+def _span_records(layout: DistrictLayout, inputs: DistrictInputs) -> list[dict]:
+    calc = layout.calculation
+    return [
         {"name": s.name, "first_grade": s.first_grade, "last_grade": s.last_grade,
          "weight": s.weight, "pupils": f"=SUM({calc.full_range(f'span_{i}')})"}
-        for i, s in enumerate(p.spans)
-    ])
-    for i in range(len(p.spans)):
-        define_name(wb, layout.span_weight_name(i), S.POLICY, spans.cell("weight", i))
+        for i, s in enumerate(inputs.policy.spans)
+    ]
 
-    ws.cell(row=comps.header_row - 1, column=1, value="Formula components").style = styles.LABEL
+
+def _component_records(layout: DistrictLayout, inputs: DistrictInputs
+                       ) -> tuple[list[dict], list[tuple[int, str]]]:
+    """Rows of the Policy sheet's component table, and the input cells locked on them."""
+    calc, alloc = layout.calculation, layout.allocations
     records, locked = [], []
-    for i, c in enumerate(p.components):
+    for i, c in enumerate(inputs.policy.components):
         n = lambda param, c=c: layout.component_name(param, c)  # noqa: E731
         uses = KIND_PARAMETERS[c.kind]
         amount_col = (calc.full_range(f"amount_{c.code}") if c.kind in FIXED_KINDS
@@ -239,24 +243,11 @@ def _write_policy(wb: Workbook, ws: Worksheet, layout: DistrictLayout,
             locked += [(i, f"level_{j}") for j in range(len(LEVELS))]
         if c.kind == "transition":
             locked.append((i, "fund"))  # protection is paid from unrestricted money
-    write_table(wb, ws, comps, records, locked_cells=locked)
-    for i, c in enumerate(p.components):
-        for param, key in (("Fund", "fund"), ("Counting", "counting"), ("Unit", "rate_unit"),
-                           ("Rate", "rate"), ("Threshold", "threshold"),
-                           ("Minimum", "minimum"), ("Cap", "cap"), ("Pool", "pool"),
-                           ("RateUSD", "rate_usd"), ("Unres", "unrestricted"),
-                           ("DriverTotal", "driver_total"), ("Total", "total")):
-            define_name(wb, layout.component_name(param, c), S.POLICY, comps.cell(key, i))
-        first, last = comps.cell("level_0", i), comps.cell(f"level_{len(LEVELS) - 1}", i)
-        define_name(wb, layout.component_name("Level", c), S.POLICY, f"{first}:{last}")
-    ws.freeze_panes = ws.cell(row=comps.first_row, column=3)
+    return records, locked
 
 
-def _write_schools(wb: Workbook, ws: Worksheet, layout: DistrictLayout,
-                   inputs: DistrictInputs) -> None:
+def _school_records(layout: DistrictLayout, inputs: DistrictInputs) -> list[dict]:
     t = layout.schools
-    title(ws, "Schools", "The roster: grade enrollment and need counts per school. Yellow "
-          "cells are inputs; Enrollment adds the grades.")
     first, last = f"grade_{GRADES[0]}", f"grade_{GRADES[-1]}"
     records = []
     for i, s in enumerate(inputs.schools):
@@ -266,9 +257,7 @@ def _write_schools(wb: Workbook, ws: Worksheet, layout: DistrictLayout,
         record["enrollment"] = f"=SUM({t.span_range(first, last, row)})"
         record["grades_estimated"] = "Yes" if s.grades_estimated else "No"
         records.append(record)
-    write_table(wb, ws, t, records)
-    ws.freeze_panes = ws.cell(row=t.first_row, column=3)
-    ws.auto_filter.ref = f"A{t.header_row}:{t.letter(t.columns[-1].key)}{t.last_row}"
+    return records
 
 
 def _basis_expression(c: Component, layout: DistrictLayout, row: int) -> str:
@@ -289,11 +278,9 @@ def _basis_expression(c: Component, layout: DistrictLayout, row: int) -> str:
     return f'IF({counting}="unduplicated",MIN({undup},{total}),{total})'
 
 
-def _write_calculation(ws: Worksheet, layout: DistrictLayout) -> None:
+def _calculation_rows(layout: DistrictLayout) -> Iterator[tuple[int, dict[str, object]]]:
+    """(worksheet row, contents by column key) of every Calculation row."""
     t, schools, alloc, p = layout.calculation, layout.schools, layout.allocations, layout.policy
-    title(ws, "Calculation", "What each rate applies to, per school: span pupils, counts, "
-          "pupils above thresholds, shortfalls. All formulas.")
-    write_header(ws, t)
     non_transition = [c for c in p.components if c.kind != "transition"]
     for i in range(layout.n_schools):
         r = t.first_row + i
@@ -344,8 +331,7 @@ def _write_calculation(ws: Worksheet, layout: DistrictLayout) -> None:
                 "protection": f"=IF({prior}>0,MAX(0,{prior}*(1-Max_Loss)-{ft}),0)",
                 "gain": f"=IF({prior}>0,MAX(0,{ft}-{prior}),0)",
             })
-        _write_row(ws, t, r, values)
-    ws.freeze_panes = ws.cell(row=t.first_row, column=3)
+        yield r, values
 
 
 def _fixed_amount(c: Component, layout: DistrictLayout, L) -> str:  # noqa: N803
@@ -364,38 +350,32 @@ def _fixed_amount(c: Component, layout: DistrictLayout, L) -> str:  # noqa: N803
             f"ROUND(MAX({n('Minimum')},{d}*{n('Rate')}),2),0)")
 
 
-def _write_row(ws: Worksheet, t: Table, row: int, values: dict[str, object]) -> None:
-    for c in t.columns:
-        cell = ws.cell(row=row, column=t.col(c.key), value=values.get(c.key))
-        cell.style = styles.FORMULA
-        if c.number_format != "General":
-            cell.number_format = c.number_format
+def _allocation_marks(layout: DistrictLayout) -> list[tuple[int, int, object]]:
+    """(row, column, content) of the rows above the Allocations table the formulas read:
+    each component's fund code and whether it counts in the unrestricted formula total."""
+    t = layout.allocations
+    marks: list[tuple[int, int, object]] = []
+    for c in layout.policy.components:
+        col = t.col(f"amount_{c.code}")
+        marks.append((layout.fund_row, col, f"={layout.component_name('Fund', c)}"))
+        flag = 0 if c.kind == "transition" else f"={layout.component_name('Unres', c)}"
+        marks.append((layout.unrestricted_row, col, flag))
+    return marks
 
 
-def _write_allocations(ws: Worksheet, layout: DistrictLayout) -> None:
+def _allocation_rows(layout: DistrictLayout) -> Iterator[tuple[int, dict[str, object]]]:
+    """(worksheet row, contents by column key) of every Allocations row."""
     t, calc, schools, p = layout.allocations, layout.calculation, layout.schools, layout.policy
-    title(ws, "Allocations", "Each school's money by component and fund. Every cell is a "
-          "formula on the Policy and Schools sheets.")
-    write_header(ws, t)
     comps = p.components
     first_amount, last_amount = f"amount_{comps[0].code}", f"amount_{comps[-1].code}"
-    fund_row, flag_row = layout.fund_row, layout.unrestricted_row
-    ws.cell(row=fund_row, column=t.col("enrollment"), value="Fund").style = styles.LABEL
-    ws.cell(row=flag_row, column=t.col("enrollment"),
-            value="In formula total").style = styles.LABEL
-    for c in comps:
-        col = t.col(f"amount_{c.code}")
-        ws.cell(row=fund_row, column=col, value=f"={layout.component_name('Fund', c)}")
-        flag = 0 if c.kind == "transition" else f"={layout.component_name('Unres', c)}"
-        ws.cell(row=flag_row, column=col, value=flag)
-        for row in (fund_row, flag_row):
-            ws.cell(row=row, column=col).style = styles.FORMULA
-    for f in p.funds:
-        cell = ws.cell(row=fund_row, column=t.col(f"fund_{f.code}"), value=f.code)
-        cell.style = styles.FORMULA
-    fund_codes_row = t.span_range(first_amount, last_amount, fund_row, absolute_row=True)
+    fund_codes_row = t.span_range(first_amount, last_amount, layout.fund_row, absolute_row=True)
     fund_codes_row = "$" + fund_codes_row.replace(":", ":$")
     transition = next((c for c in comps if c.kind == "transition"), None)
+    non_trans = [c for c in comps if c.kind != "transition"]
+    flags = t.span_range(f"amount_{non_trans[0].code}", f"amount_{non_trans[-1].code}",
+                         layout.unrestricted_row, absolute_row=True)
+    flags = "$" + flags.replace(":", ":$")
+    first_fund, last_fund = f"fund_{p.funds[0].code}", f"fund_{p.funds[-1].code}"
     for i in range(layout.n_schools):
         r = t.first_row + i
         C = lambda key, r=r: f"{sheet_ref(S.CALCULATION, calc.letter(key))}{r}"  # noqa: E731,N806
@@ -423,12 +403,7 @@ def _write_allocations(ws: Worksheet, layout: DistrictLayout) -> None:
         for fund in p.funds:
             values[f"fund_{fund.code}"] = (
                 f'=ROUND(SUMIF({fund_codes_row},"{fund.code}",{amounts}),2)')
-        first_fund, last_fund = f"fund_{p.funds[0].code}", f"fund_{p.funds[-1].code}"
         values["total"] = f"=ROUND(SUM({t.span_range(first_fund, last_fund, r)}),2)"
-        non_trans = [c for c in comps if c.kind != "transition"]
-        flags = t.span_range(f"amount_{non_trans[0].code}", f"amount_{non_trans[-1].code}",
-                             flag_row, absolute_row=True)
-        flags = "$" + flags.replace(":", ":$")
         nt_amounts = t.span_range(f"amount_{non_trans[0].code}", f"amount_{non_trans[-1].code}", r)
         unres = f"SUMPRODUCT({nt_amounts},{flags})"
         if transition is not None:
@@ -441,18 +416,25 @@ def _write_allocations(ws: Worksheet, layout: DistrictLayout) -> None:
         values["change_share"] = (f'=IF({L("prior")}>0,'
                                   f'({L("unrestricted")}-{L("prior")})/{L("prior")},"")')
         values["need_share"] = f"={C('need_share')}"
-        _write_row(ws, t, r, values)
-    ws.freeze_panes = ws.cell(row=t.first_row, column=3)
+        yield r, values
 
 
-def _write_summary(ws: Worksheet, layout: DistrictLayout) -> None:
+@dataclass(frozen=True)
+class _Put:
+    """One cell of the Summary sheet: what it holds and how it looks."""
+
+    row: int
+    col: int
+    value: object
+    style: str = styles.FORMULA
+    number_format: str | None = None
+    text: bool = False  # data: text beginning with "=" stays text
+    what: str = ""  # what a computed cell is, in words (for reports)
+
+
+def _summary_cells(layout: DistrictLayout) -> list[_Put]:
+    """Every cell the Summary sheet's writer fills, except its chart."""
     t, p = layout.allocations, layout.policy
-    title(ws, "Summary", "District totals, the budget check and how per-pupil funding follows "
-          "need. All formulas.")
-    ws.column_dimensions["A"].width = 40
-    ws.column_dimensions["B"].width = 36
-    ws.column_dimensions["C"].width = 12
-    ws.column_dimensions["D"].width = 18
     pp, unres = t.full_range("per_pupil"), t.full_range("unrestricted")
     need = t.full_range("need_share")
     rows = [
@@ -484,46 +466,191 @@ def _write_summary(ws: Worksheet, layout: DistrictLayout) -> None:
         ("Transition: shortfall below floors", "=Transition_Protection", styles.MONEY),
         ("Transition: gains above prior year", "=Transition_Gains", styles.MONEY),
     ]
+    cells: list[_Put] = []
     for i, (label, formula, fmt) in enumerate(rows):
-        ws.cell(row=4 + i, column=1, value=label).style = styles.LABEL
-        cell = ws.cell(row=4 + i, column=2, value=formula)
-        cell.style = styles.FORMULA
-        cell.number_format = fmt
+        cells.append(_Put(4 + i, 1, label, styles.LABEL))
+        cells.append(_Put(4 + i, 2, formula, number_format=fmt, what=label))
     top = 4 + len(rows) + 2
-    for j, header in enumerate(("Fund", "Name", "Restricted", "Total")):
-        ws.cell(row=top, column=1 + j, value=header).style = styles.HEADER
+    cells += [_Put(top, 1 + j, header, styles.HEADER)
+              for j, header in enumerate(("Fund", "Name", "Restricted", "Total"))]
     for i, f in enumerate(p.funds):
         r = top + 1 + i
-        values = (f.code, f.name, "Yes" if f.restricted else "No",
-                  f"=ROUND(SUM({t.full_range(f'fund_{f.code}')}),2)")
-        for j, v in enumerate(values):
-            cell = ws.cell(row=r, column=1 + j)
-            if j < 3:
-                put_text(cell, v)
-            else:
-                cell.value = v
-            cell.style = styles.FORMULA
-        ws.cell(row=r, column=4).number_format = styles.MONEY
+        cells += [_Put(r, 1, f.code, text=True), _Put(r, 2, f.name, text=True),
+                  _Put(r, 3, "Yes" if f.restricted else "No", text=True),
+                  _Put(r, 4, f"=ROUND(SUM({t.full_range(f'fund_{f.code}')}),2)",
+                       number_format=styles.MONEY, what=f"total of fund {f.code}")]
     r = top + 1 + len(p.funds)
-    ws.cell(row=r, column=1, value="All funds").style = styles.TOTAL
-    ws.cell(row=r, column=4, value=f"=ROUND(SUM(D{top + 1}:D{r - 1}),2)").style = styles.TOTAL
-    ws.cell(row=r, column=4).number_format = styles.MONEY
+    cells += [_Put(r, 1, "All funds", styles.TOTAL),
+              _Put(r, 4, f"=ROUND(SUM(D{top + 1}:D{r - 1}),2)", styles.TOTAL, styles.MONEY,
+                   what="total of all funds")]
 
     top = r + 2
-    for j, header in enumerate(("Component", "Name", "Fund", "Total")):
-        ws.cell(row=top, column=1 + j, value=header).style = styles.HEADER
+    cells += [_Put(top, 1 + j, header, styles.HEADER)
+              for j, header in enumerate(("Component", "Name", "Fund", "Total"))]
     for i, c in enumerate(p.components):
         r = top + 1 + i
-        values = (c.code, c.name, f"={layout.component_name('Fund', c)}",
-                  f"={layout.component_name('Total', c)}")
-        for j, v in enumerate(values):
-            cell = ws.cell(row=r, column=1 + j)
-            if j < 2:
-                put_text(cell, v)
-            else:
-                cell.value = v
-            cell.style = styles.FORMULA
-        ws.cell(row=r, column=4).number_format = styles.MONEY
+        cells += [_Put(r, 1, c.code, text=True), _Put(r, 2, c.name, text=True),
+                  _Put(r, 3, f"={layout.component_name('Fund', c)}",
+                       what=f"fund of component {c.code}"),
+                  _Put(r, 4, f"={layout.component_name('Total', c)}",
+                       number_format=styles.MONEY, what=f"total of component {c.code}")]
+    return cells
+
+
+def summary_descriptions(layout: DistrictLayout) -> dict[tuple[int, int], str]:
+    """(row, column) -> what each computed cell of the Summary sheet is, in words."""
+    return {(put.row, put.col): put.what for put in _summary_cells(layout) if put.what}
+
+
+def computed_cells(inputs: DistrictInputs, layout: DistrictLayout | None = None
+                   ) -> Iterator[tuple[str, int, int, object]]:
+    """(sheet, row, column, content) of every computed cell the district workbook holds.
+
+    Content is the formula text ("=...") the writer puts there, or the number it writes in a
+    computed cell (a constant of the arithmetic, such as 0 for a fund flag). Labels, headers
+    and inputs are not listed. This is the writer's own output, used by `ssfr-xl allocate` to
+    check that the file still holds these formulas.
+    """
+    layout = layout or DistrictLayout(inputs.policy, len(inputs.schools))
+
+    def table(t: Table, records: Iterable[Mapping[str, object]]):
+        keys = [(c.key, t.col(c.key)) for c in t.columns if not c.input]
+        for i, record in enumerate(records):
+            for key, col in keys:
+                value = record.get(key)
+                if _is_computed(value):
+                    yield t.sheet, t.first_row + i, col, value
+
+    def rows(t: Table, generated: Iterable[tuple[int, dict[str, object]]]):
+        cols = [(c.key, t.col(c.key)) for c in t.columns]
+        for r, values in generated:
+            for key, col in cols:
+                value = values.get(key)
+                if _is_computed(value):
+                    yield t.sheet, r, col, value
+
+    values = _settings_values(layout, inputs)
+    for f in SETTINGS.fields:
+        if not f.input and _is_computed(values.get(f.key)):
+            yield SETTINGS.sheet, SETTINGS.row(f.key), SETTINGS.value_col, values[f.key]
+    yield from table(layout.spans, _span_records(layout, inputs))
+    yield from table(layout.components, _component_records(layout, inputs)[0])
+    yield from table(layout.schools, _school_records(layout, inputs))
+    yield from table(layout.job_classes, _job_class_records(layout, inputs))
+    yield from rows(layout.calculation, _calculation_rows(layout))
+    for row, col, value in _allocation_marks(layout):
+        if _is_computed(value):
+            yield S.ALLOCATIONS, row, col, value
+    yield from rows(layout.allocations, _allocation_rows(layout))
+    for put in _summary_cells(layout):
+        if not put.text and put.style not in (styles.LABEL, styles.HEADER) \
+                and _is_computed(put.value):
+            yield S.SUMMARY, put.row, put.col, put.value
+
+
+def _is_computed(value: object) -> bool:
+    """A formula, or a number written into a computed cell (text there is a label)."""
+    if isinstance(value, str):
+        return value.startswith("=")
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+# --- sheets, continued ----------------------------------------------------------------------
+
+def _write_policy(wb: Workbook, ws: Worksheet, layout: DistrictLayout,
+                  inputs: DistrictInputs) -> None:
+    p, d = inputs.policy, inputs.district
+    comps = layout.components
+    title(ws, f"Funding policy {d.fiscal_year}",
+          "Yellow cells are inputs: change them and every allocation recomputes. "
+          "Grey cells do not apply to that component.")
+    ws.column_dimensions["A"].width = 38
+    write_fields(wb, ws, SETTINGS, _settings_values(layout, inputs))
+
+    spans = layout.spans
+    ws.cell(row=spans.header_row - 1, column=1, value="Grade spans").style = styles.LABEL
+    write_table(wb, ws, spans, _span_records(layout, inputs))
+    for i in range(len(p.spans)):
+        define_name(wb, layout.span_weight_name(i), S.POLICY, spans.cell("weight", i))
+
+    ws.cell(row=comps.header_row - 1, column=1, value="Formula components").style = styles.LABEL
+    records, locked = _component_records(layout, inputs)
+    write_table(wb, ws, comps, records, locked_cells=locked)
+    for i, c in enumerate(p.components):
+        for param, key in (("Fund", "fund"), ("Counting", "counting"), ("Unit", "rate_unit"),
+                           ("Rate", "rate"), ("Threshold", "threshold"),
+                           ("Minimum", "minimum"), ("Cap", "cap"), ("Pool", "pool"),
+                           ("RateUSD", "rate_usd"), ("Unres", "unrestricted"),
+                           ("DriverTotal", "driver_total"), ("Total", "total")):
+            define_name(wb, layout.component_name(param, c), S.POLICY, comps.cell(key, i))
+        first, last = comps.cell("level_0", i), comps.cell(f"level_{len(LEVELS) - 1}", i)
+        define_name(wb, layout.component_name("Level", c), S.POLICY, f"{first}:{last}")
+    ws.freeze_panes = ws.cell(row=comps.first_row, column=3)
+
+
+def _write_schools(wb: Workbook, ws: Worksheet, layout: DistrictLayout,
+                   inputs: DistrictInputs) -> None:
+    t = layout.schools
+    title(ws, "Schools", "The roster: grade enrollment and need counts per school. Yellow "
+          "cells are inputs; Enrollment adds the grades.")
+    write_table(wb, ws, t, _school_records(layout, inputs))
+    ws.freeze_panes = ws.cell(row=t.first_row, column=3)
+    ws.auto_filter.ref = f"A{t.header_row}:{t.letter(t.columns[-1].key)}{t.last_row}"
+
+
+def _write_calculation(ws: Worksheet, layout: DistrictLayout) -> None:
+    t = layout.calculation
+    title(ws, "Calculation", "What each rate applies to, per school: span pupils, counts, "
+          "pupils above thresholds, shortfalls. All formulas.")
+    write_header(ws, t)
+    for r, values in _calculation_rows(layout):
+        _write_row(ws, t, r, values)
+    ws.freeze_panes = ws.cell(row=t.first_row, column=3)
+
+
+def _write_row(ws: Worksheet, t: Table, row: int, values: dict[str, object]) -> None:
+    for c in t.columns:
+        cell = ws.cell(row=row, column=t.col(c.key), value=values.get(c.key))
+        cell.style = styles.FORMULA
+        if c.number_format != "General":
+            cell.number_format = c.number_format
+
+
+def _write_allocations(ws: Worksheet, layout: DistrictLayout) -> None:
+    t, p = layout.allocations, layout.policy
+    title(ws, "Allocations", "Each school's money by component and fund. Every cell is a "
+          "formula on the Policy and Schools sheets.")
+    write_header(ws, t)
+    ws.cell(row=layout.fund_row, column=t.col("enrollment"), value="Fund").style = styles.LABEL
+    ws.cell(row=layout.unrestricted_row, column=t.col("enrollment"),
+            value="In formula total").style = styles.LABEL
+    for row, col, value in _allocation_marks(layout):
+        ws.cell(row=row, column=col, value=value).style = styles.FORMULA
+    for f in p.funds:
+        cell = ws.cell(row=layout.fund_row, column=t.col(f"fund_{f.code}"), value=f.code)
+        cell.style = styles.FORMULA
+    for r, values in _allocation_rows(layout):
+        _write_row(ws, t, r, values)
+    ws.freeze_panes = ws.cell(row=t.first_row, column=3)
+
+
+def _write_summary(ws: Worksheet, layout: DistrictLayout) -> None:
+    t = layout.allocations
+    title(ws, "Summary", "District totals, the budget check and how per-pupil funding follows "
+          "need. All formulas.")
+    ws.column_dimensions["A"].width = 40
+    ws.column_dimensions["B"].width = 36
+    ws.column_dimensions["C"].width = 12
+    ws.column_dimensions["D"].width = 18
+    for put in _summary_cells(layout):
+        cell = ws.cell(row=put.row, column=put.col)
+        if put.text:
+            put_text(cell, put.value)
+        else:
+            cell.value = put.value
+        cell.style = put.style
+        if put.number_format is not None:
+            cell.number_format = put.number_format
 
     if layout.n_schools:
         chart = ScatterChart()
@@ -899,36 +1026,69 @@ def read_district(path: str | Path) -> DistrictInputs:
 class CachedCheck:
     """How the values a spreadsheet program saved compare with the engine."""
 
-    cells_checked: int
+    cells_checked: int  # amount and fund cells that hold a saved value
     mismatches: list[str]  # "Allocations!E7 (BASE, school 0199...): file 1,234.00, engine 1,235.00"
+    cells_expected: int = 0  # amount and fund cells the workbook has (schools x columns)
+    error: str = ""  # why the saved values could not be compared; "" when they were
 
     @property
     def has_cached_values(self) -> bool:
         """False when the file was never recalculated (written by openpyxl, never opened)."""
         return self.cells_checked > 0
 
+    @property
+    def agreeing(self) -> int:
+        """Cells whose saved value equals the engine's to the cent."""
+        return self.cells_checked - len(self.mismatches)
+
+    @property
+    def unsaved(self) -> int:
+        """Cells without a saved value (all of them in a file never recalculated)."""
+        return self.cells_expected - self.cells_checked
+
+    @property
+    def ok(self) -> bool:
+        """Nothing to object to: every saved value agrees, and either every cell has one or
+        none has (a file never recalculated); an error while comparing is never ok."""
+        return (not self.error and not self.mismatches
+                and (self.cells_checked in (0, self.cells_expected)))
+
 
 def check_cached_values(path: str | Path, result: AllocationResult,
                         tolerance: float = 0.01) -> CachedCheck:
-    """Compare the Allocations values saved in the file with the engine's, cell by cell."""
+    """Compare the Allocations values saved in the file with the engine's, cell by cell.
+
+    Never raises: a file or sheet that cannot be read is reported in `error`.
+    """
+    keys = [(f"amount_{r.component.code}", r.component.code) for r in result.components]
+    keys += [(f"fund_{f.code}", f"total_{f.code}") for f in result.inputs.policy.funds]
+    expected = len(result.schools) * len(keys)
+    try:
+        return _check_cached_values(Path(path), result, keys, expected, tolerance)
+    except Exception as e:  # never a silent "agree": the reason is the finding
+        return CachedCheck(0, [], expected, f"{type(e).__name__}: {e}")
+
+
+def _check_cached_values(path: Path, result: AllocationResult, keys: list[tuple[str, str]],
+                         expected: int, tolerance: float) -> CachedCheck:
     from openpyxl import load_workbook
 
     layout = DistrictLayout(result.inputs.policy, len(result.schools))
     t = layout.allocations
     # openpyxl, not calamine: calamine reads an error value (#VALUE!) as an empty cell, and an
     # error saved in the file must be reported, not skipped.
+    wb = load_workbook(path, read_only=True, data_only=True)
     try:
-        wb = load_workbook(path, read_only=True, data_only=True)
+        if S.ALLOCATIONS not in wb.sheetnames:
+            return CachedCheck(0, [], expected, f"the sheet {S.ALLOCATIONS} is missing")
         ws = wb[S.ALLOCATIONS]
         ws.reset_dimensions()
         rows = [list(r) for r in ws.iter_rows(max_row=t.last_row, values_only=True)]
+    finally:
         wb.close()
-    except Exception:  # nothing readable to compare; read_district already vetted the file
-        return CachedCheck(0, [])
     wide = result.by_school()
+    engine_columns = {column: wide[column].to_numpy(dtype=float) for _key, column in keys}
     checked, mismatches = 0, []
-    keys = [(f"amount_{r.component.code}", r.component.code) for r in result.components]
-    keys += [(f"fund_{f.code}", f"total_{f.code}") for f in result.inputs.policy.funds]
     for i, school in enumerate(result.schools):
         r = t.first_row + i
         row = rows[r - 1] if r - 1 < len(rows) else []
@@ -938,11 +1098,12 @@ def check_cached_values(path: str | Path, result: AllocationResult,
             if cached is None or cached == "":
                 continue
             checked += 1
-            engine = float(wide[column].iloc[i])
-            if not isinstance(cached, int | float) or abs(cached - engine) > tolerance:
+            engine = float(engine_columns[column][i])
+            if isinstance(cached, bool) or not isinstance(cached, int | float) \
+                    or abs(cached - engine) > tolerance:
                 mismatches.append(
                     f"{S.ALLOCATIONS}!{cell_address(r, c)} ({column.removeprefix('total_')}, "
                     f"{school.school_id} {school.name}): file has {cached!r}, "
                     f"engine computes {engine:,.2f}"
                 )
-    return CachedCheck(checked, mismatches)
+    return CachedCheck(checked, mismatches, expected)

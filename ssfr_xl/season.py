@@ -137,7 +137,14 @@ def summary_lines(result: AllocationResult) -> list[str]:
 
 def allocate_district(path: Path, csv_path: Path | None = None,
                       progress: Progress = _quiet) -> tuple[str, bool]:
-    """Recompute a district workbook; returns (report, ok). ok is False on a cached mismatch."""
+    """Recompute a district workbook and check it; returns (report, ok).
+
+    ok is False when a formula of the workbook is not the one ssfr-xl wrote (changed,
+    deleted, typed over, or a formula where an input belongs), when a value saved in the file
+    differs from the engine, or when either check could not be completed.
+    """
+    from .district_check import SHOWN, check_formulas
+
     progress(f"reading inputs of {Path(path).name}")
     inputs = read_district(path)
     progress("computing allocations")
@@ -146,23 +153,54 @@ def allocate_district(path: Path, csv_path: Path | None = None,
     if csv_path is not None:
         write_allocation_csv(result, csv_path)
         lines.append(f"Wrote {csv_path} ({len(result.schools) * len(result.components):,} rows)")
+
+    progress("checking the workbook's formulas")
+    formulas = check_formulas(path, inputs)
+    head = (f"Formulas: compared {formulas.compared:,} of {formulas.expected:,} formula cells: "
+            f"{formulas.changed:,} changed")
+    others = len(formulas.findings) - formulas.changed
+    if others:
+        head += f", {others:,} other finding{'s' if others != 1 else ''}"
+    if formulas.ok:
+        lines.append(head + ". The workbook holds the formulas ssfr-xl wrote.")
+    else:
+        if formulas.findings:
+            lines.append(head + ". The workbook no longer computes what ssfr-xl wrote, so the "
+                         "numbers it shows cannot be trusted. Put each formula back (Undo, or "
+                         "copy it from the row above) or rebuild the workbook with ssfr-xl "
+                         "init:")
+        else:
+            lines.append(head + ".")
+        lines += [f"  {finding}" for finding in formulas.findings[:SHOWN]]
+        if len(formulas.findings) > SHOWN:
+            lines.append(f"  ... and {len(formulas.findings) - SHOWN:,} more")
+        lines += [f"  Not checked: {error}" for error in formulas.errors]
+
     progress("comparing with the values saved in the file")
     check = check_cached_values(path, result)
-    ok = not check.mismatches
-    if not check.has_cached_values:
-        lines.append("The file holds no calculated values yet (never opened in Excel or "
-                     "LibreOffice): nothing to compare.")
-    elif ok:
-        lines.append(f"The values saved in the file agree with the engine to the cent "
-                     f"({check.cells_checked:,} cells).")
+    if check.error:
+        lines.append(f"Saved values: could not be compared ({check.error}).")
+    elif not check.has_cached_values:
+        lines.append(f"Saved values: none; the file holds no calculated values yet (never "
+                     f"opened in Excel or LibreOffice): nothing to compare for the "
+                     f"{check.cells_expected:,} cells.")
+    elif check.ok:
+        lines.append(f"Saved values: {check.agreeing:,} of {check.cells_expected:,} cells agree "
+                     f"with the engine to the cent ({check.cells_checked:,} cells).")
     else:
-        lines.append(f"{len(check.mismatches):,} cells saved in the file differ from the engine "
-                     "by more than a cent. A formula may have been overwritten or broken; "
-                     "recalculate in Excel (Ctrl+Alt+F9) or rebuild with ssfr-xl init:")
-        lines += [f"  {m}" for m in check.mismatches[:25]]
-        if len(check.mismatches) > 25:
-            lines.append(f"  ... and {len(check.mismatches) - 25:,} more")
-    return "\n".join(lines), ok
+        text = (f"Saved values: {check.agreeing:,} of {check.cells_expected:,} cells agree "
+                "with the engine to the cent")
+        if check.mismatches:
+            text += (f"; {len(check.mismatches):,} differ by more than a cent (a formula may "
+                     "have been overwritten or broken; recalculate in Excel with Ctrl+Alt+F9 "
+                     "or rebuild with ssfr-xl init)")
+        if check.unsaved:
+            text += f"; {check.unsaved:,} hold no saved value"
+        lines.append(text + ":" if check.mismatches else text + ".")
+        lines += [f"  {m}" for m in check.mismatches[:SHOWN]]
+        if len(check.mismatches) > SHOWN:
+            lines.append(f"  ... and {len(check.mismatches) - SHOWN:,} more")
+    return "\n".join(lines), formulas.ok and check.ok
 
 
 def write_allocation_csv(result: AllocationResult, path: Path) -> None:
