@@ -120,15 +120,16 @@ def test_text_in_numeric_cells_is_a_problem_naming_the_cell() -> None:
           goal="G1")
     g.put(LAYOUT.other, 4, object="4300", fund="GEN", goal="G1", amount="TBD")
     inputs = g.read()
-    where = {(sheet, cell) for sheet, cell, _ in inputs.problems}
-    assert where == {
-        (LAYOUT.staffing.sheet, LAYOUT.staffing.cell("fte", 2)),
-        (LAYOUT.services.sheet, LAYOUT.services.cell("quantity", LAYOUT.menu_rows)),
-        (LAYOUT.other.sheet, LAYOUT.other.cell("amount", 4)),
+    assert {(p.sheet, p.cell, p.rule.code) for p in inputs.problems} == {
+        (LAYOUT.staffing.sheet, LAYOUT.staffing.cell("fte", 2), "not-a-number"),
+        (LAYOUT.services.sheet, LAYOUT.services.cell("quantity", LAYOUT.menu_rows),
+         "not-a-number"),
+        (LAYOUT.other.sheet, LAYOUT.other.cell("amount", 4), "not-a-number"),
     }
-    messages = {cell: text for _, cell, text in inputs.problems}
-    assert messages[LAYOUT.staffing.cell("fte", 2)] == "holds the text 'half'; type a number"
-    # such lines are kept (to be reported) but cost nothing, as the workbook's IFERROR gives
+    # the Check column shows the same words the rule declares
+    staff = inputs.evaluated.tables["staffing"][2]
+    assert staff["check"] == "Type the FTE as a number"
+    # such lines are kept (to be reported) but cost nothing, as the workbook's ISNUMBER gives
     position = next(li for li in inputs.lines if li.kind == "position")
     assert (position.code, position.fte, position.amount) == ("TCH", 0.0, 0.0)
     totals = plan_totals(inputs, POLICY)
@@ -137,13 +138,16 @@ def test_text_in_numeric_cells_is_a_problem_naming_the_cell() -> None:
 
 @pytest.mark.parametrize(("table", "key", "text"), [
     ("other", "amount", "500"),
+    ("other", "amount", "=1/2"),
     ("staffing", "fte", "0.5"),
+    ("staffing", "fte", "=1/2"),
     ("services", "quantity", "2"),
 ])
 def test_numbers_stored_as_text_are_problems_like_the_workbook_says(
         table: str, key: str, text: str) -> None:
-    """A number stored as text: the plan's Check column says "Type the ... as a number" and
-    its SUM/SUMIF totals leave the cell out, so Python must not count it silently."""
+    """A number stored as text (or text that looks like a formula): the plan's Check column
+    says "Type the ... as a number" and its totals leave the cell out; Python never evaluates
+    it."""
     t: Table = getattr(LAYOUT, table)
     g = GridBuilder()
     values = {"other": {"object": "4300", "amount": text},
@@ -151,19 +155,33 @@ def test_numbers_stored_as_text_are_problems_like_the_workbook_says(
               "services": {"service": "PD", "quantity": text}}[table]
     g.put(t, 0, fund="GEN", goal="G1", **values)
     inputs = g.read()
-    assert [(sheet, cell) for sheet, cell, _ in inputs.problems] == [(t.sheet, t.cell(key, 0))]
+    assert [(p.sheet, p.cell, p.rule.code) for p in inputs.problems] == [
+        (t.sheet, t.cell(key, 0), "not-a-number")]
+    assert plan_totals(inputs, POLICY).planned_by_fund["GEN"] == 0.0
 
 
-def test_fund_goal_job_and_service_codes_match_without_case() -> None:
+@pytest.mark.parametrize("typed", ["gen", " GEN", "GEN ", "GEN\u00a0", "G\u200bEN",
+                                   "G\u0415N", "G*", "GE?"])
+def test_codes_count_only_when_typed_exactly(typed: str) -> None:
+    """Another case, spaces, invisible characters, a look-alike letter or a wildcard is not the
+    code: the line's cost is not added to any fund, and the line has an unknown-fund problem
+    (the workbook's EXACT after MATCH does the same, in every engine)."""
     g = GridBuilder()
-    g.put(LAYOUT.staffing, 0, job_class="tch", fte=0.5, fund="gen", goal="g1")
-    g.put(LAYOUT.services, LAYOUT.menu_rows, service="pd", quantity=2, fund="Title1", goal="G2")
-    g.put(LAYOUT.other, 0, object="4300", fund="lcff-sc", goal="g2", amount=10.5)
+    g.put(LAYOUT.other, 0, object="4300", fund=typed, goal="G1", amount=10.5)
     inputs = g.read()
-    assert [li.amount for li in inputs.lines] == [54000.0, 24.69, 10.5]
-    totals = plan_totals(inputs, POLICY)
-    assert totals.planned_by_fund == {"GEN": 54000.0, "TITLE1": 24.69, "LCFF-SC": 10.5}
-    assert totals.planned_by_goal == {"G1": 54000.0, "G2": 35.19}
+    assert [p.rule.code for p in inputs.problems] == ["unknown-fund"]
+    assert plan_totals(inputs, POLICY).planned_by_fund == {"GEN": 0.0, "TITLE1": 0.0,
+                                                           "LCFF-SC": 0.0}
+
+
+def test_job_and_service_codes_in_another_case_cost_nothing() -> None:
+    g = GridBuilder()
+    g.put(LAYOUT.staffing, 0, job_class="tch", fte=0.5, fund="GEN", goal="G1")
+    g.put(LAYOUT.services, LAYOUT.menu_rows, service="pd", quantity=2, fund="TITLE1", goal="G2")
+    inputs = g.read()
+    assert [li.amount for li in inputs.lines] == [0.0, 0.0]
+    assert sorted(p.rule.code for p in inputs.problems) == ["unknown-job-class",
+                                                            "unknown-service"]
 
 
 def test_service_cost_is_quantity_times_unit_price_rounded() -> None:
@@ -201,7 +219,6 @@ def test_blank_lines_are_skipped_and_reading_goes_on_past_them() -> None:
     g = GridBuilder()
     g.put(LAYOUT.staffing, 0, job_class="TCH", fte=1, fund="GEN", goal="G1")
     g.put(LAYOUT.staffing, 1, job_class="", fte="", fund="", goal="")  # cleared cells
-    g.put(LAYOUT.staffing, 5, note="only a note")  # a note alone is not a position
     g.put(LAYOUT.staffing, LAYOUT.staffing.rows - 1, job_class="TCH", fte=0.5, fund="GEN",
           goal="G1")
     for i, s in enumerate(POLICY.services):
@@ -216,6 +233,18 @@ def test_blank_lines_are_skipped_and_reading_goes_on_past_them() -> None:
     ]
     assert inputs.problems == []
     assert plan_totals(inputs, POLICY).planned_by_fund["GEN"] == 162001.0
+
+
+def test_a_note_alone_makes_a_line_that_needs_a_job_class() -> None:
+    """Anything typed on a line makes it a line: the Check column asks for what is missing,
+    so nothing typed is ignored silently."""
+    g = GridBuilder()
+    g.put(LAYOUT.staffing, 5, note="only a note")
+    inputs = g.read()
+    assert [p.rule.code for p in inputs.problems] == [
+        "missing-code", "missing-fte", "missing-fund", "missing-goal"]
+    assert inputs.evaluated.tables["staffing"][5]["check"] == (
+        "Choose a job class; Type the FTE; Choose a fund; Choose a goal")
 
 
 def test_zero_quantity_with_a_fund_is_a_line_of_no_cost() -> None:
@@ -242,7 +271,7 @@ def test_totals_by_fund_goal_and_group() -> None:
     g.put(LAYOUT.services, LAYOUT.menu_rows, service="PD", quantity=3, fund="TITLE1",
           goal="G1")
     g.put(LAYOUT.other, 0, object="4300", fund="GEN", goal="G2", amount=1000.1)
-    g.put(LAYOUT.other, 1, object="5800", fund="LCFF-SC", goal="G1", amount=0.015)
+    g.put(LAYOUT.other, 1, object="5800", fund="LCFF-SC", goal="G1", amount=0.02)
     g.put(LAYOUT.other, 2, object="1100", fund="GEN", goal="G1", amount=99999999.99)
     totals = plan_totals(g.read(), POLICY)
     # worked out in decimal: each sum rounded once, half away from zero

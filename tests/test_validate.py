@@ -289,12 +289,17 @@ def _added_position(plan: DemoPlan, code: str, fte: float, fund: str) -> DemoPla
     return replace(plan, positions=[*plan.positions, (code, fte, fund, "G1", "added")])
 
 
-def test_fte_not_on_the_step_is_a_warning(plans: Plans, tmp_path: Path) -> None:
+def test_fte_not_on_the_step_is_an_error_the_workbook_shows(plans: Plans,
+                                                             tmp_path: Path) -> None:
     plan = _added_position(plans.plan, "PARA", 0.05, "GEN")
-    cell = plans.layout.staffing.cell("fte", len(plan.positions) - 1)
+    index = len(plan.positions) - 1
+    cell = plans.layout.staffing.cell("fte", index)
     check = plans.check(plans.write(tmp_path, plan=plan))
     assert found(check) == {("fte-step", SS.STAFFING, cell)}
-    assert check.status == "accepted with warnings"
+    assert check.status == "rejected"
+    line = check.inputs.evaluated.tables["staffing"][index]
+    assert line["check"] == "FTE must be in steps of 0.1"
+    assert check.totals.status.startswith("Incomplete: 1 line(s)")
 
 
 @pytest.mark.parametrize("fte", [0.3, 0.7, 0.9, 0.1])
@@ -469,8 +474,9 @@ def test_allocation_changed_when_the_file_was_built_with_another_budget(
     assert ("allocation-changed", SS.ALLOCATION, cell) in found(check)
     message = finding(check, "allocation-changed").message
     assert f"GEN: file ${old_gen:,.2f}, district ${now_gen:,.2f}" in message
-    assert check.errors == 0  # checked against the district's (larger) allocation
-    assert check.status == "accepted with warnings"
+    # the workbook shows another allocation than the district counts: never accepted
+    assert finding(check, "allocation-changed").severity == "error"
+    assert check.status == "rejected"
 
 
 # --- the validate command -------------------------------------------------------------------
@@ -483,8 +489,11 @@ def folder(plans: Plans, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
     others = [s for s in plans.specs if s is not plans.spec
               and not money_findings(s, plan_costs(varied_plan(s, 0), s.policy), share)]
     clean = plans.write(root, name=file_name(plans.spec.school))
-    warned = write_plan(others[0], root / file_name(others[0].school),
-                        _added_position(varied_plan(others[0], 0), "PARA", 0.05, "GEN"))
+    g = plans.layout.goals
+    warned = write_plan(others[0], root / file_name(others[0].school), varied_plan(others[0], 0),
+                        cell_setter(SS.GOALS, {g.cell("school_goal", 0): "Read more",
+                                               g.cell("strategy", 0): "Tutoring",
+                                               g.cell("measure", 0): None}))
     t = plans.layout.staffing
     broken = write_plan(others[1], root / file_name(others[1].school),
                         varied_plan(others[1], 0),
@@ -497,7 +506,7 @@ def test_validate_exit_0_with_only_warnings(plans: Plans, folder: dict[str, Path
     done = ssfr("validate", folder["clean"], folder["warned"], "--district", plans.district)
     assert_exit(done, 0)
     assert f"{folder['warned'].name}" in done.stdout
-    assert "fte-step" in done.stdout
+    assert "incomplete-goal" in done.stdout
     assert done.stdout.rstrip().endswith(
         "2 file(s): 1 accepted, 1 accepted with warnings, 0 rejected.")
 
@@ -556,7 +565,7 @@ def test_validate_csv(plans: Plans, folder: dict[str, Path]) -> None:
     assert rows and all(set(r) == set(FIELDS) for r in rows)
     assert {r["file"] for r in rows} == {folder["broken"].name, folder["warned"].name}
     codes = {(r["code"], r["severity"]) for r in rows}
-    assert {("not-a-number", "error"), ("unknown-fund", "error"), ("fte-step", "warning")} \
+    assert {("not-a-number", "error"), ("unknown-fund", "error"), ("incomplete-goal", "warning")} \
         <= codes
 
 
