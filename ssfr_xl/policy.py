@@ -330,4 +330,36 @@ def check_policy(policy: Policy, settings: Mapping[str, Any], where: str) -> lis
     step = settings.get("fte_step", 0.1)
     if not isinstance(step, int | float) or not 0 < step <= 1:
         problems.append(f"{where}: fte_step must be a number above 0 and at most 1.")
+    problems += list_code_problems(policy, where)
+    return problems
+
+
+#: Characters a list code may not hold: spreadsheet MATCH reads them as wildcards.
+_WILDCARDS = set("*?~")
+
+
+def list_code_problems(policy: Policy, where: str) -> list[str]:
+    """Codes principals type or choose in plans must be findable exactly and only one way:
+    unique regardless of case, no spaces at either end, no invisible characters, and no
+    wildcard characters (* ? ~), which spreadsheet lookups treat as patterns."""
+    problems = []
+    lists = (("fund", [f.code for f in policy.funds]),
+             ("job class", [j.code for j in policy.job_classes]),
+             ("service", [s.code for s in policy.services]),
+             ("object", [o.code for o in policy.objects]),
+             ("goal", [g.code for g in policy.goals]))
+    for what, codes in lists:
+        seen: dict[str, str] = {}
+        for code in codes:
+            if not code or code != code.strip() or any(
+                    not ch.isprintable() or ch in _WILDCARDS for ch in code):
+                problems.append(f"{where}: {what} code {code!r} must not be empty, start or end "
+                                "with a space, or hold * ? ~ or invisible characters.")
+            key = code.casefold()
+            if key in seen and seen[key] != code:
+                problems.append(f"{where}: {what} codes {seen[key]!r} and {code!r} differ only "
+                                "in case; school plans could not tell them apart. Rename one.")
+            elif key in seen:
+                problems.append(f"{where}: {what} code {code!r} is listed twice.")
+            seen.setdefault(key, code)
     return problems

@@ -583,3 +583,26 @@ def test_parsing_leaves_the_data_alone() -> None:
     before = copy.deepcopy(data)
     parse_policy(data, "test.toml")
     assert data == before
+
+
+@pytest.mark.parametrize(("kind", "codes", "expected"), [
+    ("job_classes", ["TCH", "tch"], "differ only in case"),
+    ("goals", ["G1", "G1"], "listed twice"),
+    ("objects", [" 4300"], "start or end with a space"),
+    ("services", ["PD*"], "* ? ~"),
+    ("funds", ["GEN\u200b"], "invisible"),
+])
+def test_list_codes_must_be_findable_exactly(kind: str, codes: list[str], expected: str) -> None:
+    """Plans match codes exactly (EXACT after MATCH): codes that differ only in case, carry
+    spaces, invisible characters or wildcards could not be told apart or found."""
+    import dataclasses
+
+    from ssfr_xl.policy import list_code_problems
+
+    policy = load_policy().policy
+    items = getattr(policy, kind)
+    changed = tuple(dataclasses.replace(items[i % len(items)], code=c)
+                    for i, c in enumerate(codes)) + items[len(codes):]
+    problems = list_code_problems(dataclasses.replace(policy, **{kind: changed}), "policy")
+    assert any(expected in p for p in problems), problems
+    assert list_code_problems(policy, "policy") == []
