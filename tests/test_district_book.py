@@ -16,6 +16,7 @@ import openpyxl
 import pytest
 
 from ssfr_xl.district_book import check_cached_values, read_district, write_district
+from ssfr_xl.district_check import check_formulas
 from ssfr_xl.errors import WorkbookError
 from ssfr_xl.formula import AllocationResult, allocate
 from ssfr_xl.layout import KIND_PARAMETERS, SETTINGS, DistrictLayout
@@ -347,7 +348,9 @@ def test_random_district_and_policy_agree_to_the_cent(
     rounding = cell_value(summary, find_label(summary, "Rounding difference"), 2)
     assert abs(rounding - case.result.rounding_difference) <= CENT_TOLERANCE
     check = check_cached_values(case.book.path, case.result)
-    assert check.has_cached_values and check.mismatches == []
+    assert check.has_cached_values and check.mismatches == [] and check.ok
+    formulas = check_formulas(case.book.path, case.inputs)
+    assert formulas.ok, [str(f) for f in formulas.findings[:10]] + formulas.errors
 
 
 @pytest.mark.parametrize("name", list(GENERATORS))
@@ -459,8 +462,54 @@ def test_live_edits_in_libreoffice_agree_with_the_engine(
                       SETTINGS.value_col) == pytest.approx(result.solved_base_rate, rel=1e-9)
     check = check_cached_values(edited, result)
     assert check.has_cached_values and check.mismatches == []
+    # "=40+2" typed into an input cell is plain arithmetic: no formula finding
+    formulas = check_formulas(edited, back)
+    assert formulas.ok, [str(f) for f in formulas.findings] + formulas.errors
     # ... and the edits did change the money: the file's old values no longer agree.
     assert check_cached_values(case.book.path, result).mismatches
+
+
+@pytest.mark.libreoffice
+def test_formulas_typed_in_libreoffice_are_checked_by_content(
+        recalculated: dict[object, Case], tmp_path: Path) -> None:
+    # Through LibreOffice itself (sheet protection bypassed, as someone who unprotects it):
+    # a formula re-typed with spaces and $ anchors keeps its meaning (LibreOffice saves the
+    # spaces as typed); a changed one, a number typed over a formula and a formula in an input
+    # cell are findings. (A cleared amount is tested in test_district_check: type_into's None
+    # does not clear a formula cell.)
+    case = recalculated["sample"]
+    layout, inputs = case.layout, case.inputs
+    t = layout.allocations
+    same = t.cell("amount_BASE", 0)
+    calc = layout.calculation
+    base_driver = f"{calc.letter('driver_BASE')}{t.first_row}"
+    edits: dict[tuple[str, str], object] = {
+        (S.ALLOCATIONS, same): f"=ROUND( Calculation!${base_driver[0]}{base_driver[1:]} * "
+                               "Base_Rate , 2 )",
+        (S.ALLOCATIONS, t.cell("amount_POV", 1)): f"=ROUND(Calculation!"
+                                                  f"{calc.letter('driver_POV')}"
+                                                  f"{t.first_row + 1}*RateUSD_POV*2,2)",
+        (S.ALLOCATIONS, t.cell("amount_EL", 2)): 1000,
+        (S.SCHOOLS, layout.schools.cell("swd", 4)): f"={layout.schools.cell('el', 4)}",
+    }
+    edited = type_into(case.book.path, edits, tmp_path / "typed.xlsx",
+                       respect_protection=False)
+    with pytest.raises(WorkbookError, match="holds the formula"):
+        read_district(edited)  # a reference in a count cell: read_district names it first
+    edits.pop((S.SCHOOLS, layout.schools.cell("swd", 4)))
+    edits[(S.SCHOOLS, layout.schools.cell("name", 4))] = "=Allocations!A6"
+    edited = type_into(case.book.path, edits, tmp_path / "typed.xlsx",
+                       respect_protection=False)
+    check = check_formulas(edited, read_district(edited))
+    found = {f.where: f.problem for f in check.findings}
+    assert found == {
+        f"{S.ALLOCATIONS}!{t.cell('amount_POV', 1)}": "formula changed",
+        f"{S.ALLOCATIONS}!{t.cell('amount_EL', 2)}": "formula replaced by a value",
+        f"{S.SCHOOLS}!{layout.schools.cell('name', 4)}":
+            "a formula in an input cell (type the value instead)",
+    }
+    assert check.compared == check.expected and check.changed == 2
+    assert not check_cached_values(edited, allocate(inputs)).ok
 
 
 @pytest.mark.libreoffice
