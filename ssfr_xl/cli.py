@@ -22,6 +22,10 @@ def progress(message: str) -> None:
 
 
 def _fail(error: SsfrError) -> click.ClickException:
+    from .exports import OutputPlaceError
+
+    if isinstance(error, OutputPlaceError):
+        return click.UsageError(str(error))
     exc = click.ClickException(str(error))
     exc.exit_code = error.exit_code
     return exc
@@ -186,27 +190,38 @@ def validate_command(paths: tuple[Path, ...], district_xlsx: Path, fmt: str,
 @click.option("--exports", "exports_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Also write lines.csv and every totals table as CSV here.")
 @click.option("--ledger", "ledger_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="SQLite season ledger: records every file; the newest accepted plan counts.")
+              help="SQLite season ledger: records every file in the order first seen; the "
+                   "newest accepted plan counts, re-checked against the district each run.")
+@click.option("--received", "received_csv",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="With --ledger: CSV of file_name, received_at (the e-mail times, ISO 8601) "
+                   "that orders the versions instead of when the ledger first saw them.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Processes to read files with (default: one per core).")
 def consolidate_command(district_xlsx: Path, returned_dir: Path, totals_xlsx: Path,
                         exports_dir: Path | None, ledger_path: Path | None,
-                        workers: int | None) -> None:
+                        received_csv: Path | None, workers: int | None) -> None:
     """Check every returned plan and roll accepted plans into district totals.
 
-    Returned files are never modified. Exit code 0 when every school is accepted; 1 when any
-    file has errors or a school is missing.
+    Returned files are never modified. Outputs never go inside RETURNED_DIR and all appear
+    at the end of the run, or none does. Exit code 0 when every school is accepted; 1 when
+    any file has errors or a school is rejected or missing.
 
     \b
-    Example:
+    Examples:
       ssfr-xl consolidate district.xlsx returned/ --out totals.xlsx --exports exports/
+      ssfr-xl consolidate district.xlsx returned/ --out totals.xlsx --ledger season.sqlite \\
+              --received received.csv
     """
     from .report import consolidate_folder
 
+    if received_csv is not None and ledger_path is None:
+        raise click.UsageError("--received goes with --ledger: the arrival times order the "
+                               "versions the ledger records.")
     try:
         summary, clean = consolidate_folder(district_xlsx, returned_dir, totals_xlsx,
                                             exports_dir, ledger_path, workers=workers,
-                                            progress=progress)
+                                            progress=progress, received=received_csv)
     except SsfrError as e:
         raise _fail(e) from e
     click.echo(summary)
@@ -219,7 +234,8 @@ def consolidate_command(district_xlsx: Path, returned_dir: Path, totals_xlsx: Pa
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="The season ledger written by consolidate --ledger.")
 def status_command(ledger_path: Path) -> None:
-    """Show the season at a glance: each school's newest file and its status.
+    """Show the season at a glance: every school of the district by name, missing ones
+    included, with its status and the versions recorded (newest first). Never writes.
 
     \b
     Example:
@@ -234,5 +250,28 @@ def status_command(ledger_path: Path) -> None:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    cli(prog_name="ssfr-xl")
+    """Console-script entry point: never a traceback for the user (set SSFR_XL_DEBUG=1 to see
+    one); an unexpected failure is one line asking to report it, exit 1."""
+    import os
+
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+        except (AttributeError, ValueError):
+            pass
+    try:
+        cli(prog_name="ssfr-xl")
+    except Exception as e:
+        if os.environ.get("SSFR_XL_DEBUG"):
+            raise
+        from .consolidate import REPORT_TO, report_internal_error
+        from .exports import line_text
+        from .model import Finding
+
+        message = (f"ssfr-xl stopped on an internal error ({type(e).__name__}: "
+                   f"{line_text(e)[:500]}). Nothing new was written. This is a fault in "
+                   f"ssfr-xl: {REPORT_TO} (run again with SSFR_XL_DEBUG=1 to see the "
+                   "details).")
+        report_internal_error(Finding("", "", "", "", "error", "internal-error", message))
+        click.echo(f"Error: {message}", err=True)
+        sys.exit(1)

@@ -1,30 +1,97 @@
-"""CSV and JSON outputs: written atomically, text made safe to open in a spreadsheet."""
+"""Outputs: CSV and JSON text made safe, files written atomically, and one run's outputs
+published together.
+
+Text safety. Everything ssfr-xl writes may hold text from returned files: cell text (a plan
+cell may hold control characters, e.g. `_x0001_` decoded to U+0001) and file names (any bytes
+but "/" and NUL; Python gives undecodable bytes as lone surrogates). Before any output sees it,
+text goes through `cell_text` (cells of CSV, JSON and workbooks: tabs and line breaks kept) or
+`line_text` (file names and anything printed on one line). Both replace what cannot be written
+or would fool a reader with a visible escape: a byte that was not UTF-8 becomes `\\xff`, a
+control character `\\x01`, a bidirectional override `\\u202e`.
+
+Places. Outputs never go inside the folder of returned plans and never replace an input
+(`check_output_places`, a usage error). An `OutputSet` stages every file of a run beside its
+target and renames them all into place at the end; a failure before that leaves nothing new
+and the old outputs as they were.
+"""
 
 from __future__ import annotations
 
 import csv
+import io
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import FileError
+from .errors import FileError, SsfrError
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+XLSX_MAX_CELL = 32767  # characters a worksheet cell holds
 
 
 _NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
+
+# Characters no output may carry as they are. XML 1.0 (xlsx) forbids C0 controls other than
+# tab, line feed and carriage return, lone surrogates, U+FFFE and U+FFFF; C1 controls and DEL
+# are invisible; lone surrogates stand for bytes of a file name that were not UTF-8 and cannot
+# be encoded at all.
+_CELL_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+# On one line (file names, printed reports) also line breaks, tabs and the bidirectional
+# overrides and isolates that make a name read differently from what it is.
+_LINE_UNSAFE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    o = ord(match.group())
+    if 0xDC80 <= o <= 0xDCFF:  # os.fsdecode's surrogateescape: the byte o - 0xDC00
+        return f"\\x{o - 0xDC00:02x}"
+    return f"\\x{o:02x}" if o < 0x100 else f"\\u{o:04x}"
+
+
+def cell_text(value: str) -> str:
+    """Text any output cell can hold: control characters and stray bytes made visible."""
+    return _CELL_UNSAFE.sub(_escape, value)
+
+
+def line_text(value: object) -> str:
+    """Text safe to print on one line (a terminal, a log) or to show as a file name."""
+    return _LINE_UNSAFE.sub(_escape, str(value))
+
+
+def shown(path: Path | str) -> str:
+    """A file's name as every output shows it (see `line_text`)."""
+    return line_text(Path(path).name if isinstance(path, Path) else path)
+
+
+def clean(value: object) -> object:
+    """A cell value with its text made safe (`cell_text`); other values as they are."""
+    return cell_text(value) if isinstance(value, str) else value
 
 
 def safe_text(value: object) -> object:
     """Text a spreadsheet will not run as a formula (leading = + - @ get a quote); others as is.
 
     A plain number such as -252718.40 is left alone: it opens as a number, not a formula.
+    Control characters and bytes that are not UTF-8 are made visible (`cell_text`).
     """
-    if isinstance(value, str) and value[:1] in FORMULA_TRIGGERS and not _NUMBER.fullmatch(value):
-        return "'" + value
+    if isinstance(value, str):
+        value = cell_text(value)
+        if value[:1] in FORMULA_TRIGGERS and not _NUMBER.fullmatch(value):
+            return "'" + value
+    return value
+
+
+def xlsx_value(value: object) -> object:
+    """A value a worksheet cell can hold: safe text, at most 32,767 characters."""
+    if isinstance(value, str):
+        value = cell_text(value)
+        if len(value) > XLSX_MAX_CELL:
+            value = value[: XLSX_MAX_CELL - 40] + " ... (cut: too long for a cell)"
     return value
 
 
@@ -32,6 +99,11 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def _temp_prefix(name: str) -> str:
+    # a 255-byte target name must still leave room for the random part of the temp name
+    return "." + os.fsdecode(os.fsencode(name)[:120]) if name else ".ssfr-xl"
 
 
 @contextmanager
@@ -44,16 +116,17 @@ def atomic_target(path: Path) -> Iterator[Path]:
     directory = path.parent if str(path.parent) else Path(".")
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path.name) + ".", suffix=".tmp",
+                                   dir=directory)
         os.close(fd)
     except OSError as e:
-        raise FileError(f"Cannot write in {directory}: {e.strerror or e}.") from e
+        raise FileError(f"Cannot write in {line_text(directory)}: {e.strerror or e}.") from e
     try:
         yield Path(tmp)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file normal rights
         os.replace(tmp, path)
     except OSError as e:
-        raise FileError(f"Cannot write {path}: {e.strerror or e}.") from e
+        raise FileError(f"Cannot write {line_text(path)}: {e.strerror or e}.") from e
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -62,16 +135,14 @@ def atomic_target(path: Path) -> Iterator[Path]:
 def write_text_atomically(path: Path, text: str) -> None:
     """Write UTF-8 text to `path` atomically."""
     with atomic_target(path) as tmp:
-        tmp.write_text(text, encoding="utf-8", newline="")
+        tmp.write_text(text, encoding="utf-8", errors="backslashreplace", newline="")
 
 
 def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
     """CSV text with formula-safe text cells and amounts as written."""
-    import io
-
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
+    writer.writerow([safe_text(h) for h in header])
     for row in rows:
         writer.writerow([safe_text(v) for v in row])
     return buffer.getvalue()
@@ -91,5 +162,201 @@ def check_writable(directory: Path) -> None:
         os.close(fd)
         os.unlink(tmp)
     except OSError as e:
-        raise FileError(f"Cannot write in {directory}: {e.strerror or e}. Choose a folder you "
-                        "can write to.") from e
+        raise FileError(f"Cannot write in {line_text(directory)}: {e.strerror or e}. Choose a "
+                        "folder you can write to.") from e
+
+
+# --- where outputs may go ------------------------------------------------------------------
+
+class OutputPlaceError(SsfrError):
+    """An output would go inside the returned plans or replace an input (a usage error)."""
+
+    exit_code = 2
+
+
+def _real(path: Path) -> str:
+    return os.path.realpath(os.fspath(path))
+
+
+def _stat(path: str) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
+
+
+def _same(a: Path, b: Path) -> bool:
+    """The same file or folder (by resolved path, or device and inode for hard links and
+    case-insensitive file systems)."""
+    ra, rb = _real(a), _real(b)
+    if ra == rb:
+        return True
+    sa, sb = _stat(ra), _stat(rb)
+    return sa is not None and sb is not None and os.path.samestat(sa, sb)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """`path` is `folder` or anywhere below it (it need not exist yet)."""
+    target = _stat(_real(folder))
+    if target is None:
+        return False
+    here = _real(path)
+    while True:
+        st = _stat(here)
+        if st is not None and os.path.samestat(st, target):
+            return True
+        parent = os.path.dirname(here)
+        if parent == here:
+            return False
+        here = parent
+
+
+def check_output_places(outputs: Sequence[tuple[str, Path | None]],
+                        folders: Sequence[tuple[str, Path]],
+                        files: Sequence[tuple[str, Path | None]]) -> None:
+    """Refuse (usage error, exit 2) an output inside a folder of returned plans, equal to an
+    input file, or equal to another output; messages name both.
+
+    outputs: (option, path) of files and folders to write; folders: (what, folder) of returned
+    plans; files: (what, path) of input files (returned files, the district workbook...).
+    """
+    given = [(label, Path(p)) for label, p in outputs if p is not None]
+    for label, path in given:
+        for what, folder in folders:
+            if _inside(path, folder):
+                raise OutputPlaceError(
+                    f"{label} {line_text(path)} is inside {what} {line_text(folder)}. Outputs "
+                    "never go in the folder of returned plans (they would be read as plans "
+                    "next time): choose a place outside it.")
+        for what, other in files:
+            if other is not None and _same(path, Path(other)):
+                raise OutputPlaceError(
+                    f"{label} {line_text(path)} is {what} {line_text(other)}: ssfr-xl never "
+                    "writes over its inputs. Choose another name.")
+    for i, (label, path) in enumerate(given):
+        for other_label, other in given[i + 1:]:
+            if _same(path, other) or _inside(path, other) or _inside(other, path):
+                raise OutputPlaceError(
+                    f"{label} {line_text(path)} and {other_label} {line_text(other)} are the "
+                    "same place (or one is inside the other). Give each output its own place.")
+
+
+# --- one run's outputs, together or not at all ----------------------------------------------
+
+class OutputSet:
+    """Every file of one run, staged beside its final place and renamed into place together.
+
+        outputs = OutputSet(protected=[district, *returned_files])
+        path = outputs.file(totals)            # write there ...
+        folder = outputs.folder(exports)       # ... and into that folder
+        outputs.publish()                      # all appear, or none (old files stay)
+
+    Staging folders are hidden (`.ssfr-xl-...`) and removed by `publish` and `discard`.
+    Creating them is also the early check that the places are writable.
+    """
+
+    def __init__(self, protected: Iterable[Path] = ()):
+        self._protected = [Path(p) for p in protected]
+        self._stages: list[Path] = []
+        self._files: list[tuple[Path, Path]] = []  # (staged file, final file)
+        self._new_folders: list[tuple[Path, Path]] = []  # (staged folder, final folder)
+        self._folders: dict[str, Path] = {}  # final folder -> where its files are staged
+
+    def _stage_in(self, directory: Path, name: str = "") -> Path:
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            stage = Path(tempfile.mkdtemp(prefix=_temp_prefix(name or "ssfr-xl") + ".stage-",
+                                          dir=directory))
+        except OSError as e:
+            raise FileError(f"Cannot write in {line_text(directory)}: {e.strerror or e}. "
+                            "Choose a folder you can write to.") from e
+        self._stages.append(stage)
+        return stage
+
+    def file(self, final: Path) -> Path:
+        """Where to write the file that will become `final`."""
+        final = Path(final)
+        directory = final.parent if str(final.parent) else Path(".")
+        if final.is_dir():
+            raise FileError(f"Cannot write {line_text(final)}: it is a folder. Give a file "
+                            "name.")
+        staged = self._stage_in(directory, final.name) / "output"
+        self._files.append((staged, final))
+        return staged
+
+    def folder(self, final: Path) -> Path:
+        """Where to write the files that will appear in the folder `final`."""
+        final = Path(final)
+        key = _real(final)
+        if key in self._folders:
+            return self._folders[key]
+        if final.exists() and not final.is_dir():
+            raise FileError(f"Cannot write in {line_text(final)}: it is a file, not a folder.")
+        if final.is_dir():
+            staged = self._stage_in(final)
+        else:  # a new folder: staged whole beside it, renamed into place at the end
+            parent = final.parent if str(final.parent) else Path(".")
+            staged = self._stage_in(parent, final.name) / "folder"
+            staged.mkdir()
+            self._new_folders.append((staged, final))
+        self._folders[key] = staged
+        return staged
+
+    def _guard(self, final: Path) -> None:
+        for p in self._protected:
+            if _same(final, p):
+                raise FileError(f"Refusing to write {line_text(final)}: it is an input of "
+                                "this run. Nothing was written.")
+
+    def publish(self) -> None:
+        """Rename every staged file into place; on any failure undo and keep the old files."""
+        done: list[tuple[str, Path, Path | None, Path]] = []  # (kind, final, backup, staged)
+        try:
+            moves = list(self._files)
+            for staged_folder, final in self._new_folders:
+                if final.exists():  # appeared meanwhile: fill it file by file
+                    moves += [(p, final / p.name) for p in sorted(staged_folder.iterdir())]
+                else:
+                    os.rename(staged_folder, final)
+                    done.append(("folder", final, None, staged_folder))
+            for key, staged_folder in self._folders.items():
+                if any(staged_folder == s for s, _f in self._new_folders):
+                    continue
+                moves += [(p, Path(key) / p.name) for p in sorted(staged_folder.iterdir())]
+            for staged, final in moves:
+                self._guard(final)
+                backup = None
+                if final.exists():
+                    if final.is_dir():
+                        raise FileError(f"Cannot write {line_text(final)}: a folder has that "
+                                        "name.")
+                    backup = staged.with_name(staged.name + ".old")
+                    try:
+                        os.link(final, backup)
+                    except OSError:
+                        backup = None  # no hard links here: the old file cannot be restored
+                os.replace(staged, final)
+                done.append(("file", final, backup, staged))
+        except (OSError, FileError) as e:
+            for kind, final, backup, staged in reversed(done):
+                try:
+                    if kind == "folder":
+                        os.rename(final, staged)
+                    elif backup is not None:
+                        os.replace(backup, final)
+                    else:
+                        os.unlink(final)
+                except OSError:
+                    pass
+            self.discard()
+            if isinstance(e, FileError):
+                raise
+            raise FileError(f"Cannot write {line_text(e.filename or '')}: "
+                            f"{e.strerror or e}. Nothing new was written.") from e
+        self.discard()
+
+    def discard(self) -> None:
+        """Remove the staging folders (and anything staged that was not published)."""
+        for stage in self._stages:
+            shutil.rmtree(stage, ignore_errors=True)
+        self._stages.clear()

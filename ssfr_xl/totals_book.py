@@ -11,6 +11,7 @@ from openpyxl.utils import get_column_letter
 
 from . import styles
 from .consolidate import SeasonResult, money, object_of
+from .exports import shown, xlsx_value
 from .xlsx import save_atomically, title
 
 Tables = dict[str, tuple[list[str], list[list[object]]]]
@@ -37,26 +38,19 @@ def season_tables(result: SeasonResult) -> Tables:
     policy = record.policy
     funds = [f.code for f in policy.funds]
     tables: Tables = {}
-    counted = {s.school_id: s for s in result.schools}
 
     tables["status"] = (
-        ["school_id", "school_name", "status", "file", "sha256", "errors", "warnings"],
+        ["school_id", "school_name", "status", "file", "sha256", "errors", "warnings",
+         "reason"],
         [[s.school_id, s.name, s.status, s.file_name, s.sha256,
-          s.check.errors if s.check else 0, s.check.warnings if s.check else 0]
+          s.check.errors if s.check else 0, s.check.warnings if s.check else 0, s.reason]
          for s in result.schools],
     )
     file_rows = []
     for c in result.checks:
-        chosen = counted.get(c.school_id)
-        if c.file in result.superseded:
-            use = "superseded by a newer accepted version"
-        elif chosen is not None and chosen.check is c and chosen.status.startswith("accepted"):
-            use = "counted in the totals"
-        else:
-            use = "not counted"
-        file_rows.append([c.file.name, c.sha256, c.school_id, c.status, use, c.errors,
-                          c.warnings])
-    file_rows += [[i.path.name, "", "", "ignored", i.reason, 0, 0] for i in result.ignored]
+        file_rows.append([shown(c.file), c.sha256, c.school_id, c.status, result.use_of(c),
+                          c.errors, c.warnings])
+    file_rows += [[shown(i.path), "", "", "ignored", i.reason, 0, 0] for i in result.ignored]
     tables["files"] = (["file", "sha256", "school_id", "status", "use", "errors", "warnings"],
                        file_rows)
 
@@ -130,7 +124,7 @@ def season_tables(result: SeasonResult) -> Tables:
 
     tables["findings"] = (
         ["file", "school_id", "sheet", "cell", "severity", "code", "message"],
-        [[f.file, f.school_id, f.sheet, f.cell, f.severity, f.code, f.message]
+        [[shown(f.file), f.school_id, f.sheet, f.cell, f.severity, f.code, f.message]
          for f in result.findings],
     )
 
@@ -200,14 +194,14 @@ def write_totals_workbook(path: Path, result: SeasonResult, tables: Tables) -> N
     styles.register(wb)
     cover = wb.active
     cover.title = "Season"
-    title(cover, f"{d.name}: school plans {d.fiscal_year}",
+    title(cover, xlsx_value(f"{d.name}: school plans {d.fiscal_year}"),
           f"Consolidated by ssfr-xl on {_dt.date.today().isoformat()}. Values, not formulas: "
           "rerun ssfr-xl consolidate to refresh.")
     cover.column_dimensions["A"].width = 60
     cover.column_dimensions["B"].width = 20
     for i, row in enumerate(tables["reconciliation"][1][:10]):
-        cover.cell(row=4 + i, column=1, value=row[0]).style = styles.LABEL
-        cover.cell(row=4 + i, column=2, value=row[1])
+        cover.cell(row=4 + i, column=1, value=xlsx_value(row[0])).style = styles.LABEL
+        cover.cell(row=4 + i, column=2, value=xlsx_value(row[1]))
     for name, sheet_title in SHEETS.items():
         header, rows = tables[name]
         ws = wb.create_sheet(sheet_title)
@@ -223,6 +217,7 @@ def write_totals_workbook(path: Path, result: SeasonResult, tables: Tables) -> N
                       [f.code for f in result.record.policy.funds]}
         for i, row in enumerate(rows, start=2):
             for j, value in enumerate(row):
+                value = xlsx_value(value)  # control characters made visible, never refused
                 cell = ws.cell(row=i, column=j + 1, value=value)
                 if isinstance(value, str) and value.startswith("="):
                     cell.data_type = "s"  # text from a plan must never become a formula

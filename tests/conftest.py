@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 
 import pytest
@@ -23,3 +24,68 @@ def soffice() -> str:
     path = find_soffice()
     assert path is not None
     return path
+
+
+# --- internal errors are never disguised ----------------------------------------------------
+#
+# Every `internal-error` finding (an exception inside the checks) and every internal failure
+# of the command line is reported to ssfr_xl.consolidate.INTERNAL_ERROR_HOOKS in this process,
+# and appended to the file named by SSFR_XL_INTERNAL_ERROR_LOG by the `ssfr-xl` processes the
+# tests start. Any such report fails the test that was running (or that first used the
+# module fixture that ran it), unless the test takes them with the `internal_errors` fixture.
+
+_INTERNAL: list[dict[str, str]] = []
+_LOG_READ = 0
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    import tempfile
+
+    consolidate = importlib.import_module("ssfr_xl.consolidate")
+    log = os.path.join(tempfile.mkdtemp(prefix="ssfr-xl-internal-"), "internal-errors.jsonl")
+    open(log, "w").close()
+    os.environ[consolidate.INTERNAL_ERROR_LOG] = log
+    consolidate.INTERNAL_ERROR_HOOKS.append(lambda f: _INTERNAL.append(f.as_dict()))
+    config.addinivalue_line("markers", "internal_errors: the test takes internal errors")
+
+
+def _pending_internal_errors() -> list[dict[str, str]]:
+    """Internal errors reported since the last call (in this process and in subprocesses)."""
+    import json
+
+    consolidate = importlib.import_module("ssfr_xl.consolidate")
+    global _LOG_READ
+    found = list(_INTERNAL)
+    _INTERNAL.clear()
+    log = os.environ.get(consolidate.INTERNAL_ERROR_LOG)
+    if log and os.path.exists(log):
+        with open(log, "rb") as fh:
+            fh.seek(_LOG_READ)
+            data = fh.read()
+        _LOG_READ += len(data)
+        found += [json.loads(line) for line in data.decode("utf-8").splitlines() if line]
+    return found
+
+
+class InternalErrors:
+    """What a test that provokes internal errors on purpose uses to take them."""
+
+    def take(self) -> list[dict[str, str]]:
+        """The internal errors reported so far in this test (they then fail nothing)."""
+        return _pending_internal_errors()
+
+
+@pytest.fixture
+def internal_errors() -> InternalErrors:
+    """Take the internal errors a test provokes on purpose: `internal_errors.take()`."""
+    return InternalErrors()
+
+
+@pytest.fixture(autouse=True)
+def _fail_on_internal_errors() -> object:
+    yield
+    found = _pending_internal_errors()
+    if found:
+        shown = "\n".join(f"  {f.get('file')}: {f.get('message')}" for f in found[:10])
+        pytest.fail(f"{len(found)} internal error(s) were reported during this test:\n{shown}",
+                    pytrace=False)
