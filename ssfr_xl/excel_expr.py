@@ -45,6 +45,7 @@ Env = Any  # an object the nodes read (see Line / Aggregate envs in plan_math)
 Fn = Callable[[Env], Value]
 
 _EPOCH = _dt.datetime(1899, 12, 30)
+_LEAP_BUG = _dt.datetime(1900, 3, 1)  # serial days before it count the fictitious 1900-02-29
 
 
 def cell_value(raw: object) -> Value:
@@ -61,9 +62,10 @@ def cell_value(raw: object) -> Value:
         return float(raw)
     if isinstance(raw, _dt.datetime):
         delta = raw - _EPOCH
-        return delta.days + delta.seconds / 86400 + delta.microseconds / 86400e6
+        days = delta.days - (1 if raw < _LEAP_BUG else 0)
+        return days + delta.seconds / 86400 + delta.microseconds / 86400e6
     if isinstance(raw, _dt.date):
-        return float((raw - _EPOCH.date()).days)
+        return float((raw - _EPOCH.date()).days - (1 if raw < _LEAP_BUG.date() else 0))
     if isinstance(raw, _dt.time):
         return (raw.hour * 3600 + raw.minute * 60 + raw.second + raw.microsecond / 1e6) / 86400
     if isinstance(raw, _dt.timedelta):
@@ -599,6 +601,7 @@ _FUNCTIONS: dict[str, Callable[[list[Fn]], Fn]] = {
     "NOT": _unary(_not),
     "ISNUMBER": _unary(is_number),
     "ISNA": _unary(lambda v: isinstance(v, XlError) and v == NA),
+    "ISLOGICAL": _unary(lambda v: isinstance(v, bool)),
     "IFERROR": _iferror,
     "ROUND": _round,
     "ABS": _unary(_abs),
@@ -656,6 +659,12 @@ def NOT(a: object) -> Call:  # noqa: N802
 def ISNUMBER(a: object) -> Call:  # noqa: N802
     """ISNUMBER(a)."""
     return fn("ISNUMBER", a)
+
+
+def IS_NUMBER(a: object) -> Expr:  # noqa: N802
+    """A number, and not TRUE/FALSE: ISNUMBER(TRUE) is FALSE in Excel but TRUE in LibreOffice
+    and gnumeric, which store booleans as numbers; ISLOGICAL tells them apart everywhere."""
+    return AND(ISNUMBER(a), NOT(fn("ISLOGICAL", a)))
 
 
 def ROUND(a: object, digits: int = 2) -> Call:  # noqa: N802

@@ -641,6 +641,7 @@ STAFFING_COLUMNS = (
     Column("cost", "Cost", 13, styles.MONEY_LINE),
     Column("check", "Check", 30),
     *_row_columns("job_row"),
+    Column("fte_counted", "FTE counted", 6, styles.FTE, hidden=True),
 )
 
 SERVICE_PLAN_COLUMNS = (
@@ -682,6 +683,7 @@ OTHER_COLUMNS = (
     Column("group", "Group", 10),
     Column("check", "Check", 30),
     *_row_columns("object_row"),
+    Column("amount_counted", "Amount counted", 12, styles.MONEY, hidden=True),
 )
 
 GOAL_PLAN_COLUMNS = (

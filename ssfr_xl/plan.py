@@ -301,3 +301,29 @@ def plan_totals(inputs: PlanInputs, policy: Policy) -> PlanTotals:
 def address(t: Table, index: int, key: str) -> str:
     """A1 address of a table cell (re-exported for findings)."""
     return cell_address(t.first_row + index, t.col(key))
+
+
+def evaluated_cells(ev: EvaluatedPlan, layout: SchoolLayout) -> dict[str, dict[str, Value]]:
+    """Every computed cell's value by sheet and address, as the workbook shows it."""
+    from .layout import START_FIELDS
+    from .layout import SchoolSheets as SS
+
+    math = compiled(layout.policy).math
+    out: dict[str, dict[str, Value]] = {}
+    for lt in math.lines:
+        t: Table = getattr(layout, lt.table)
+        sheet = out.setdefault(t.sheet, {})
+        for i, line in enumerate(ev.tables[lt.table]):
+            for key, _expr in lt.columns():
+                sheet[t.cell(key, i)] = line.get(key)
+    t = layout.funds
+    summary = out.setdefault(t.sheet, {})
+    for i, line in enumerate(ev.tables["funds"]):
+        for key, _make in math.funds:
+            summary[t.cell(key, i)] = line.get(key)
+    for key, value in ev.totals.items():
+        if key == "status":
+            out.setdefault(SS.START, {})[START_FIELDS.cell("status")] = value
+        else:
+            summary[layout.summary_cell(key)] = value
+    return out

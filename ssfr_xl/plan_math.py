@@ -30,7 +30,7 @@ from functools import lru_cache
 from .excel_expr import (
     AND,
     IF,
-    ISNUMBER,
+    IS_NUMBER,
     NOT,
     OR,
     ROUND,
@@ -117,6 +117,15 @@ def exact_row(code: Expr, table: str) -> Expr:
                                                 at, 0)), 0)
 
 
+def not_listed(code: Expr, table: str, what: str) -> Expr:
+    """Check words for a code that is not in a list: which listed code it resembles, if any
+    (same letters in another case), so the principal can pick it."""
+    codes = Range(table, "code")
+    at = fn("MATCH", code.cat(""), codes, 0)
+    return fn("IFERROR", lift(f"{what} must be typed exactly as ").cat(
+        fn("INDEX", codes, at, 1)), f"{what} not in the list")
+
+
 def listed(table: str, key: str, row: Expr) -> Expr:
     """INDEX of a list column at a row (row and column, the portable form)."""
     return fn("INDEX", Range(table, key), row, 1)
@@ -166,10 +175,10 @@ class LineTable:
                 *self.after)
 
 
-def _code_group(code: Cell, row: Cell, missing: str, unknown_code: str, unknown: str,
-                key: str) -> tuple[Rule, ...]:
+def _code_group(code: Cell, row: Cell, table: str, missing: str, unknown_code: str,
+                what: str, key: str) -> tuple[Rule, ...]:
     return (Rule("missing-code", key, code.eq(""), missing),
-            Rule(unknown_code, key, row.eq(0), unknown))
+            Rule(unknown_code, key, row.eq(0), not_listed(code, table, what)))
 
 
 def _fund_goal_groups() -> tuple[tuple[Rule, ...], ...]:
@@ -177,9 +186,10 @@ def _fund_goal_groups() -> tuple[tuple[Rule, ...], ...]:
     return (
         (Rule("missing-fund", "fund", fund.eq(""), "Choose a fund"),
          Rule("unknown-fund", "fund", Cell("fund_row").eq(0),
-              "Fund not in the list")),
+              not_listed(fund, "fund_list", "Fund"))),
         (Rule("missing-goal", "goal", goal.eq(""), "Choose a goal"),
-         Rule("unknown-goal", "goal", Cell("goal_row").eq(0), "Goal not in the list")),
+         Rule("unknown-goal", "goal", Cell("goal_row").eq(0),
+              not_listed(goal, "goal_list", "Goal"))),
     )
 
 
@@ -189,6 +199,11 @@ def _restricted(code: str, row_key: str, table: str, allow: tuple[str, ...], say
     may = fn("INDEX", Block(table, allow), row, fund_row)
     return (Rule(code, "fund", all_of(row.gt(0), fund_row.gt(0), may.eq(0)),
                  Cell("fund").cat(says)),)
+
+
+def filled(*cells: Cell) -> Expr:
+    """Some of the cells hold something other than spaces (TRIM: every engine agrees on it)."""
+    return OR(*(fn("TRIM", c).ne("") for c in cells))
 
 
 def _flag() -> tuple[tuple[str, Expr], ...]:
@@ -205,14 +220,13 @@ def _rows(row_key: str, code: Cell, table: str) -> tuple[tuple[str, Expr], ...]:
 def staffing(allow: tuple[str, ...]) -> LineTable:
     """Staffing: cost = ROUND(FTE x average salary x (1 + benefits rate), 2)."""
     job, fte, row = Cell("job_class"), Cell("fte"), Cell("job_row")
-    priced = OR(row.eq(0), NOT(ISNUMBER(fte)))
+    priced = OR(row.eq(0), NOT(IS_NUMBER(fte)))
     salary = listed("jobs", "average_salary", row)
     step = fte / Name("FTE_Step")
     return LineTable(
         table="staffing", kind="position", code_key="job_class",
         inputs=("job_class", "fte", "fund", "goal", "note"),
-        used=OR(job.ne(""), fte.ne(""), Cell("fund").ne(""), Cell("goal").ne(""),
-                Cell("note").ne("")),
+        used=filled(job, fte, Cell("fund"), Cell("goal"), Cell("note")),
         computed=(
             *_rows("job_row", job, "jobs"),
             ("title", IF(job.eq(""), "", IF(row.eq(0), "Unknown job class",
@@ -221,12 +235,13 @@ def staffing(allow: tuple[str, ...]) -> LineTable:
             ("cost", IF(priced, 0, ROUND(fte * salary
                                          * (1 + listed("jobs", "benefits_rate", row))))),
             ("benefits", ROUND(Cell("cost") - Cell("salary"))),
+            ("fte_counted", IF(IS_NUMBER(fte), fte, 0)),
         ),
         groups=(
-            _code_group(job, row, "Choose a job class", "unknown-job-class",
-                        "Job class not in the list", "job_class"),
+            _code_group(job, row, "jobs", "Choose a job class", "unknown-job-class",
+                        "Job class", "job_class"),
             (Rule("missing-fte", "fte", fte.eq(""), "Type the FTE"),
-             Rule("not-a-number", "fte", NOT(ISNUMBER(fte)), "Type the FTE as a number"),
+             Rule("not-a-number", "fte", NOT(IS_NUMBER(fte)), "Type the FTE as a number"),
              Rule("fte-out-of-range", "fte", OR(fte.lt(0), fte.gt(MAX_LINE_FTE)),
                   f"FTE must be 0 to {MAX_LINE_FTE:g}"),
              Rule("fte-step", "fte",
@@ -246,7 +261,7 @@ def services(allow: tuple[str, ...]) -> LineTable:
     return LineTable(
         table="services", kind="service", code_key="service",
         inputs=("service", "quantity", "fund", "goal"),
-        used=OR(AND(qty.ne(""), qty.ne(0)), Cell("fund").ne(""), Cell("goal").ne("")),
+        used=OR(AND(qty.ne(""), qty.ne(0)), filled(Cell("fund"), Cell("goal"))),
         computed=(
             *_rows("service_row", code, "service_menu"),
             ("department", IF(row.eq(0), "", listed("service_menu", "department", row))),
@@ -254,14 +269,14 @@ def services(allow: tuple[str, ...]) -> LineTable:
                                             listed("service_menu", "name", row)))),
             ("unit", IF(row.eq(0), "", listed("service_menu", "unit", row))),
             ("unit_price", IF(row.eq(0), "", listed("service_menu", "unit_price", row))),
-            ("cost", IF(OR(row.eq(0), NOT(ISNUMBER(qty))), 0,
+            ("cost", IF(OR(row.eq(0), NOT(IS_NUMBER(qty))), 0,
                         ROUND(qty * listed("service_menu", "unit_price", row)))),
         ),
         groups=(
-            _code_group(code, row, "Choose a service", "unknown-service",
-                        "Service not in the menu", "service"),
+            _code_group(code, row, "service_menu", "Choose a service", "unknown-service",
+                        "Service", "service"),
             (Rule("missing-quantity", "quantity", qty.eq(""), "Type a quantity"),
-             Rule("not-a-number", "quantity", NOT(ISNUMBER(qty)),
+             Rule("not-a-number", "quantity", NOT(IS_NUMBER(qty)),
                   "Type the quantity as a number"),
              Rule("negative-amount", "quantity", qty.lt(0), "Quantity must be 0 or more")),
             *_fund_goal_groups(),
@@ -278,19 +293,19 @@ def other(allow: tuple[str, ...]) -> LineTable:
     return LineTable(
         table="other", kind="other", code_key="object",
         inputs=("object", "fund", "goal", "description", "amount"),
-        used=OR(obj.ne(""), Cell("fund").ne(""), Cell("goal").ne(""),
-                Cell("description").ne(""), amount.ne("")),
+        used=filled(obj, Cell("fund"), Cell("goal"), Cell("description"), amount),
         computed=(
             *_rows("object_row", obj, "objects"),
             ("object_name", IF(obj.eq(""), "", IF(row.eq(0), "Unknown object code",
                                                   listed("objects", "name", row)))),
             ("group", IF(row.eq(0), "", listed("objects", "group", row))),
+            ("amount_counted", IF(IS_NUMBER(amount), amount, 0)),
         ),
         groups=(
-            _code_group(obj, row, "Choose an object code", "unknown-object",
-                        "Object code not in the list", "object"),
+            _code_group(obj, row, "objects", "Choose an object code", "unknown-object",
+                        "Object code", "object"),
             (Rule("missing-amount", "amount", amount.eq(""), "Type the amount"),
-             Rule("not-a-number", "amount", NOT(ISNUMBER(amount)),
+             Rule("not-a-number", "amount", NOT(IS_NUMBER(amount)),
                   "Type the amount as a number"),
              Rule("negative-amount", "amount", amount.lt(0), "Amount must be 0 or more"),
              Rule("amount-cents", "amount", ROUND(amount).ne(amount),
@@ -307,7 +322,7 @@ def _by_row(row_key: str, criterion: Expr) -> Expr:
     """Staffing cost + services cost + other amounts of the lines whose row_key = criterion."""
     return ROUND(SumIf("staffing", row_key, criterion, "cost")
                  + SumIf("services", row_key, criterion, "cost")
-                 + SumIf("other", row_key, criterion, "amount"))
+                 + SumIf("other", row_key, criterion, "amount_counted"))
 
 
 def goals() -> LineTable:
@@ -353,7 +368,7 @@ def plan_math(policy: Policy, layout: SchoolLayout | None = None) -> PlanMath:
     )
     groups = []
     for group in OBJECT_GROUPS:
-        part: Expr = SumIf("other", "group", lift(group), "amount")
+        part: Expr = SumIf("other", "group", lift(group), "amount_counted")
         if group == "Salaries":
             part = Sum("staffing", "salary") + part
         elif group == "Benefits":
@@ -379,7 +394,7 @@ def plan_math(policy: Policy, layout: SchoolLayout | None = None) -> PlanMath:
         ("total_planned", ROUND(Sum("funds", "planned"))),
         ("total_remaining", ROUND(Sum("funds", "remaining"))),
         *groups,
-        ("total_fte", Sum("staffing", "fte")),
+        ("total_fte", Sum("staffing", "fte_counted")),
         ("status", status),
     )
     return PlanMath(policy, layout, (staffing(allow), services(allow), other(allow), goals()),
