@@ -287,6 +287,7 @@ def _last_row(dest: tuple[str, str] | None) -> int | None:
 class _SheetContent:
     formulas: dict[tuple[int, int], object]  # "=..." text, or ArrayFormula / DataTableFormula
     values: dict[tuple[int, int], object]  # every other non-empty cell
+    local_names: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def _read_file(path: Path, sheets: Iterable[str]
@@ -297,25 +298,36 @@ def _read_file(path: Path, sheets: Iterable[str]
 
     wb = load_workbook(path, read_only=True, data_only=False)
     try:
-        names = {}
-        for name, dn in wb.defined_names.items():
-            try:
-                dests = list(dn.destinations)
-            except Exception:  # a name that is not a reference (a constant, a formula)
-                dests = []
-            names[name] = ((dests[0][0], dests[0][1].replace("$", ""))
-                           if len(dests) == 1 else ("", str(dn.attr_text)))
+        names = _names(wb.defined_names)
         content, unreadable = {}, {}
         for sheet in sheets:
             if sheet not in wb.sheetnames:
                 continue
+            ws = wb[sheet]
             try:
-                content[sheet] = _read_sheet(wb[sheet])
+                content[sheet] = _read_sheet(ws)
             except Exception as e:  # a damaged sheet part: the check cannot see its cells
                 unreadable[sheet] = f"{type(e).__name__}: {e}"
+                continue
+            # a name defined for one sheet only wins over the workbook's on that sheet
+            local = getattr(ws, "defined_names", None) or {}
+            content[sheet].local_names = _names(local)
         return content, names, unreadable
     finally:
         wb.close()
+
+
+def _names(defined) -> dict[str, tuple[str, str]]:
+    """Name -> (sheet, address without $), or ("", text) for a name that is no reference."""
+    names = {}
+    for name, dn in defined.items():
+        try:
+            dests = list(dn.destinations)
+        except Exception:  # a name that is not a reference (a constant, a formula)
+            dests = []
+        names[name] = ((dests[0][0], dests[0][1].replace("$", ""))
+                       if len(dests) == 1 else ("", str(dn.attr_text)))
+    return names
 
 
 def _read_sheet(ws) -> _SheetContent:
@@ -418,8 +430,9 @@ def _check(path: Path, inputs: DistrictInputs, check: FormulaCheck) -> None:
             findings.append(FormulaFinding(where, describe(sheet, row, col), problem,
                                            "no formula", text))
 
+    by_upper = {name.upper(): dest for name, dest in file_names.items()}  # names ignore case
     for name, (sheet, ref) in expected.names.items():
-        found = file_names.get(name)
+        found = file_names.get(name) or by_upper.get(name.upper())
         if found is None:
             findings.append(FormulaFinding(f"defined name {name}", "", "missing",
                                            f"{sheet}!{ref}", "no such name"))
@@ -430,6 +443,17 @@ def _check(path: Path, inputs: DistrictInputs, check: FormulaCheck) -> None:
         shown = f"{found[0]}!{found[1]}" if found[0] else found[1]
         findings.append(FormulaFinding(f"defined name {name}", "", "points elsewhere",
                                        f"{sheet}!{ref}", shown))
+    wanted = {name.upper(): (name, dest) for name, dest in expected.names.items()}
+    for on_sheet, sheet_content in content.items():
+        for name, found in sheet_content.local_names.items():
+            if name.upper() not in wanted:
+                continue
+            name, (sheet, ref) = wanted[name.upper()]
+            shown = f"{found[0]}!{found[1]}" if found[0] else found[1]
+            findings.append(FormulaFinding(
+                f"defined name {name}", f"defined again for sheet {on_sheet} only",
+                f"overrides the workbook's name in every formula of {on_sheet}",
+                f"{sheet}!{ref}", shown))
 
 
 def _formula_text(formula: object) -> str:
@@ -502,7 +526,9 @@ class _Describer:
     def __init__(self, layout: DistrictLayout, inputs: DistrictInputs):
         self.layout, self.inputs = layout, inputs
         p = inputs.policy
-        school = [f"{s.school_id} {s.name}" for s in inputs.schools]
+        # a name read from a formula typed over it says nothing: the ID alone then
+        school = [s.school_id if s.name.startswith("=") else f"{s.school_id} {s.name}"
+                  for s in inputs.schools]
         self.tables: dict[str, list[tuple[Table, list[str]]]] = {}
         for t, labels in (
             (layout.schools, school), (layout.calculation, school),

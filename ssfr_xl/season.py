@@ -195,7 +195,8 @@ def allocate_district(path: Path, csv_path: Path | None = None,
                      "have been overwritten or broken; recalculate in Excel with Ctrl+Alt+F9 "
                      "or rebuild with ssfr-xl init)")
         if check.unsaved:
-            text += f"; {check.unsaved:,} hold no saved value"
+            text += (f"; {check.unsaved:,} {'holds' if check.unsaved == 1 else 'hold'} no "
+                     "saved value")
         lines.append(text + ":" if check.mismatches else text + ".")
         lines += [f"  {m}" for m in check.mismatches[:SHOWN]]
         if len(check.mismatches) > SHOWN:

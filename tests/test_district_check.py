@@ -287,7 +287,7 @@ def test_a_blanked_amount_cell_is_found(saved: Path, tmp_path: Path) -> None:
     assert "1 changed" in report
     assert f"{S.ALLOCATIONS}!{address} (POV amount" in report
     assert "formula deleted (the cell is empty)" in report
-    assert "1 hold no saved value" in report
+    assert "1 holds no saved value" in report
 
 
 @pytest.mark.libreoffice
@@ -343,8 +343,8 @@ def test_a_formula_in_an_input_cell_is_found(written: dict[str, Path], tmp_path:
     finding = found[f"{S.SCHOOLS}!{t.cell('name', 0)}"]
     assert finding.problem == "a formula in an input cell (type the value instead)"
     assert finding.found == "=Allocations!E6"
-    # described as read: the school's ID, and the formula's text where its name was
-    assert finding.what == f"School, {inputs.schools[0].school_id} =Allocations!E6"
+    # the name is the formula now, so the school is named by its ID
+    assert finding.what == f"School, {inputs.schools[0].school_id}"
 
 
 def test_plain_arithmetic_in_an_input_cell_is_allowed(written: dict[str, Path],
@@ -401,6 +401,23 @@ def test_a_redirected_defined_name_is_found(written: dict[str, Path], tmp_path: 
     check = check_formulas(tmp_path / "name.xlsx", inputs)
     [finding] = check.findings
     assert finding.where == "defined name Base_Rate"
+    assert finding.found == "Policy!B40"
+
+
+def test_a_sheet_level_name_that_overrides_a_workbook_name_is_found(
+        written: dict[str, Path], tmp_path: Path) -> None:
+    from openpyxl.workbook.defined_name import DefinedName
+
+    inputs = CASES["sample"]
+    wb = openpyxl.load_workbook(written["sample"])
+    ws = wb[S.ALLOCATIONS]
+    ws.defined_names["base_rate"] = DefinedName("base_rate", attr_text="Policy!$B$40")
+    ws.defined_names["My_Notes"] = DefinedName("My_Notes", attr_text="Policy!$B$41")  # harmless
+    wb.save(tmp_path / "local.xlsx")
+    check = check_formulas(tmp_path / "local.xlsx", inputs)
+    [finding] = check.findings
+    assert finding.where == "defined name Base_Rate"
+    assert finding.problem == f"overrides the workbook's name in every formula of {S.ALLOCATIONS}"
     assert finding.found == "Policy!B40"
 
 
@@ -632,3 +649,15 @@ def test_inputs_edited_in_the_workbook_need_no_new_formulas(written: dict[str, P
     assert back != inputs
     check = check_formulas(tmp_path / "inputs.xlsx", back)
     assert check.ok, [str(f) for f in check.findings]
+
+
+def test_a_policy_without_plan_menus_passes(tmp_path: Path) -> None:
+    # no job classes, services, objects or goals: those lists have no rows and no names
+    from dataclasses import replace
+
+    inputs = sample_inputs(3)
+    policy = replace(inputs.policy, job_classes=(), services=(), objects=(), goals=())
+    inputs = replace(inputs, policy=policy)
+    write_district(tmp_path / "d.xlsx", inputs)
+    check = check_formulas(tmp_path / "d.xlsx", read_district(tmp_path / "d.xlsx"))
+    assert check.ok, [str(f) for f in check.findings] + check.errors
