@@ -143,8 +143,9 @@ def check_formulas(raw, template: PlanTemplate, f: Findings) -> None:
                     f"({_listing(missing)}). Those cells must keep their formulas: copy your "
                     "entries into a fresh plan workbook, or undo the change, and send it again.")
         if given is not None:
+            # a cell inside another cell's array formula has no text of its own: changed
             changed = sorted((c for c, text in expected.items()
-                              if c in present and c in given and normalise(given[c]) != text),
+                              if c in present and normalise(given.get(c, "")) != text),
                              key=_coord_key)
             if changed:
                 f.error("formula-changed", sheet, changed[0],
