@@ -261,8 +261,16 @@ class OutputSet:
         self._files: list[tuple[Path, Path]] = []  # (staged file, final file)
         self._new_folders: list[tuple[Path, Path]] = []  # (staged folder, final folder)
         self._folders: dict[str, Path] = {}  # final folder -> where its files are staged
+        self._made: list[Path] = []  # folders created for staging
+        self._published = False
 
     def _stage_in(self, directory: Path, name: str = "") -> Path:
+        missing = []
+        here = Path(os.path.abspath(directory))
+        while not here.exists() and here.parent != here:
+            missing.append(here)
+            here = here.parent
+        self._made += missing  # deepest first: removed again if nothing is published
         try:
             directory.mkdir(parents=True, exist_ok=True)
             stage = Path(tempfile.mkdtemp(prefix=_temp_prefix(name or "ssfr-xl") + ".stage-",
@@ -353,10 +361,19 @@ class OutputSet:
                 raise
             raise FileError(f"Cannot write {line_text(e.filename or '')}: "
                             f"{e.strerror or e}. Nothing new was written.") from e
+        self._published = True
         self.discard()
 
     def discard(self) -> None:
-        """Remove the staging folders (and anything staged that was not published)."""
+        """Remove the staging folders (and anything staged that was not published, and the
+        folders made for it)."""
         for stage in self._stages:
             shutil.rmtree(stage, ignore_errors=True)
         self._stages.clear()
+        if not self._published:
+            for folder in self._made:
+                try:
+                    folder.rmdir()
+                except OSError:
+                    pass
+        self._made.clear()

@@ -69,14 +69,17 @@ class Season:
         spec = self.setup.specs[index]
         return write_plan(spec, self.returned / name, plan, received=RECEIVED + day * DAY)
 
-    def consolidate(self, ledger: bool = True) -> dict[str, list[dict[str, str]]]:
+    def consolidate(self, ledger: bool = True, received: Path | None = None,
+                    district: Path | None = None) -> dict[str, list[dict[str, str]]]:
         """Run consolidate; return the CSV exports by table name."""
         self.runs += 1
         exports = self.root / f"exports{self.runs}"
-        args = ["consolidate", self.setup.district, self.returned, "--out",
+        args = ["consolidate", district or self.setup.district, self.returned, "--out",
                 self.root / f"totals{self.runs}.xlsx", "--exports", exports]
-        done = ssfr(*args, *(["--ledger", self.ledger] if ledger else []))
+        done = ssfr(*args, *(["--ledger", self.ledger] if ledger else []),
+                    *(["--received", received] if received else []))
         assert_exit(done, 1)  # most of the district's schools are missing
+        self.stdout = done.stdout
         tables = {}
         for p in exports.glob("*.csv"):
             with open(p, newline="", encoding="utf-8") as fh:
@@ -160,15 +163,99 @@ def test_resubmission_replaces_the_older_version_and_both_stay_recorded(
     assert {r["source_file"] for r in lines} == {v2.name}
 
 
-def test_both_versions_in_the_folder_on_the_first_run(season: Season) -> None:
+def received_csv(path: Path, rows: list[tuple[str, str]]) -> Path:
+    """A --received list: file_name, received_at."""
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["file_name", "received_at"])
+        w.writerows(rows)
+    return path
+
+
+def test_both_versions_first_seen_together_need_their_received_times(season: Season) -> None:
+    """Two versions the ledger first sees in the same run: it cannot tell which is newer, so
+    it never guesses (names and modification times do not decide): both are duplicate-school
+    errors until --received gives the e-mail times."""
     spec = season.setup.specs[6]
     sid = spec.school.school_id
-    newer = varied_plan(spec, 8)
-    season.send(6, newer, "second.xlsx", 2)  # names do not decide, the received time does
-    season.send(6, varied_plan(spec, 7), "first.xlsx", 1)
+    newer, older = varied_plan(spec, 8), varied_plan(spec, 7)
+    season.send(6, newer, "second.xlsx", 1)  # modified before "first.xlsx"...
+    season.send(6, older, "first.xlsx", 2)
     tables = season.consolidate()
+    dupes = {r["file"] for r in tables["findings"] if r["code"] == "duplicate-school"}
+    assert dupes == {"first.xlsx", "second.xlsx"}
+    row = status_of(tables, sid)
+    assert row["status"] == "rejected" and "--received" in row["reason"]
+    assert set(by_school(tables, sid).values()) == {""}
+    # ... but the e-mails say second.xlsx arrived last
+    times = received_csv(season.root / "received.csv",
+                         [("first.xlsx", "2026-05-04T09:00:00-07:00"),
+                          ("second.xlsx", "Mon, 04 May 2026 17:30:00 -0700")])
+    tables = season.consolidate(received=times)
     assert by_school(tables, sid) == planned(newer, spec)
     assert status_of(tables, sid)["file"] == "second.xlsx"
+    assert use_of(tables, "first.xlsx") == "superseded by a newer accepted version"
+    # the times are kept: later runs without --received keep the order
+    tables = season.consolidate()
+    assert by_school(tables, sid) == planned(newer, spec)
+
+
+def test_newest_is_the_order_first_seen_never_the_modification_time(season: Season) -> None:
+    spec = season.setup.specs[4]
+    sid = spec.school.school_id
+    first, second = varied_plan(spec, 3), varied_plan(spec, 4)
+    season.send(4, first, "plan.xlsx", 30)  # modified "later" ...
+    season.consolidate()
+    season.send(4, second, "plan-resent.xlsx", 0)  # ... than the file that came after it
+    tables = season.consolidate()
+    assert by_school(tables, sid) == planned(second, spec)
+    assert use_of(tables, "plan.xlsx") == "superseded by a newer accepted version"
+    # a received time can still reorder them
+    times = received_csv(season.root / "received.csv",
+                         [("plan.xlsx", "2026-05-06T10:00:00Z"),
+                          ("plan-resent.xlsx", "2026-05-05T10:00:00Z")])
+    tables = season.consolidate(received=times)
+    assert by_school(tables, sid) == planned(first, spec)
+    db = sqlite3.connect(season.ledger)
+    try:
+        seen = dict(db.execute("SELECT file_name, first_seen_seq FROM files"))
+    finally:
+        db.close()
+    assert seen["plan.xlsx"] < seen["plan-resent.xlsx"]
+
+
+@pytest.mark.parametrize(("rows", "message"), [
+    ([("a.xlsx", "yesterday")], "row 2: received_at 'yesterday' is not a time"),
+    ([("a.xlsx", "2026-05-04T09:00:00Z"), ("", "2026-05-04T09:00:00Z")],
+     "row 3: file_name is empty"),
+    ([("a.xlsx", "2026-05-04T09:00:00Z"), ("a.xlsx", "2026-05-05T09:00:00Z")],
+     "rows 2 and 3: two different times for a.xlsx"),
+])
+def test_a_bad_received_row_is_one_error_naming_the_row(season: Season, rows, message) -> None:
+    spec = season.setup.specs[0]
+    season.send(0, varied_plan(spec, 0), file_name(spec.school), 0)
+    times = received_csv(season.root / "received.csv", rows)
+    out = season.root / "out"
+    done = ssfr("consolidate", season.setup.district, season.returned, "--out",
+                out / "totals.xlsx", "--ledger", season.ledger, "--received", times)
+    assert_exit(done, 1)
+    assert done.stderr.startswith("Error: received.csv " + message), done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert not out.exists() and not season.ledger.exists()
+
+
+def test_received_needs_a_ledger_and_a_header(season: Season) -> None:
+    times = received_csv(season.root / "received.csv", [])
+    done = ssfr("consolidate", season.setup.district, season.returned, "--out",
+                season.root / "t.xlsx", "--received", times)
+    assert_exit(done, 2)
+    assert "--received goes with --ledger" in done.stderr
+    (season.root / "bad.csv").write_text("name,when\na.xlsx,2026-05-04\n")
+    done = ssfr("consolidate", season.setup.district, season.returned, "--out",
+                season.root / "t.xlsx", "--ledger", season.ledger, "--received",
+                season.root / "bad.csv")
+    assert_exit(done, 1)
+    assert "row 1: the header must name the columns file_name and received_at" in done.stderr
 
 
 def test_a_rejected_newer_version_leaves_the_older_accepted_one_counted(
@@ -197,6 +284,7 @@ def test_removed_newest_version_still_counts_from_the_ledger(season: Season) -> 
     sid = spec.school.school_id
     newest = varied_plan(spec, 4)
     season.send(8, varied_plan(spec, 3), file_name(spec.school), 0)
+    season.consolidate()
     v2 = season.send(8, newest, file_name(spec.school).replace(".xlsx", "_v2.xlsx"), 1)
     only = season.send(9, varied_plan(specs[9], 9), file_name(specs[9].school), 0)
     before = season.consolidate()
@@ -264,26 +352,214 @@ def test_without_a_ledger_two_files_for_one_school_is_an_error_naming_both(
     assert not season.ledger.exists()
 
 
-def test_status_command_shows_each_school(season: Season) -> None:
+def test_status_command_lists_every_school_by_name(season: Season) -> None:
     specs = season.setup.specs
     season.send(0, varied_plan(specs[0], 0), file_name(specs[0].school), 0)
+    season.consolidate()
     season.send(0, varied_plan(specs[0], 1), "again.xlsx", 1)
     season.send(1, over_budget(varied_plan(specs[1], 1)), file_name(specs[1].school), 0)
+    (season.returned / "notes.xlsx").write_bytes(b"not a workbook")
     season.consolidate()
+    before = season.ledger.read_bytes()
     done = ssfr("status", "--ledger", season.ledger)
     assert_exit(done, 0)
+    assert season.ledger.read_bytes() == before, "status never writes"
     lines = done.stdout.splitlines()
-    for i in (0, 1):
-        assert any(line.startswith(specs[i].school.school_id) for line in lines), i
-    school0 = [line for line in lines if line.startswith(specs[0].school.school_id)]
-    assert len(school0) == 2
-    assert school0[0].rstrip().endswith("again.xlsx")  # newest first
-    assert school0[1].rstrip().endswith("(older)")
-    assert "rejected" in next(line for line in lines if line.startswith(
-        specs[1].school.school_id))
-    assert lines[-1] == "2 school(s), 3 file version(s) recorded."
+    heads = [line for line in lines if not line.startswith(" ")]
+    for spec in specs:  # every school of the district, by name, missing ones included
+        sid = spec.school.school_id
+        row = next(line for line in heads if line.startswith(sid))
+        assert spec.school.name[:30] in row
+    school0 = lines.index(next(line for line in heads if line.startswith(
+        specs[0].school.school_id)))
+    assert "accepted" in lines[school0]
+    assert lines[school0 + 1].startswith("    ") and lines[school0 + 1].endswith(
+        "again.xlsx  (counted)")  # newest first
+    assert lines[school0 + 2].rstrip().endswith(file_name(specs[0].school))
+    school1 = next(line for line in heads if line.startswith(specs[1].school.school_id))
+    assert "rejected" in school1
+    missing = next(line for line in heads if line.startswith(specs[2].school.school_id))
+    assert missing.rstrip().endswith("missing")
+    assert any("notes.xlsx" in line and "no school could be read" in line for line in lines)
+    n = len(specs)
+    assert lines[-1] == (f"{n} school(s): 1 accepted, 0 accepted with warnings, 1 rejected, "
+                         f"{n - 2} missing; 4 file version(s) recorded.") or lines[-1] == (
+        f"{n} school(s): 0 accepted, 1 accepted with warnings, 1 rejected, "
+        f"{n - 2} missing; 4 file version(s) recorded.")
 
 
 def test_status_command_usage(tmp_path: Path) -> None:
     assert_exit(ssfr("status"), 2)
     assert_exit(ssfr("status", "--ledger", tmp_path / "none.sqlite"), 2)
+
+
+# --- every counted version is re-checked against the current district workbook -------------
+
+def cut_budget(src: Path, dst: Path, factor: float) -> Path:
+    """The district workbook with its unrestricted budget multiplied by `factor`."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(src)
+    for sheet, coord in wb.defined_names["Budget"].destinations:
+        wb[sheet][coord].value = wb[sheet][coord].value * factor
+    wb.save(dst)
+    return dst
+
+
+def test_a_counted_plan_that_no_longer_passes_stops_counting(season: Season) -> None:
+    specs = season.setup.specs
+    kept = season.send(14, varied_plan(specs[14], 1), file_name(specs[14].school), 0)
+    gone = season.send(15, varied_plan(specs[15], 2), file_name(specs[15].school), 0)
+    before = season.consolidate()
+    ids = [specs[i].school.school_id for i in (14, 15)]
+    assert all(status_of(before, sid)["status"].startswith("accepted") for sid in ids)
+    gone.unlink()  # counted from the ledger's copy from now on
+
+    cut = cut_budget(season.setup.district, season.root / "district-cut.xlsx", 0.8)
+    after = season.consolidate(district=cut)
+    for sid, name in zip(ids, (kept.name, gone.name), strict=True):
+        row = status_of(after, sid)
+        assert row["status"] == "rejected", row
+        assert "no longer passes against the current district workbook" in row["reason"]
+        assert set(by_school(after, sid).values()) == {""}
+        codes = {r["code"] for r in after["findings"] if r["file"] == name}
+        assert {"no-longer-passes", "over-allocation"} <= codes, (name, codes)
+    assert "rejected " + gone.name in season.stdout
+    done = ssfr("status", "--ledger", season.ledger)
+    assert_exit(done, 0)
+    for sid in ids:
+        line = next(li for li in done.stdout.splitlines() if li.startswith(sid))
+        assert "rejected: the plan no longer passes against the current district workbook" \
+            in line
+
+    again = season.consolidate()  # the district as it was: both count again
+    for sid in ids:
+        assert by_school(again, sid) == by_school(before, sid)
+        assert status_of(again, sid)["status"] == status_of(before, sid)["status"]
+
+
+LEGACY_SCHEMA = """
+CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, ran_at TEXT NOT NULL,
+                   fiscal_year TEXT NOT NULL);
+CREATE TABLE files (sha256 TEXT PRIMARY KEY, school_id TEXT NOT NULL, file_name TEXT NOT NULL,
+    received_at REAL NOT NULL, first_run INTEGER NOT NULL, last_run INTEGER NOT NULL,
+    status TEXT NOT NULL, errors INTEGER NOT NULL, warnings INTEGER NOT NULL,
+    fiscal_year TEXT NOT NULL, lines_json TEXT NOT NULL);
+CREATE TABLE findings (sha256 TEXT NOT NULL, run_id INTEGER NOT NULL,
+    sheet TEXT, cell TEXT, severity TEXT, code TEXT, message TEXT);
+CREATE INDEX files_school ON files (school_id);
+"""
+
+
+def test_a_ledger_of_an_earlier_version_is_migrated(season: Season) -> None:
+    specs = season.setup.specs
+    year = season.setup.record.inputs.district.fiscal_year
+    present = season.send(16, varied_plan(specs[16], 1), file_name(specs[16].school), 0)
+    db = sqlite3.connect(season.ledger)
+    db.executescript(LEGACY_SCHEMA)
+    db.execute("INSERT INTO runs (ran_at, fiscal_year) VALUES ('2026-05-01T09:00:00+00:00', ?)",
+               (year,))
+    rows = [(sha(present), specs[16].school.school_id, present.name),
+            ("0" * 64, specs[17].school.school_id, "left-the-folder.xlsx")]
+    for digest, sid, name in rows:  # recorded, accepted, by the earlier version
+        db.execute("INSERT INTO files VALUES (?, ?, ?, 0, 1, 1, 'accepted', 0, 0, ?, '[]')",
+                   (digest, sid, name, year))
+    db.commit()
+    db.close()
+    tables = season.consolidate()
+    db = sqlite3.connect(season.ledger)
+    try:
+        columns = {r[1] for r in db.execute("PRAGMA table_info(files)")}
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        kept = db.execute("SELECT COUNT(*) FROM contents").fetchone()[0]
+    finally:
+        db.close()
+    assert {"first_seen_seq", "first_seen_at", "district_fp", "ever_accepted"} <= columns
+    assert version == 2 and kept == 1
+    # the file in the folder is checked again; the one that left cannot be, so it stops
+    assert status_of(tables, specs[16].school.school_id)["status"].startswith("accepted")
+    assert by_school(tables, specs[16].school.school_id) == planned(varied_plan(specs[16], 1),
+                                                                   specs[16])
+    row = status_of(tables, specs[17].school.school_id)
+    assert row["status"] == "rejected" and "cannot be re-checked" in row["reason"]
+    assert_exit(ssfr("status", "--ledger", season.ledger), 0)
+
+
+# --- a ledger that is not one is refused, never altered ----------------------------------
+
+def _hostile_ledger(kind: str, path: Path) -> tuple[bytes, int]:
+    if kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "corrupted":
+        path.write_bytes(b"SQLite format 3\x00" + bytes(range(256)) * 40)
+    elif kind == "text":
+        path.write_text("school_id,status\n01,accepted\n")
+    elif kind in ("foreign", "foreign-files", "read-only", "locked"):
+        db = sqlite3.connect(path)
+        if kind == "foreign":
+            db.execute("CREATE TABLE customers (id INTEGER, name TEXT)")
+            db.execute("INSERT INTO customers VALUES (1, 'Ada')")
+        elif kind == "foreign-files":  # a table named like ours, from another program
+            db.execute("CREATE TABLE files (path TEXT, size INTEGER)")
+        else:
+            db.executescript(LEGACY_SCHEMA)
+        db.commit()
+        db.close()
+        if kind == "read-only":
+            path.chmod(0o444)
+    return (path.read_bytes(), path.stat().st_mtime_ns)
+
+
+def _lock(path: Path) -> sqlite3.Connection:
+    """Another program holding the ledger (nothing in this process may open the file while
+    it holds the lock: closing any descriptor of it would release the lock)."""
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    return holder
+
+
+@pytest.mark.parametrize(("kind", "message"), [
+    ("empty", "is empty (0 bytes)"),
+    ("corrupted", "is damaged or not an SQLite database"),
+    ("text", "is not an SQLite database"),
+    ("foreign", "is an SQLite database of another program"),
+    ("foreign-files", "is an SQLite database of another program"),
+    ("read-only", "is read-only"),
+    ("locked", "is in use by another program"),
+])
+def test_a_ledger_that_cannot_be_used_is_one_error_and_stays_as_it_was(
+        season: Season, kind: str, message: str) -> None:
+    spec = season.setup.specs[0]
+    season.send(0, varied_plan(spec, 0), file_name(spec.school), 0)
+    before = _hostile_ledger(kind, season.ledger)
+    holder = _lock(season.ledger) if kind == "locked" else None
+    out = season.root / "out"
+    try:
+        done = ssfr("consolidate", season.setup.district, season.returned, "--out",
+                    out / "totals.xlsx", "--exports", out / "exports",
+                    "--ledger", season.ledger)
+        assert_exit(done, 1)
+        assert done.stderr.startswith("Error: "), done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert message in done.stderr and str(season.ledger) in done.stderr
+        assert not out.exists(), "nothing is written when the ledger cannot be used"
+        if kind not in ("locked", "read-only"):
+            status = ssfr("status", "--ledger", season.ledger)
+            assert_exit(status, 1)
+            assert status.stderr.startswith("Error: ")
+            assert len(status.stderr.strip().splitlines()) == 1
+    finally:
+        if holder is not None:
+            holder.close()
+    assert (season.ledger.read_bytes(), season.ledger.stat().st_mtime_ns) == before
+
+
+def test_the_ledger_in_the_returned_folder_is_listed_as_ignored(season: Season) -> None:
+    spec = season.setup.specs[2]
+    season.ledger = season.returned / "season.sqlite"
+    season.send(2, varied_plan(spec, 0), file_name(spec.school), 0)
+    season.consolidate()
+    tables = season.consolidate()
+    row = next(r for r in tables["files"] if r["file"] == "season.sqlite")
+    assert row["status"] == "ignored" and "season ledger" in row["use"]
+    assert status_of(tables, spec.school.school_id)["status"].startswith("accepted")
