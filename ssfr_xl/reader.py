@@ -34,6 +34,7 @@ ReadProblem codes (stable; `message` speaks to the person who sent the file):
 
 from __future__ import annotations
 
+import codecs
 import faulthandler
 import hashlib
 import io
@@ -49,8 +50,10 @@ import zlib
 from collections import deque
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import compress
 from multiprocessing import connection as mp_connection
 from multiprocessing import get_context
+from operator import itemgetter
 from pathlib import Path
 from xml.etree.ElementTree import Element, ParseError
 from xml.parsers import expat
@@ -129,7 +132,9 @@ class RawWorkbook:
     sheet_names: list[str]  # in workbook order
     hidden_sheets: set[str]  # hidden and very hidden
     values: dict[str, list[list[object]]]  # requested worksheets: rows from A1; '' for empty
-    formulas: dict[str, set[str]]  # requested worksheets: A1 coordinates of <f> cells
+    # requested worksheets: A1 coordinates of every formula cell: formula_text's keys plus
+    # every cell an array formula or data table covers
+    formulas: dict[str, set[str]]
     defined_names: dict[str, str]  # workbook-scoped name -> text ("'Staffing'!$D$7:$D$156")
     merged: dict[str, list[str]]  # requested worksheets: merged ranges ("A1:C1")
     warnings: list[ReadProblem]  # non-fatal: macro-enabled, external-links
@@ -138,6 +143,16 @@ class RawWorkbook:
     errors: dict[str, dict[str, str]] = field(default_factory=dict)  # sheet -> cell -> "#REF!"
     sha256: str = ""  # of the bytes that were read
     size: int = 0  # bytes
+    # requested worksheets: cell -> formula as a spreadsheet shows it, without the "=" and
+    # XML-unescaped; shared formulas expanded to each cell; an array formula's or data table's
+    # text on its anchor only ({=TABLE(r1,r2)} for a data table, as Excel shows it)
+    formula_text: dict[str, dict[str, str]] = field(default_factory=dict)
+    # requested worksheets: anchor cell -> the range ("D7:D20") its array formula or data table
+    # covers (every cell of it is in formulas)
+    array_ranges: dict[str, dict[str, str]] = field(default_factory=dict)
+    # workbook.xml <calcPr> attributes as written (calcMode, fullCalcOnLoad, iterate ...);
+    # empty if none: the validator decides what they mean
+    calc: dict[str, str] = field(default_factory=dict)
 
 
 # --- messages -----------------------------------------------------------------------------
@@ -266,6 +281,83 @@ def _as_text(head: bytes) -> str | None:
             text = head.decode("cp1252", errors="replace")
     bad = sum(1 for ch in text if (ch < " " and ch not in "\t\r\n\f") or ch == "\ufffd")
     return text if text and bad <= len(text) // 100 else None
+
+
+# --- pre-flight: text encoding ------------------------------------------------------------
+
+_BOM_UTF8 = b"\xef\xbb\xbf"
+_HEAD = 1024  # bytes at a part's start that hold its byte-order mark and XML declaration
+_DECLARED_ENCODING = re.compile(rb"""\sencoding\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+
+
+def _utf8_part(name: str) -> bool:
+    """Whether python-calamine reads the part (so it must be UTF-8, as our scans read it)."""
+    lower = name.lower()
+    return lower in _CALAMINE_PARTS or (lower.startswith(_WORKSHEET_DIRS)
+                                        and lower.endswith(".xml"))
+
+
+def _encoding_problem(part: str, how: str) -> ReadProblem:
+    return ReadProblem(
+        "unsupported-encoding",
+        f"Part {part} of the file {how}, but Excel, LibreOffice and Google Sheets always "
+        "write UTF-8, so the file might not be read the way a spreadsheet shows it (another "
+        "program made or changed it). Open the file in Excel and save it as Excel Workbook "
+        "(.xlsx), then send that file again.")
+
+
+class _Utf8Guard:
+    """Refuses a part that is not UTF-8: by its start (byte-order mark, NUL pattern, the
+    encoding its XML declaration names), then by decoding every byte, incrementally.
+
+    python-calamine and the scans here must read the same characters from the same bytes;
+    every program that writes .xlsx files writes UTF-8, so nothing else is accepted.
+    """
+
+    def __init__(self, part: str):
+        self.part = part
+        self.head = b""
+        self.decided = False
+        self.decoder = codecs.getincrementaldecoder("utf-8")()
+
+    def feed(self, chunk: bytes) -> None:
+        if self.decided:
+            self._decode(chunk)
+            return
+        self.head += chunk
+        if len(self.head) >= _HEAD:
+            self._judge()
+
+    def close(self) -> None:
+        if not self.decided:
+            self._judge()
+        self._decode(b"", final=True)
+
+    def _judge(self) -> None:
+        head, self.head, self.decided = self.head, b"", True
+        if head.startswith((b"\x00\x00\xfe\xff", b"\xff\xfe\x00\x00")):
+            raise _encoding_problem(self.part, "is written in UTF-32")
+        if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+            raise _encoding_problem(self.part, "is written in UTF-16")
+        if b"\x00" in head[:4]:
+            raise _encoding_problem(self.part, "is written in UTF-16 or UTF-32 (without a "
+                                               "byte-order mark)")
+        text = (head[3:] if head.startswith(_BOM_UTF8) else head).lstrip(b" \t\r\n")
+        if text.startswith(b"<?xml") and text[5:6] in (b" ", b"\t", b"\r", b"\n"):
+            end = text.find(b"?>")
+            m = _DECLARED_ENCODING.search(text, 0, end if end >= 0 else len(text))
+            if m is not None:
+                name = m[1] if m[1] is not None else m[2]
+                if name.lower() != b"utf-8":
+                    shown = name.decode("ascii", "replace")[:40]
+                    raise _encoding_problem(self.part, f"says it is written in {shown!r}")
+        self._decode(head)
+
+    def _decode(self, data: bytes, final: bool = False) -> None:
+        try:
+            self.decoder.decode(data, final)
+        except UnicodeDecodeError:
+            raise _encoding_problem(self.part, "holds bytes that are not UTF-8 text") from None
 
 
 # --- pre-flight: zip ----------------------------------------------------------------------
@@ -401,6 +493,8 @@ class _Package:
                         limits.max_compression_ratio * max(info.compress_size, 1))
         produced, crc, tail = 0, 0, b""
         patterns = _UNSAFE
+        guard = _Utf8Guard(name) if _utf8_part(name) else None
+        held: list[bytes] = []  # until the guard has seen the part's start
         for chunk in self._raw_chunks(entry):
             if produced == 0:
                 patterns = _declaration_patterns(chunk)
@@ -422,9 +516,22 @@ class _Package:
                 raise _unsafe(name)
             tail = chunk[-_UNSAFE_OVERLAP:]
             crc = zlib.crc32(chunk, crc)
+            if guard is None:
+                yield chunk
+                continue
+            guard.feed(chunk)
+            if not guard.decided:
+                held.append(chunk)
+                continue
+            if held:
+                yield from held
+                held = []
             yield chunk
         if produced != info.file_size or crc != info.CRC:
             raise _damaged(f"part {name} does not match its checksum")
+        if guard is not None:
+            guard.close()
+            yield from held
 
     def _raw_chunks(self, entry: _Entry) -> Iterator[bytes]:
         if entry.info.compress_type == zipfile.ZIP_STORED:
@@ -511,10 +618,71 @@ class _Inspection:
     local_names: dict[str, dict[str, str]]
     application: str
     warnings: list[ReadProblem]
+    calc: dict[str, str] = field(default_factory=dict)
     formulas: dict[str, set[str]] = field(default_factory=dict)
+    formula_text: dict[str, dict[str, str]] = field(default_factory=dict)
+    array_ranges: dict[str, dict[str, str]] = field(default_factory=dict)
     merged: dict[str, list[str]] = field(default_factory=dict)
     errors: dict[str, dict[str, str]] = field(default_factory=dict)
     parts: dict[str, bytes] = field(default_factory=dict)  # for python-calamine
+
+
+_WORKBOOK_READ = frozenset({"sheets", "sheet", "definedNames", "definedName", "calcPr",
+                            "workbookPr"})  # what python-calamine or this module reads
+_WORKBOOK_LISTS = {"sheets": "sheet", "definedNames": "definedName"}
+_WORKBOOK_ELSEWHERE = (
+    "so which sheets and names a spreadsheet shows could differ from what would be read; the "
+    f"file was not read. {_RESAVE}")
+
+
+def _split_tag(tag: str) -> tuple[str, str]:
+    """(namespace, local name) of an ElementTree tag."""
+    if tag.startswith("{"):
+        uri, _, local = tag[1:].partition("}")
+        return uri, local
+    return "", tag
+
+
+def _workbook_checks(workbook: Element) -> dict[str, str]:
+    """The calculation settings (<calcPr>'s attributes), once sure that the sheets, names and
+    settings python-calamine and this module read (by local name, anywhere) are exactly
+    those Excel reads: in their places, in SpreadsheetML, once, never alternate content."""
+    if _split_tag(workbook.tag) not in {(ns, "workbook") for ns in _MAIN_NS}:
+        raise _not_xlsx("The file is damaged: its list of sheets (xl/workbook.xml) is not "
+                        "SpreadsheetML.")
+    for alternate in workbook.iter(f"{{{_MC_NS}}}AlternateContent"):
+        for el in alternate.iter():
+            if _local(el.tag) in _WORKBOOK_READ:
+                raise ReadProblem(
+                    "alternate-content",
+                    "The workbook's list of sheets, names or settings (xl/workbook.xml) holds "
+                    f"<{_local(el.tag)}> in alternative versions for different spreadsheet "
+                    f"programs (mc:AlternateContent), {_WORKBOOK_ELSEWHERE}")
+    placed: set[int] = set()
+    calc: dict[str, str] = {}
+    for child in workbook:
+        uri, local = _split_tag(child.tag)
+        if uri not in _MAIN_NS or local not in _WORKBOOK_READ or local in ("sheet",
+                                                                           "definedName"):
+            continue
+        if any(_split_tag(other.tag) == (uri, local) and id(other) in placed
+               for other in workbook):
+            continue  # a second one: refused below
+        placed.add(id(child))
+        item = _WORKBOOK_LISTS.get(local)
+        for el in child if item else ():
+            if _split_tag(el.tag) == (uri, item):
+                placed.add(id(el))
+        if local == "calcPr":
+            calc = {_local(k): v for k, v in child.attrib.items()}
+    for el in workbook.iter():
+        if _local(el.tag) in _WORKBOOK_READ and id(el) not in placed:
+            raise ReadProblem(
+                "unexpected-markup",
+                f"The workbook's list of sheets, names or settings (xl/workbook.xml) has "
+                f"<{_local(el.tag)}> in a place or form Excel does not read it from, "
+                f"{_WORKBOOK_ELSEWHERE}")
+    return calc
 
 
 def _structure(pkg: _Package, file_name: str) -> _Inspection:
@@ -565,6 +733,7 @@ def _structure(pkg: _Package, file_name: str) -> _Inspection:
     for rel in rels:
         if rel.get("TargetMode", "").lower() != "external" and rel.get("Id"):
             targets[rel.get("Id", "")] = rel.get("Target", "")
+    calc = _workbook_checks(workbook)
     sheets: list[_SheetInfo] = []
     defined: dict[str, str] = {}
     local: dict[str, dict[str, str]] = {}
@@ -600,7 +769,7 @@ def _structure(pkg: _Package, file_name: str) -> _Inspection:
         seen.add(s.name.lower())
     by_index = {str(i): s.name for i, s in enumerate(sheets)}
     local_names = {by_index.get(i, i): names for i, names in local.items()}
-    return _Inspection(sheets, defined, local_names, application, warnings)
+    return _Inspection(sheets, defined, local_names, application, warnings, calc)
 
 
 # --- pre-flight: sheet XML ----------------------------------------------------------------
@@ -665,18 +834,249 @@ def _check_range(ref: str, what: str, limits: Limits) -> None:
 class _SheetFacts:
     """What a worksheet part says besides its values."""
 
-    formulas: set[str] = field(default_factory=set)
+    formulas: set[str] = field(default_factory=set)  # formula_text keys + array-covered cells
+    formula_text: dict[str, str] = field(default_factory=dict)
+    array_ranges: dict[str, str] = field(default_factory=dict)  # anchor -> "D7:D20"
     merged: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
 
 
-def _guarded_parser() -> expat.XMLParserType:
-    """An expat parser with defusedxml's guards: no DTD, entity declarations or externals."""
+class _Unusual(Exception):
+    """Content a spreadsheet would not show as it would be read (turned into a ReadProblem).
+
+    code: duplicate-cells, alternate-content, unexpected-markup, or damaged.
+    """
+
+    def __init__(self, code: str, cell: str = "", detail: str = "", index: int = -1):
+        super().__init__(code, cell, detail)
+        self.code, self.cell, self.detail = code, cell, detail
+        self.index = index  # the shared string's number, for problems in sharedStrings.xml
+
+
+def _unusual_problem(sheet: str, e: _Unusual) -> ReadProblem:
+    """A problem a scan found in a sheet, in words for the sender."""
+    at = f" at cell {e.cell}" if e.cell else ""
+    if e.code == "duplicate-cells":
+        message = (
+            f"Sheet {sheet} holds cell {e.cell} twice (two records for one cell), which Excel "
+            "never writes: which of them a spreadsheet shows is uncertain, so the file was not "
+            f"read. Open it in Excel, check cell {e.cell}, save it as Excel Workbook (.xlsx) "
+            "and send it again.")
+    elif e.code == "alternate-content":
+        message = (
+            f"Sheet {sheet} holds cells{' near ' + e.cell if e.cell else ''} in alternative "
+            "versions for different spreadsheet programs (mc:AlternateContent), so what one "
+            "program shows can differ from what would be counted; the file was not read. "
+            f"{_RESAVE}")
+    elif e.code == "unexpected-markup":
+        message = (
+            f"Sheet {sheet} stores {'cell ' + e.cell if e.cell else 'its cells'} in a form Excel "
+            f"does not read ({e.detail}), so what a spreadsheet shows there could differ from "
+            f"what would be counted; the file was not read. {_RESAVE}")
+    else:
+        return ReadProblem(
+            "not-an-xlsx-file",
+            f"The file is damaged: sheet {sheet}{at}: {e.detail}. Open it in Excel to check "
+            "that your plan is all there, save it as Excel Workbook (.xlsx) and send it again.",
+            sheet=sheet, cell=e.cell)
+    return ReadProblem(e.code, message, sheet=sheet, cell=e.cell)
+
+
+# --- formulas -------------------------------------------------------------------------------
+
+_RANGE = re.compile(r"([A-Z]{1,3})([1-9][0-9]{0,6})(?::([A-Z]{1,3})([1-9][0-9]{0,6}))?")
+
+
+def _box(ref: str | None) -> tuple[int, int, int, int] | None:
+    """(first column, first row, last column, last row) of "A1" or "A1:B2"; None if neither."""
+    m = _RANGE.fullmatch(ref or "")
+    if m is None:
+        return None
+    c1, r1 = _column_number(m[1]), int(m[2])
+    c2, r2 = (_column_number(m[3]), int(m[4])) if m[3] else (c1, r1)
+    return (c1, r1, c2, r2) if c1 <= c2 and r1 <= r2 else None
+
+
+def _inside(coord: str, box: tuple[int, int, int, int]) -> bool:
+    m = _REF.fullmatch(coord)
+    if m is None:
+        return False
+    col, row = _column_number(m[1]), int(m[2])
+    return box[0] <= col <= box[2] and box[1] <= row <= box[3]
+
+
+def _on(value: str | None) -> bool:
+    return value in ("1", "true")
+
+
+def _table_text(attrs: dict[str, str]) -> str:
+    """What Excel shows for a data table's cells: {=TABLE(row input, column input)}."""
+    r1 = "#REF!" if _on(attrs.get("del1")) else attrs.get("r1", "")
+    r2 = "#REF!" if _on(attrs.get("del2")) else attrs.get("r2", "")
+    if _on(attrs.get("dt2D")):
+        return f"TABLE({r1},{r2})"
+    return f"TABLE({r1},)" if _on(attrs.get("dtr")) else f"TABLE(,{r1})"
+
+
+def _resolve_formulas(texts: dict[str, str], special: list[tuple[str, dict[str, str]]],
+                      limits: Limits) -> tuple[dict[str, str], set[str], dict[str, str]]:
+    """Every formula cell's text, with shared formulas expanded as Excel expands them.
+
+    `texts` holds each <f>'s own text by cell; `special` the attributes of those with a t=
+    (shared, array, dataTable). Returns (formula_text, formula cells including every cell an
+    array formula or data table covers, anchor -> range of those).
+    """
+    masters: dict[str, tuple[str, tuple[int, int, int, int], str]] = {}
+    followers: list[tuple[str, str]] = []
+    ranges: dict[str, str] = {}
+    for coord, attrs in special:
+        kind = attrs.get("t", "normal")
+        ref = attrs.get("ref")
+        if kind == "normal":
+            continue
+        if kind == "shared":
+            si = attrs.get("si", "")
+            if not (si.isascii() and si.isdigit()):
+                raise _Unusual("damaged", coord, "a shared formula has no valid number (si)")
+            if ref is None:
+                followers.append((coord, si))
+                continue
+            box = _box(ref)
+            if box is None:
+                raise _Unusual("damaged", coord, f"shared formula {si} has a range ({ref!r}) "
+                               "that is not a range of cells")
+            if not _inside(coord, box):
+                raise _Unusual("damaged", coord, f"shared formula {si} lies outside its own "
+                               f"range {ref}")
+            if si in masters:
+                raise _Unusual("damaged", coord, f"shared formula {si} is defined twice")
+            if not texts[coord].strip():
+                raise _Unusual("damaged", coord, f"shared formula {si} has no formula")
+            masters[si] = (coord, box, ref)
+        elif kind in ("array", "dataTable"):
+            what = "an array formula" if kind == "array" else "a data table"
+            box = _box(ref)
+            if box is None:
+                raise _Unusual("damaged", coord, f"{what} has a range ({ref!r}) that is not a "
+                               "range of cells")
+            assert ref is not None
+            _check_range(ref, "declared size", limits)
+            if not _inside(coord, box):
+                raise _Unusual("damaged", coord, f"{what} lies outside its own range {ref}")
+            ranges[coord] = ref
+            if kind == "dataTable" and not texts[coord]:
+                texts[coord] = _table_text(attrs)
+        else:
+            raise _Unusual("damaged", coord, f"a formula of a kind Excel does not know "
+                           f"({kind!r})")
+    if followers:
+        from openpyxl.formula.translate import Translator  # only files with shared formulas
+
+        translators: dict[str, Translator] = {}
+        for coord, si in followers:
+            if si not in masters:
+                raise _Unusual("damaged", coord, f"the cell uses shared formula {si}, which "
+                               "the sheet never defines")
+            origin, box, ref = masters[si]
+            if not _inside(coord, box):
+                raise _Unusual("damaged", coord, f"the cell uses shared formula {si}, whose "
+                               f"range {ref} does not include it")
+            try:
+                if si not in translators:
+                    translators[si] = Translator("=" + texts[origin], origin=origin)
+                text = translators[si].translate_formula(coord)[1:]
+            except Exception:  # the tokenizer's and translator's errors: a broken formula
+                raise _Unusual("damaged", coord, f"shared formula {si} cannot be applied to "
+                               "this cell") from None
+            own = texts[coord]
+            if own and own != text:
+                raise _Unusual("damaged", coord, f"the cell has its own formula and shared "
+                               f"formula {si} at once")
+            texts[coord] = text
+    covered = set(texts)
+    if ranges:
+        in_arrays: set[str] = set()
+        for anchor, ref in ranges.items():
+            c1, r1, c2, r2 = _box(ref)  # type: ignore[misc]
+            letters = [_column_letters(c) for c in range(c1, c2 + 1)]
+            for row in range(r1, r2 + 1):
+                for col in letters:
+                    cell = f"{col}{row}"
+                    if cell in in_arrays:
+                        raise _Unusual("damaged", cell, "two array formulas or data tables "
+                                       "cover the cell")
+                    if cell != anchor and cell in texts:
+                        raise _Unusual("damaged", cell, "the cell has a formula of its own "
+                                       f"inside the range {ref} of the formula in {anchor}")
+                    in_arrays.add(cell)
+        covered |= in_arrays
+    return texts, covered, ranges
+
+
+# --- the general path: expat, by namespace --------------------------------------------------
+
+#: SpreadsheetML: transitional (what every program writes) and strict.
+_MAIN_NS = frozenset({"http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+                      "http://purl.oclc.org/ooxml/spreadsheetml/main"})
+_MC_NS = "http://schemas.openxmlformats.org/markup-compatibility/2006"
+_ALTERNATE = f"{_MC_NS} AlternateContent"  # expat's name for it, namespace_separator " "
+#: Local names of the SpreadsheetML elements the scans look at, by expat's full name.
+_MAIN_LOCAL = {f"{ns} {local}": local for ns in _MAIN_NS for local in (
+    "worksheet", "chartsheet", "dialogsheet", "sst", "sheetData", "row", "c", "f", "v", "is",
+    "si", "t", "r", "rPr", "rPh", "phoneticPr", "dimension", "mergeCell")}
+
+# What a cell's content may hold, as the schema orders it (CT_SheetData, CT_Row, CT_Cell,
+# CT_Rst ...): child -> (place, may repeat). python-calamine reads any element of these local
+# names in any order and namespace (the last <v>, <is> or <f> of a cell wins; every <t> of a
+# text is joined), where Excel refuses the file or reads something else; so inside sheetData
+# and shared strings only this form is accepted. t and r share a place: a text is one <t> or
+# runs <r>, never both.
+_RICH = {"t": (0, False), "r": (0, True), "rPh": (1, True), "phoneticPr": (2, False)}
+_CHILDREN: dict[str, dict[str, tuple[int, bool]]] = {
+    "sheetData": {"row": (0, True)},
+    "row": {"c": (0, True)},
+    "c": {"f": (0, False), "v": (1, False), "is": (2, False)},
+    "is": _RICH,
+    "si": _RICH,
+    "sst": {"si": (0, True)},
+    "r": {"rPr": (0, False), "t": (1, False)},
+    "rPh": {"t": (0, False)},
+}
+_TEXT_PARTS = frozenset({"t", "r", "rPh", "si", "is", "c", "row", "f", "v", "sheetData"})
+
+
+def _child(frame: list, local: str, in_main: bool, where: str) -> None:
+    """Refuse an element where the cell-content schema has no place for it."""
+    parent = frame[0]
+    if parent == "rPr":  # run properties: any formatting element, never text
+        if in_main and local not in _TEXT_PARTS:
+            frame[2] = local
+            return
+        raise _Unusual("unexpected-markup", where, f"<{local}> inside a text's formatting")
+    rule = _CHILDREN.get(parent, {}).get(local) if in_main else None
+    if rule is None:
+        other = "" if in_main else " from another vocabulary"
+        raise _Unusual("unexpected-markup", where, f"an element <{local}>{other} inside "
+                       f"<{parent}>")
+    place, repeats = rule
+    if place < frame[1] or (place == frame[1] and not (repeats and frame[2] == local)):
+        how = "twice" if frame[2] == local else "out of order"
+        raise _Unusual("unexpected-markup", where, f"<{local}> {how} inside <{parent}>")
+    frame[1], frame[2] = place, local
+
+
+def _guarded_parser(namespaces: bool = False) -> expat.XMLParserType:
+    """An expat parser with defusedxml's guards: no DTD, entity declarations or externals.
+
+    With namespaces, element names are "uri local" (or "local" without a namespace), so
+    prefixes never matter; the bytes are UTF-8 (checked before any scan sees them).
+    """
 
     def forbidden(*_args: object) -> None:
         raise DefusedXmlException("DTD or entity declaration")
 
-    p = expat.ParserCreate()
+    p = (expat.ParserCreate(encoding="UTF-8", namespace_separator=" ") if namespaces
+         else expat.ParserCreate())
     p.StartDoctypeDeclHandler = forbidden
     p.EntityDeclHandler = forbidden
     p.UnparsedEntityDeclHandler = forbidden
@@ -689,56 +1089,64 @@ class _SheetScan:
     """The general path: one streaming expat pass over a worksheet part, any size or form.
 
     Checks every cell reference and the declared dimension against the limits before
-    python-calamine sizes a grid from them, and collects formula cells, merged ranges and
-    error values. Element names are matched on their local part, ignoring prefixes, because
-    python-calamine matches them that way too; positions of cells without an r attribute are
-    counted the way it counts them. A formula is an <f> in the worksheet's own prefix inside
-    a cell (x14's <xm:f> elsewhere hold data-validation sources).
+    python-calamine sizes a grid from them, and collects formulas (text, shared formulas
+    expanded), merged ranges and error values. Positions are found by local names, ignoring
+    namespaces, because python-calamine finds them that way (cells without an r attribute are
+    counted the way it counts them). What a cell holds is read by namespace, as a spreadsheet
+    reads it: a formula is an <f> in the SpreadsheetML namespace, with any prefix, inside a
+    cell of the sheet's <sheetData> (x14's <xm:f> elsewhere hold data-validation sources).
+    Inside sheetData only the schema's form is accepted (see _CHILDREN): no alternate content,
+    no foreign elements, no cell recorded twice.
     """
 
-    def __init__(self, limits: Limits, collect: bool):
+    def __init__(self, limits: Limits):
         self.limits = limits
-        self.collect = collect
         self.facts = _SheetFacts()
-        self.parser = _guarded_parser()
-        self.parser.StartElementHandler = self._root
+        self.texts: dict[str, str] = {}
+        self.special: list[tuple[str, dict[str, str]]] = []
+        self.parser = _guarded_parser(namespaces=True)
         self.parser.buffer_text = True
-        self._finish: Callable[[], None] = lambda: None
+        self._install()
 
     def feed(self, chunk: bytes) -> None:
         self.parser.Parse(chunk, False)
 
     def close(self) -> _SheetFacts:
         self.parser.Parse(b"", True)
-        self._finish()
-        return self.facts
+        facts = self.facts
+        facts.formula_text, facts.formulas, facts.array_ranges = _resolve_formulas(
+            self.texts, self.special, self.limits)
+        return facts
 
-    def _root(self, name: str, _attrs: dict[str, str]) -> None:
-        prefix = name[: len(name) - len(name.rpartition(":")[2])]
-        self._install(prefix)
-
-    def _install(self, prefix: str) -> None:
-        limits, collect, facts, parser = self.limits, self.collect, self.facts, self.parser
+    def _install(self) -> None:
+        limits, facts, parser = self.limits, self.facts, self.parser
+        texts, special = self.texts, self.special
         max_rows, max_cols = limits.max_rows, limits.max_columns
         columns_get, ref_match = _COLUMNS.get, _REF.fullmatch
-        formula_name = prefix + "f"
-        # state: 1-based row of the current <row> and its r text, last column, current cell
+        main_local = _MAIN_LOCAL.get
+        # positions: 1-based row of the current <row> and its r text, last column, cell
         row, row_text, col, cell = 0, "", 0, ""
-        error_cell = False  # the current cell is t="e"
-        error_text: list[str] | None = None  # the text of its <v>, while it is read
-
-        def end_error_text() -> None:
-            nonlocal error_text
-            if error_text is not None:
-                facts.errors[cell] = "".join(error_text).strip()
-                error_text = None
-                parser.CharacterDataHandler = None
+        depth = 0
+        alternate = 0  # open mc:AlternateContent elements (outside sheetData)
+        data: list[list] | None = None  # [local, place, last child] from <sheetData> down
+        data_seen = False
+        seen: set[str] = set()
+        cell_type: str | None = None
+        text: list[str] | None = None  # character data of the current <f> or error <v>
 
         def start(name: str, attrs: dict[str, str]) -> None:
-            nonlocal row, row_text, col, cell, error_cell, error_text
-            if error_text is not None:
-                end_error_text()
-            local = name.rpartition(":")[2] if ":" in name else name
+            nonlocal row, row_text, col, cell, depth, alternate, data, data_seen, cell_type
+            nonlocal text
+            local = main_local(name)
+            if local is not None:
+                in_main = True
+            else:
+                uri, _, local = name.rpartition(" ")
+                in_main = uri in _MAIN_NS
+            depth += 1
+            if depth == 1 and not in_main:
+                raise _Unusual("damaged", "", "it is not a worksheet as Excel writes one (its "
+                               "XML is not SpreadsheetML)")
             if local == "c":
                 r = attrs.get("r")
                 if r:
@@ -761,7 +1169,6 @@ class _SheetScan:
                 if rr > max_rows or c > max_cols:
                     raise _TooFar(r or f"{_column_letters(min(c, 10**6))}{rr}", "cell")
                 cell = r or f"{_column_letters(c)}{rr}"
-                error_cell = collect and attrs.get("t") == "e"
             elif local == "row":
                 r = attrs.get("r")
                 if r and r.isdigit():  # any size: python-calamine places r-less cells there
@@ -770,70 +1177,241 @@ class _SheetScan:
                     row += 1
                     row_text = str(row)
                 col = 0
-            elif local == "f":
-                if collect and cell and name == formula_name:
-                    facts.formulas.add(cell)
-            elif local == "v":
-                if error_cell:  # keep the error's text (#REF! ...) until the next element
-                    error_text = []
-                    parser.CharacterDataHandler = error_text.append
             elif local == "dimension":
                 ref = attrs.get("ref")
                 if ref:
                     _check_range(ref, "declared size", limits)
             elif local == "mergeCell":
                 ref = attrs.get("ref")
-                if ref and collect:
+                if ref:
                     facts.merged.append(ref.replace("$", "").upper())
+            if data is not None:
+                frame = data[-1]
+                # the cell, else where the next one would be: the next row, or the next cell
+                where = cell or (f"A{row + 1}" if frame[0] == "sheetData"
+                                 else f"{_column_letters(col + 1)}{max(row, 1)}")
+                if name == _ALTERNATE:
+                    raise _Unusual("alternate-content", where)
+                _child(frame, local, in_main, where)
+                data.append([local, -1, None])
+                if local == "c":
+                    if cell in seen:
+                        raise _Unusual("duplicate-cells", cell)
+                    seen.add(cell)
+                    cell_type = attrs.get("t")
+                elif frame[0] == "c":  # f, v or is
+                    if local == "f":
+                        text = []
+                        parser.CharacterDataHandler = text.append
+                        if "t" in attrs:
+                            special.append((cell, dict(attrs)))
+                    elif local == "v":
+                        if cell_type == "inlineStr":
+                            raise _Unusual("unexpected-markup", cell, "a value <v> in a cell "
+                                           "of inline text")
+                        if cell_type == "e":
+                            text = []
+                            parser.CharacterDataHandler = text.append
+                    elif cell_type != "inlineStr":
+                        raise _Unusual("unexpected-markup", cell, "inline text <is> in a cell "
+                                       "that is not of inline text")
+                return
+            if name == _ALTERNATE:
+                alternate += 1
+            elif local == "sheetData":
+                if alternate:
+                    raise _Unusual("alternate-content")
+                if not in_main or depth != 2 or data_seen:
+                    raise _Unusual("unexpected-markup", "", "a second or misplaced list of "
+                                   "cells <sheetData>")
+                data, data_seen = [["sheetData", -1, None]], True
 
         def end(name: str) -> None:
-            nonlocal cell, error_cell
-            if name == "c" or name.endswith(":c"):
-                end_error_text()
-                cell, error_cell = "", False
+            nonlocal depth, alternate, data, cell, cell_type, text
+            depth -= 1
+            if data is None:
+                if name == _ALTERNATE:
+                    alternate -= 1
+                elif name.endswith((" c", ":c")) or name == "c":
+                    cell = ""
+                return
+            local = data.pop()[0]
+            if text is not None:  # the end of an <f> or error <v>: they hold no elements
+                if local == "f":
+                    texts[cell] = "".join(text)
+                else:
+                    facts.errors[cell] = "".join(text).strip()
+                text = None
+                parser.CharacterDataHandler = None
+            if local == "c":
+                cell, cell_type = "", None
+            elif not data:
+                data = None
 
-        self.parser.StartElementHandler = start
-        self.parser.EndElementHandler = end
-        self._finish = end_error_text
+        parser.StartElementHandler = start
+        parser.EndElementHandler = end
 
 
-# The fast path's form: what Excel, LibreOffice and openpyxl write. Cell tags carry no
-# namespace prefix, r comes first, and every attribute value is plain (no > or & that could
-# hide another attribute): then the r values alone place every cell, exactly as
-# python-calamine places them. Each pattern starts with a literal, which the regex engine
-# finds fast; a pass over a plan's 300 KB of sheets costs about 0.1 ms per pattern.
-_ATTRS = rb'(?: [A-Za-z_][\w.\-]*(?::[A-Za-z_][\w.\-]*)?="[^"<>&]*")*'
+# --- the fast path: C-level patterns over the canonical form --------------------------------
+
+# The fast path's form: what Excel, LibreOffice, gnumeric and openpyxl write. SpreadsheetML is
+# the default namespace, declared once on the root, and no prefix is bound to it; cell tags
+# carry no prefix, r comes first, and every attribute value is plain (no > or & that could
+# hide another attribute); the cell list is nothing but rows and cells whose content is
+# <f>?<v>|<is><t>. Then the r values alone place every cell, exactly as python-calamine
+# places them, and an unprefixed <f> is a formula. Each pattern starts with a literal, which
+# the regex engine finds fast.
+_ATTRS = rb'(?: [^\s="\'<>/&]+="[^"<>&]*")*'
 _ANY_CELL = re.compile(rb"<c[\s/>]")
 _PREFIXED_CELL = re.compile(rb":c[\s/>]")  # text such as "a:c d" also sends a sheet to expat
-# letters, digits, and "<f" when the cell holds a formula: <f> is a cell's first child
-# (CT_Cell: f?, v?, is?), so one pass finds both the cells and the formula cells
-_CANON_CELL = re.compile(rb'<c r="([A-Z]{1,3})([1-9][0-9]{0,6})"' + _ATTRS
-                         + rb"\s*(?:/>|>(?=\s*(<f)[\s/>])?)")
+# groups: whole match, r, its letters, its digits, the t attribute, "<f" and its attributes,
+# the formula's text, the <v> element, "<is>"; whitespace between elements (gnumeric indents)
+# belongs to the match
+_CANON_CELL = re.compile(
+    rb'(<c r="(([A-Z]{1,3})([1-9][0-9]{0,6}))"'
+    rb'(?: (?!t=)[^\s="\'<>/&]+="[^"<>&]*")*(?: t="([^"<>&]*)")?' + _ATTRS + rb'\s*(?:/>|>\s*'
+    rb'(?:(<f' + _ATTRS + rb')\s*(?:/>|>([^<]*)</f>)\s*)?'
+    rb'(?:(<v\s*/>|<v>[^<]*</v>)\s*|(<is>)\s*(?:<t(?: xml:space="preserve")?>[^<]*</t>'
+    rb'|<t\s*/>)\s*</is>\s*)?</c>)\s*)')
 _ANY_F = re.compile(rb"<f[\s/>]")
-_ERROR_CELL = re.compile(
-    rb'<c r="([A-Z]{1,3}[1-9][0-9]{0,6})"' + _ATTRS + rb' t="e"' + _ATTRS
-    + rb"\s*>\s*(?:<f(?:\s[^<>]*)?/>\s*|<f(?:\s[^<>]*)?>[^<]*</f>\s*)?<v>([^<]*)</v>")
+_CELL_REF = re.compile(rb'<c r="([A-Z]{1,3})([1-9][0-9]{0,6})"')
+_DIGITS = re.compile(rb"[0-9]{0,12}")
 _CANON_DIMENSION = re.compile(rb'<dimension ref="([^"<>&]*)"\s*/>')
 _CANON_MERGE = re.compile(rb'<mergeCell ref="([^"<>&]*)"\s*/>')
+# what expat refuses and a pattern would not notice: characters XML forbids, "]]>" in text
+_CONTROLS = bytes(c for c in range(32) if c not in (9, 10, 13))
+_XMLNS = re.compile(rb"""xmlns(?::([A-Za-z_][\w.\-]*))?\s*=\s*(?:"([^"<&]*)"|'([^'<&]*)')""")
+_ROOT = re.compile(rb"(?:\xef\xbb\xbf)?(?:<\?xml\s[^<>]*\?>)?\s*<([A-Za-z_][\w.\-:]*)[\s/>]")
+_MAIN_NS_BYTES = frozenset(ns.encode() for ns in _MAIN_NS)
+_ATTR = re.compile(rb'([^\s="\'<>/&]+)="([^"]*)"')
+_ENTITY = re.compile(rb"&(?:(amp|lt|gt|quot|apos)|#([0-9]{1,7})|#x([0-9A-Fa-f]{1,6}));")
+_OTHER_REFERENCE = re.compile(rb"&(?!(?:amp|lt|gt|quot|apos);)")
+_NAMED_ENTITIES = {b"amp": b"&", b"lt": b"<", b"gt": b">", b"quot": b'"', b"apos": b"'"}
 _FAST_MAX = 8 * MB  # larger sheets are not held whole: the streaming path reads them
 
 
-def _scan_fast(buf: bytes, limits: Limits, collect: bool) -> _SheetFacts | None:
+def _plain_namespaces(buf: bytes, root: bytes) -> bool:
+    """Whether unprefixed elements are SpreadsheetML and prefixed ones never are.
+
+    True when the root element is `root`, unprefixed, and declares SpreadsheetML as the
+    default namespace; no other element declares a default namespace; and no prefix is
+    bound to SpreadsheetML anywhere. Every "xmlns" in the bytes must be such a declaration.
+    """
+    m = _ROOT.match(buf)
+    if m is None or m[1] != root:
+        return False
+    root_end = buf.find(b">", m.end() - 1)
+    declarations = defaults = 0
+    for d in _XMLNS.finditer(buf):
+        if buf[d.start() - 1:d.start()] not in (b" ", b"\t", b"\r", b"\n"):
+            return False  # not an attribute of its own: leave it to expat
+        declarations += 1
+        uri = d[2] if d[2] is not None else d[3]
+        if d[1] is None:
+            if d.start() > root_end or uri not in _MAIN_NS_BYTES:
+                return False
+            defaults += 1
+        elif uri in _MAIN_NS_BYTES:
+            return False
+    return defaults == 1 and declarations == buf.count(b"xmlns")
+
+
+def _not_xml(buf: bytes) -> bool:
+    """Whether bytes hold what expat refuses in any XML: forbidden characters, "]]>"."""
+    return b"]]>" in buf or b"\xef\xbf\xbe" in buf or b"\xef\xbf\xbf" in buf \
+        or len(buf.translate(None, _CONTROLS)) != len(buf)
+
+
+def _odd_text(buf: bytes) -> bool:
+    """Whether a part holds what expat refuses and the cell patterns would not notice, in the
+    places where it would change what is read ("]]>" and U+FFFE/U+FFFF; control characters
+    are looked for in formula text, which the fast path reads itself)."""
+    return b"]]>" in buf or b"\xef\xbf\xbe" in buf or b"\xef\xbf\xbf" in buf
+
+
+def _xml_char(n: int) -> bool:
+    return n in (9, 10, 13) or 0x20 <= n <= 0xD7FF or 0xE000 <= n <= 0xFFFD \
+        or 0x10000 <= n <= 0x10FFFF
+
+
+def _unescape(text: bytes) -> bytes | None:
+    """XML character content with its references replaced; None where expat would refuse."""
+    if _OTHER_REFERENCE.search(text) is None:  # the usual case (&amp; &quot;): no callbacks
+        for name in (b"lt", b"gt", b"quot", b"apos", b"amp"):  # &amp; last: &amp;lt; is &lt;
+            if b"&" + name + b";" in text:
+                text = text.replace(b"&" + name + b";", _NAMED_ENTITIES[name])
+        return text
+    if text.count(b"&") != len(_ENTITY.findall(text)):
+        return None  # an entity XML does not define (expat refuses it)
+    bad = False
+
+    def one(m: re.Match[bytes]) -> bytes:
+        nonlocal bad
+        if m[1]:
+            return _NAMED_ENTITIES[m[1]]
+        n = int(m[2]) if m[2] else int(m[3], 16)
+        if not _xml_char(n):
+            bad = True
+            return b""
+        return chr(n).encode("utf-8")
+
+    out = _ENTITY.sub(one, text)
+    return None if bad else out
+
+
+def _fast_attrs(raw: bytes) -> dict[str, str] | None:
+    """The unprefixed attributes of a canonical tag (None if one is repeated)."""
+    pairs = _ATTR.findall(raw)
+    if len({k for k, _ in pairs}) != len(pairs):
+        return None
+    return {k.decode(): v.decode() for k, v in pairs if b":" not in k}
+
+
+def _scan_fast(buf: bytes, limits: Limits) -> _SheetFacts | None:
     """The fast path over a whole sheet: None when it is not in the canonical form.
 
-    C-level regular expressions instead of a Python call per element (about 2 ms instead of
-    5 ms a plan). Every count is cross-checked, and anything unusual (prefixes, comments,
-    CDATA, an <f> that is not first in its cell) goes to the streaming expat path instead.
-    Whether the XML is well-formed is left to python-calamine, which reports it.
+    C-level regular expressions instead of a Python call per element (a few milliseconds a
+    plan). Every count is cross-checked, and anything unusual (prefixes, namespaces other than
+    the canonical ones, comments, CDATA, an <f> that is not first in its cell, rich text, any
+    element in sheetData besides rows and cells) goes to the streaming expat path instead,
+    which reads it by namespace and refuses what a spreadsheet would not show. Whether the
+    rest of the XML is well-formed is left to python-calamine, which reports it.
     """
-    if b"<!" in buf or _PREFIXED_CELL.search(buf):  # comments, CDATA, declarations
+    if b"<!" in buf or b"\x00" in buf or _odd_text(buf) or _PREFIXED_CELL.search(buf):
+        return None  # comments, CDATA, declarations; characters expat refuses
+    if not _plain_namespaces(buf, b"worksheet"):
         return None
-    if b"\x00" in buf[:4] or buf[:2] in (b"\xff\xfe", b"\xfe\xff"):
-        return None  # UTF-16: the patterns are bytes of ASCII; expat decodes it
+    opened = buf.find(b"<sheetData>")
+    if opened >= 0:
+        closed = buf.find(b"</sheetData>")
+        if closed < opened or buf.count(b"sheetData") != 2:
+            return None
+        body = buf[opened + len(b"<sheetData>"):closed]
+    else:
+        opened = buf.find(b"<sheetData/>")
+        if opened < 0 or buf.count(b"sheetData") != 1:
+            return None
+        body = b""
+    if 0 <= buf.find(b"AlternateContent") < opened:
+        return None  # the general path says whether it wraps the cells
 
-    cells = _CANON_CELL.findall(buf)
-    if len(cells) != len(_ANY_CELL.findall(buf)):
+    last = body.rfind(b'<row r="')  # rows come in order: the last says if rows are too many
+    if last >= 0 and int(_DIGITS.match(body, last + 8)[0] or 0) > limits.max_rows:  # type: ignore[index]
+        for m in _CELL_REF.finditer(body):  # say which cell: the first one too far
+            if int(m[2]) > limits.max_rows or _column_number(m[1].decode()) > limits.max_columns:
+                raise _TooFar((m[1] + m[2]).decode(), "cell")
+    cells = _CANON_CELL.findall(body)
+    # outside sheetData: no cell and no <f> (python-calamine and the general path would
+    # count or place them); inside, the cells cover everything but the row tags
+    after = opened + len(body) + len(b"<sheetData>")
+    if _ANY_CELL.search(buf, 0, opened) or _ANY_CELL.search(buf, after) \
+            or _ANY_F.search(buf, 0, opened) or _ANY_F.search(buf, after):
         return None
+    # every tag in sheetData is in a canonical cell or is a row tag
+    tags = b"".join(map(itemgetter(0), cells)).count(b"<") + body.count(b"<row ") \
+        + body.count(b"<row>") + body.count(b"<row/") + body.count(b"</row>")
+    if tags != body.count(b"<"):
+        return None  # something besides rows and cells in sheetData
     # every occurrence of the words must be a canonical tag (a note that says "dimension"
     # only costs the slow path); "mergeCells" is the container, not a range
     dimensions = _CANON_DIMENSION.findall(buf)
@@ -845,32 +1423,64 @@ def _scan_fast(buf: bytes, limits: Limits, collect: bool) -> _SheetFacts | None:
     for ref in dimensions:
         _check_range(ref.decode("ascii", "replace"), "declared size", limits)
     if cells:
-        rows = {d for _, d, _ in cells}
-        columns = {c for c, _, _ in cells}
+        rows, columns = set(map(itemgetter(3), cells)), set(map(itemgetter(2), cells))
         if max(map(int, rows)) > limits.max_rows or \
                 max(_column_number(c.decode()) for c in columns) > limits.max_columns:
-            for c, d, _ in cells:  # say which cell: the first one too far
-                col, row = _column_number(c.decode()), int(d)
+            for c in cells:  # say which cell: the first one too far
+                col, row = _column_number(c[2].decode()), int(c[3])
                 if row > limits.max_rows or col > limits.max_columns:
-                    raise _TooFar(f"{c.decode()}{row}", "cell")
+                    raise _TooFar(c[1].decode(), "cell")
+        if len(set(map(itemgetter(1), cells))) != len(cells):
+            once: set[bytes] = set()
+            for c in cells:  # say which cell: the first one seen twice
+                if c[1] in once:
+                    raise _Unusual("duplicate-cells", c[1].decode())
+                once.add(c[1])
     facts = _SheetFacts()
-    if not collect:
-        return facts
-    found = [c + d for c, d, f in cells if f]
-    if len(found) != len(_ANY_F.findall(buf)):
-        return None  # an <f> somewhere else than first in a cell: let expat place it
-    facts.formulas = {coord.decode() for coord in found}
-    if b' t="e"' in buf:
-        errors = _ERROR_CELL.findall(buf)
-        if len(errors) != buf.count(b' t="e"'):
+    if b"<is>" in body or b"inlineStr" in body or b' t="e"' in body:
+        types = list(map(itemgetter(4), cells))
+        # inline text only in cells of inline text, which hold no <v> (python-calamine reads
+        # the <is> of any cell, Excel the <v> of one of shared text)
+        if not set(compress(types, map(itemgetter(8), cells))) <= {b"inlineStr"} \
+                or b"inlineStr" in set(compress(types, map(itemgetter(7), cells))):
             return None
-        facts.errors = {coord.decode(): text.decode("utf-8", "replace").strip()
-                        for coord, text in errors}
+        for c in compress(cells, map(b"e".__eq__, types)):
+            if not c[7]:
+                continue  # no <v>: no error value
+            text = c[7][3:-4] if c[7].endswith(b"</v>") else b""
+            if b"&" in text:
+                return None
+            facts.errors[c[1].decode()] = text.decode().strip()
+
+    formula_cells = list(compress(cells, map(itemgetter(5), cells)))
+    texts: dict[str, str] = {}
+    special: list[tuple[str, dict[str, str]]] = []
+    if formula_cells:
+        raw = b"\x00".join(map(itemgetter(6), formula_cells))
+        if b"\r" in raw or len(raw.translate(None, _CONTROLS)) != len(raw) - raw.count(b"\x00"):
+            return None  # expat normalises line ends and refuses control characters
+        if b"&" in raw:
+            unescaped = _unescape(raw)
+            if unescaped is None:
+                return None
+            raw = unescaped
+        joined = raw.decode("utf-8")  # UTF-8: checked as the part was unpacked
+        coords = b"\x00".join(map(itemgetter(1), formula_cells)).decode("ascii")
+        texts = dict(zip(coords.split("\x00"), joined.split("\x00"), strict=True))
+        if b' t="' in b"\x00".join(map(itemgetter(5), formula_cells)):
+            for c in formula_cells:
+                if b' t="' in c[5]:
+                    attrs = _fast_attrs(c[5][2:])
+                    if attrs is None:
+                        return None
+                    special.append((c[1].decode(), attrs))
+    facts.formula_text, facts.formulas, facts.array_ranges = _resolve_formulas(
+        texts, special, limits)
     facts.merged = [m.decode("ascii", "replace").replace("$", "").upper() for m in merges]
     return facts
 
 
-def _scan_sheet_bytes(chunks: Iterator[bytes], limits: Limits, collect: bool) -> _SheetFacts:
+def _scan_sheet_bytes(chunks: Iterator[bytes], limits: Limits) -> _SheetFacts:
     """Scan a worksheet part: the fast path when it is small and canonical, else expat's."""
     held: list[bytes] | None = []
     size = 0
@@ -883,7 +1493,7 @@ def _scan_sheet_bytes(chunks: Iterator[bytes], limits: Limits, collect: bool) ->
         held.append(chunk)
         size += len(chunk)
         if size > _FAST_MAX:
-            scan = _SheetScan(limits, collect)
+            scan = _SheetScan(limits)
             for piece in held:
                 scan.feed(piece)
             held = None
@@ -891,12 +1501,81 @@ def _scan_sheet_bytes(chunks: Iterator[bytes], limits: Limits, collect: bool) ->
         return scan.close()
     assert held is not None
     whole = b"".join(held)
-    facts = _scan_fast(whole, limits, collect)
+    facts = _scan_fast(whole, limits)
     if facts is None:
-        scan = _SheetScan(limits, collect)
+        scan = _SheetScan(limits)
         scan.feed(whole)
         facts = scan.close()
     return facts
+
+
+# --- shared strings ---------------------------------------------------------------------------
+
+_CANON_SI = re.compile(rb'<si>\s*(?:<t(?: xml:space="preserve")?>[^<]*</t>|<t\s*/>)\s*</si>\s*')
+_SST_OPEN = re.compile(rb"<sst" + _ATTRS + rb"\s*(/?)>")
+
+
+class _StringsScan:
+    """The general path over sharedStrings.xml: expat, by namespace, every <si> in the schema's
+    form (one <t>, or runs <r>, then phonetic runs <rPh> that no spreadsheet shows), so that
+    python-calamine's reading of each text (it joins every <t> outside <rPh>, in any
+    namespace or place) is what a spreadsheet shows."""
+
+    def __init__(self) -> None:
+        self.parser = _guarded_parser(namespaces=True)
+        self.index = -1  # of the current <si>
+        depth = 0
+        stack: list[list] = []
+
+        def start(name: str, attrs: dict[str, str]) -> None:
+            nonlocal depth
+            local = _MAIN_LOCAL.get(name)
+            if local is not None:
+                in_main = True
+            else:
+                uri, _, local = name.rpartition(" ")
+                in_main = uri in _MAIN_NS
+            depth += 1
+            if depth == 1:
+                if not (in_main and local == "sst"):
+                    raise _Unusual("damaged", "", "its list of texts is not SpreadsheetML")
+                stack.append(["sst", -1, None])
+                return
+            if name == _ALTERNATE:
+                raise _Unusual("alternate-content", index=max(self.index, 0))
+            _child(stack[-1], local, in_main, "")
+            if depth == 2:
+                self.index += 1
+            stack.append([local, -1, None])
+
+        def end(_name: str) -> None:
+            nonlocal depth
+            depth -= 1
+            stack.pop()
+
+        self.parser.StartElementHandler = start
+        self.parser.EndElementHandler = end
+
+    def scan(self, data: bytes) -> None:
+        try:
+            self.parser.Parse(data, True)
+        except _Unusual as e:
+            e.index = self.index if e.index < 0 else e.index
+            raise
+
+
+def _scan_strings(data: bytes) -> None:
+    """Refuse shared strings that python-calamine would read otherwise than Excel shows them."""
+    if not (b"<!" in data or _not_xml(data)) and _plain_namespaces(data, b"sst") \
+            and data.count(b"<sst") == 1:
+        m = _SST_OPEN.search(data)
+        if m is not None:
+            if m[1]:  # <sst/>
+                return
+            closed = data.rfind(b"</sst>")
+            if closed >= m.end() and not _CANON_SI.sub(b"", data[m.end():closed]).strip():
+                return
+    _StringsScan().scan(data)
 
 
 def _too_many_cells(sheet: str, cell: str, what: str, limits: Limits) -> ReadProblem:
@@ -961,6 +1640,7 @@ def _inspect(data: bytes, file_name: str, limits: Limits,
         done.add(name)
     readable = {s.part for s in found.sheets if s.kind == "worksheet"
                 and (wanted_set is None or s.name in wanted_set)}
+    strings_problem: _Unusual | None = None
     for name in pkg.entries:
         if name in done:
             continue
@@ -973,13 +1653,57 @@ def _inspect(data: bytes, file_name: str, limits: Limits,
             pkg.kept[name] = b"".join(pkg.chunks(
                 name, cap=limits.max_shared_strings_bytes,
                 cap_problem=lambda n: _too_many_strings(n, limits)))
+            try:
+                _scan_strings(pkg.kept[name])
+            except _Unusual as e:
+                strings_problem = e  # raised once the sheets say which cell shows it
+            except DefusedXmlException:
+                raise _unsafe(name) from None
+            except expat.ExpatError as e:
+                raise _not_xlsx(f"The file is damaged: its texts ({name}) are not valid "
+                                f"({expat.ErrorString(e.code)}, line {e.lineno}).") from None
         elif name.lower() in _CALAMINE_PARTS:
             pkg.read(name)
         else:
             for _ in pkg.chunks(name):
                 pass
+    if strings_problem is not None:
+        raise _strings_problem(strings_problem, found, pkg.kept)
     found.parts = pkg.kept
     return found
+
+
+def _strings_problem(e: _Unusual, found: _Inspection, kept: dict[str, bytes]) -> ReadProblem:
+    """A problem in sharedStrings.xml, placed at the first cell of a read sheet showing it."""
+    sheet, cell = "", ""
+    if e.index >= 0:
+        shown = re.compile(rb"<(?:[\w.\-]+:)?c\s([^>]*)>\s*(?:<(?:[\w.\-]+:)?f[\s/>][^<]*"
+                           rb"(?:</(?:[\w.\-]+:)?f>)?\s*)?<(?:[\w.\-]+:)?v>\s*%d\s*<" % e.index)
+        for s in found.sheets:
+            data = kept.get(s.part or "")
+            for m in shown.finditer(data or b""):
+                ref = re.search(rb"""(?:^|\s)r\s*=\s*["']([A-Za-z]{1,3}[0-9]{1,7})["']""", m[1])
+                if ref and re.search(rb"""(?:^|\s)t\s*=\s*["']s["']""", m[1]):
+                    sheet, cell = s.name, ref[1].decode().upper()
+                    break
+            if cell:
+                break
+    where = (f"cell {cell} of sheet {sheet}" if cell
+             else f"text number {e.index + 1} of the workbook's list of texts" if e.index >= 0
+             else "the workbook's list of texts")
+    if e.code == "alternate-content":
+        message = (f"The workbook's list of texts (xl/sharedStrings.xml), from {where} on, is "
+                   "stored in alternative versions for different spreadsheet programs "
+                   "(mc:AlternateContent), so the texts one program shows can differ from "
+                   f"what would be read; the file was not read. {_RESAVE}")
+        return ReadProblem(e.code, message, sheet=sheet, cell=cell)
+    if e.code == "unexpected-markup":
+        message = (f"The text of {where} is stored in a form Excel does not read ({e.detail}), "
+                   "so what a spreadsheet shows there could differ from what would be read; "
+                   f"the file was not read. {_RESAVE}")
+        return ReadProblem(e.code, message, sheet=sheet, cell=cell)
+    return ReadProblem("not-an-xlsx-file", f"The file is damaged: {e.detail}. {_RESAVE}",
+                       sheet=sheet, cell=cell)
 
 
 def _stored_zip(parts: dict[str, bytes]) -> bytes:
@@ -1014,9 +1738,11 @@ def _scan_sheet(pkg: _Package, part: str, names: list[str], found: _Inspection,
             yield chunk
 
     try:
-        facts = _scan_sheet_bytes(chunks(), limits, collect=bool(collect_for))
+        facts = _scan_sheet_bytes(chunks(), limits)
     except _TooFar as e:
         raise _too_many_cells(label, e.cell, e.what, limits) from None
+    except _Unusual as e:
+        raise _unusual_problem(label, e) from None
     except DefusedXmlException:
         raise _unsafe(part) from None
     except expat.ExpatError as e:
@@ -1024,6 +1750,8 @@ def _scan_sheet(pkg: _Package, part: str, names: list[str], found: _Inspection,
                         f"({expat.ErrorString(e.code)}, line {e.lineno}).") from None
     for n in collect_for:
         found.formulas[n] = set(facts.formulas)
+        found.formula_text[n] = dict(facts.formula_text)
+        found.array_ranges[n] = dict(facts.array_ranges)
         found.merged[n] = list(facts.merged)
         found.errors[n] = dict(facts.errors)
     return b"".join(held) if keep else None
@@ -1076,6 +1804,9 @@ def read_workbook(path: Path, limits: Limits = Limits(),
         hidden_sheets={s.name for s in found.sheets if s.state in ("hidden", "veryHidden")},
         values=values,
         formulas={n: v for n, v in found.formulas.items() if n in keep},
+        formula_text={n: v for n, v in found.formula_text.items() if n in keep},
+        array_ranges={n: v for n, v in found.array_ranges.items() if n in keep},
+        calc=found.calc,
         defined_names=found.defined_names,
         merged={n: v for n, v in found.merged.items() if n in keep},
         warnings=found.warnings,

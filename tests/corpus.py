@@ -498,6 +498,189 @@ def _sheet_edit(plan: Path, dst: Path, sheet: str, edit: Callable[[bytes], bytes
     return _edit_part(plan, dst, sheet_part(plan, sheet), edit)
 
 
+MC_NS = "http://schemas.openxmlformats.org/markup-compatibility/2006"
+_STAFFING = "Staffing"
+
+
+def _cell_re(coord: str) -> re.Pattern[bytes]:
+    return re.compile(rb'<c r="' + coord.encode() + rb'"[^>]*?(?:/>|>.*?</c>)', re.S)
+
+
+def _replace_cell(xml: bytes, coord: str, new: bytes) -> bytes:
+    """Sheet XML with the whole <c> of `coord` replaced by `new` (bytes as given)."""
+    m = _cell_re(coord).search(xml)
+    if m is None:
+        raise KeyError(coord)
+    return xml[:m.start()] + new + xml[m.end():]
+
+
+def _edit_cell_formula(coord: str, f_tag: bytes) -> Callable[[bytes], bytes]:
+    """An edit giving the formula cell `coord` a new <f> start tag (its text kept)."""
+
+    def edit(xml: bytes) -> bytes:
+        cell = _cell_re(coord).search(xml)
+        assert cell is not None and b"<f>" in cell[0], coord
+        return _replace_cell(xml, coord, cell[0].replace(b"<f>", f_tag, 1))
+
+    return edit
+
+
+def _row_append(xml: bytes, row: int, cells: bytes) -> bytes:
+    """Sheet XML with `cells` added at the end of row `row`."""
+    m = re.search(rb'<row r="%d"[^>]*>.*?</row>' % row, xml, re.S)
+    assert m is not None, row
+    return xml[:m.end() - len(b"</row>")] + cells + xml[m.end() - len(b"</row>"):]
+
+
+def _alternate(choice: bytes, fallback: bytes, requires: str = "x14") -> bytes:
+    return (f'<mc:AlternateContent xmlns:mc="{MC_NS}"><mc:Choice Requires="{requires}">'.encode()
+            + choice + b"</mc:Choice><mc:Fallback>" + fallback
+            + b"</mc:Fallback></mc:AlternateContent>")
+
+
+def _with_root(xml: bytes, extra: bytes) -> bytes:
+    """Sheet XML whose root <worksheet> carries extra attributes (namespaces, mc:Ignorable)."""
+    root = f'<worksheet xmlns="{MAIN_NS}"'.encode()
+    assert xml.count(root) == 1
+    return xml.replace(root, root + b" " + extra, 1)
+
+
+def with_shared_strings(plan: Path, dst: Path, items: list[bytes],
+                        cells: Mapping[str, int], sheet: str = _STAFFING,
+                        head: bytes = b'<?xml version="1.0" encoding="UTF-8"?>\n') -> Path:
+    """The plan with a sharedStrings.xml of `items` (<si> elements, as given) and cells of
+    `sheet` showing them ({coord: index}, t="s"), as Excel stores typed text."""
+    xml = _read(plan, sheet_part(plan, sheet))
+    for coord, index in cells.items():
+        xml = _replace_cell(xml, coord, b'<c r="%s" t="s"><v>%d</v></c>' % (coord.encode(), index))
+    sst = (head + f'<sst xmlns="{MAIN_NS}" count="{len(items)}" uniqueCount="{len(items)}">'
+           .encode() + b"".join(items) + b"</sst>")
+    tmp = dst.with_suffix(".tmp")
+    rewrite_zip(plan, tmp, replace={sheet_part(plan, sheet): xml})
+    _shared_strings(tmp, dst, sst)
+    tmp.unlink()
+    return dst
+
+
+def _typed(plan: Path, dst: Path, cells: Mapping[str, object]) -> Path:
+    return edit_cells_xml(plan, dst, _STAFFING, cells)
+
+
+def _encoded_part(plan: Path, dst: Path, part: str, codec: str) -> Path:
+    """One part re-encoded (its XML declaration saying so), as an odd program might write it."""
+    text = _read(plan, part).decode("utf-8")
+    if text.startswith("<?xml"):
+        text = text[text.index("?>") + 2:]
+    label = codec.upper().replace("-LE", "").replace("-BE", "")
+    data = f'<?xml version="1.0" encoding="{label}"?>{text}'.encode(codec)
+    return rewrite_zip(plan, dst, replace={part: data})
+
+
+def _utf16_strings(plan: Path, dst: Path) -> Path:
+    """Shared strings in UTF-16 without a byte-order mark (its declaration says UTF-16)."""
+    tmp = dst.with_suffix(".strings")
+    with_shared_strings(plan, tmp, [b"<si><t>GEN</t></si>"], {"E7": 0})
+    data = (f'<?xml version="1.0" encoding="UTF-16"?><sst xmlns="{MAIN_NS}"><si><t>GEN</t>'
+            "</si></sst>").encode("utf-16-le")
+    rewrite_zip(tmp, dst, replace={"xl/sharedStrings.xml": data})
+    tmp.unlink()
+    return dst
+
+
+def _excel_alternate_content(plan: Path, dst: Path) -> Path:
+    """The plan with the mc:AlternateContent Excel itself writes: the folder the file was
+    saved in (workbook.xml, x15ac:absPath) and a form control on a sheet (x14 controls)."""
+    workbook = _read(plan, "xl/workbook.xml")
+    abs_path = _alternate(
+        b'<x15ac:absPath xmlns:x15ac="http://schemas.microsoft.com/office/spreadsheetml/2010/'
+        b'11/ac" url="C:\\Users\\principal\\Documents\\Budget\\"/>', b"", requires="x15")
+    abs_path = abs_path.replace(b"<mc:Fallback></mc:Fallback>", b"")
+    at = workbook.index(b"<bookViews")
+    workbook = workbook[:at] + abs_path + workbook[at:]
+    part = sheet_part(plan, "Start Here")
+    sheet = _read(plan, part)
+    xdr = "http://schemas.openxmlformats.org/drawingml/2006/spreadsheetDrawing"
+    sheet = _with_root(sheet, (
+        f'xmlns:r="{REL_NS}" xmlns:xdr="{xdr}" xmlns:mc="{MC_NS}" mc:Ignorable="x14ac" '
+        'xmlns:x14ac="http://schemas.microsoft.com/office/spreadsheetml/2009/9/ac"').encode())
+    sheet = re.sub(rb'<row r="(\d+)"', rb'<row r="\1" x14ac:dyDescent="0.25"', sheet)
+    anchor = b"".join(b"<%s><xdr:col>%d</xdr:col><xdr:colOff>0</xdr:colOff><xdr:row>%d</xdr:row>"
+                      b"<xdr:rowOff>0</xdr:rowOff></%s>" % (end, col, row, end)
+                      for end, col, row in ((b"from", 3, 14), (b"to", 4, 15)))
+    control = (b'<control shapeId="1025" r:id="rId90" name="Check Box 1"><controlPr '
+               b'defaultSize="0" autoFill="0" autoLine="0" autoPict="0"><anchor '
+               b'moveWithCells="1">' + anchor + b"</anchor></controlPr></control>")
+    controls = _alternate(b"<controls>" + _alternate(control, b"").replace(
+        b"<mc:Fallback></mc:Fallback>", b"") + b"</controls>", b"")
+    controls = controls.replace(b"<mc:Fallback></mc:Fallback>", b"")
+    sheet = sheet.replace(b"</worksheet>", controls + b"</worksheet>", 1)
+    return rewrite_zip(plan, dst, replace={"xl/workbook.xml": workbook, part: sheet})
+
+
+def _unseen_content_shapes(plan: Path) -> dict[str, tuple[str | None, Callable[[Path], object]]]:
+    """Shapes whose values a spreadsheet would show otherwise than python-calamine reads them,
+    or that are not in the text encoding every spreadsheet program writes."""
+    staffing = sheet_part(plan, _STAFFING)
+    typed = set_cells(_read(plan, staffing), {"B7": "TCH", "D7": 0.5, "E7": "GEN", "F7": "G1"})
+
+    def sheet(edit: Callable[[bytes], bytes]) -> Callable[[Path], object]:
+        return lambda p: rewrite_zip(plan, p, replace={staffing: edit(typed)})
+
+    d7 = b'<c r="D7" t="n"><v>0.5</v></c>'
+    d7_more = b'<c r="D7" t="n"><v>40</v></c>'
+    row8 = re.search(rb'<row r="8"[^>]*>.*?</row>', typed, re.S)
+    assert row8 is not None
+    return {
+        # text encodings: the value reader and the scans must decode the same characters
+        "utf16-sheet.xlsx": ("unsupported-encoding",
+                             lambda p: _encoded_part(plan, p, staffing, "utf-16")),
+        "utf16-strings-no-bom.xlsx": ("unsupported-encoding", lambda p: _utf16_strings(plan, p)),
+        "utf32-workbook.xlsx": ("unsupported-encoding",
+                                lambda p: _encoded_part(plan, p, "xl/workbook.xml", "utf-32")),
+        "latin1-strings.xlsx": ("unsupported-encoding", lambda p: with_shared_strings(
+            plan, p, [b"<si><t>B\xfccher</t></si>"], {"G7": 0},
+            head=b'<?xml version="1.0" encoding="ISO-8859-1"?>\n')),
+        "invalid-utf8.xlsx": ("unsupported-encoding", sheet(lambda x: set_cells(
+            x, {"G7": "PLACEHOLDER"}).replace(b"PLACEHOLDER", b"Caf\xe9 lead"))),
+        # content a spreadsheet would not show
+        "duplicate-cells.xlsx": ("duplicate-cells", sheet(lambda x: _row_append(x, 7, d7_more))),
+        "duplicate-rows.xlsx": ("duplicate-cells", sheet(lambda x: x.replace(
+            b"</sheetData>", b'<row r="7">' + d7_more + b"</row></sheetData>", 1))),
+        "alternate-cells.xlsx": ("alternate-content", sheet(lambda x: _replace_cell(
+            x, "D7", _alternate(d7, d7_more)))),
+        "alternate-rows.xlsx": ("alternate-content", sheet(lambda x: x.replace(
+            row8[0], _alternate(row8[0], set_cells(row8[0], {"D8": 40})), 1))),
+        "alternate-sheets.xlsx": ("alternate-content", lambda p: _edit_part(
+            plan, p, "xl/workbook.xml", lambda x: re.sub(
+                rb'(<sheet name="Staffing"[^>]*/>)',
+                lambda m: _alternate(m[0], m[0].replace(b'name="Staffing"',
+                                                        b'name="Staffing (old)"')), x))),
+        "alternate-strings.xlsx": ("alternate-content", lambda p: with_shared_strings(
+            plan, p, [_alternate(b"<si><t>GEN</t></si>", b"<si><t>TITLE1</t></si>"),
+                      b"<si><t>G1</t></si>"], {"E7": 0, "F7": 1})),
+        "hidden-wrapper.xlsx": ("unexpected-markup", sheet(lambda x: _replace_cell(
+            _with_root(x, f'xmlns:mc="{MC_NS}" xmlns:q="urn:example:hidden" '
+                          'mc:Ignorable="q"'.encode()),
+            "D7", b"<q:hide>" + d7_more + b"</q:hide>"))),
+        "value-before-formula.xlsx": ("unexpected-markup", sheet(lambda x: _replace_cell(
+            x, "I8", b'<c r="I8" s="17"><v>99</v><f>ROUND(J8-H8,2)</f></c>'))),
+        "inline-text-two-parts.xlsx": ("unexpected-markup", sheet(lambda x: _replace_cell(
+            x, "E7", b'<c r="E7" t="inlineStr"><is><t>TITLE1</t><t>GEN</t></is></c>'))),
+        "shared-text-two-parts.xlsx": ("unexpected-markup", lambda p: with_shared_strings(
+            plan, p, [b"<si><t>GEN</t><t>TITLE1</t></si>"], {"E7": 0})),
+        "shared-text-and-value.xlsx": ("unexpected-markup", sheet(lambda x: _replace_cell(
+            x, "E7", b'<c r="E7" t="s"><v>0</v><is><t>GEN</t></is></c>'))),
+        "excel-alternate-content.xlsx": (None, lambda p: _excel_alternate_content(plan, p)),
+        # formulas that are damaged
+        "shared-formula-orphan.xlsx": ("not-an-xlsx-file", sheet(
+            _edit_cell_formula("I8", b'<f t="shared" si="7">'))),
+        "array-formula-bad-ref.xlsx": ("not-an-xlsx-file", sheet(
+            _edit_cell_formula("I8", b'<f t="array" ref="I8:">'))),
+        "array-formula-huge.xlsx": ("too-many-cells", sheet(
+            _edit_cell_formula("I8", b'<f t="array" ref="A1:XFD1048576">'))),
+    }
+
+
 def make_corpus(directory: Path, plan: Path | None = None) -> dict[str, str | None]:
     """Write every shape into `directory`; return {file name: expected ReadProblem code}.
 
@@ -558,7 +741,8 @@ def make_corpus(directory: Path, plan: Path | None = None) -> dict[str, str | No
     shape("far-row-without-r.xlsx", "too-many-cells", lambda p: _sheet_edit(
         plan, p, "Services", lambda x: x.replace(
             b"</sheetData>", b'<row r="100000000"><c t="n"><v>1</v></c></row></sheetData>', 1)))
-    shape("utf16-far-cell.xlsx", "too-many-cells", lambda p: _sheet_edit(
+    # UTF-16 is refused before the scan would find the far cell
+    shape("utf16-far-cell.xlsx", "unsupported-encoding", lambda p: _sheet_edit(
         plan, p, "Other Spending", lambda x: (
             '<?xml version="1.0" encoding="UTF-16"?>'
             + set_cells(x, {"XFD1048576": "stray"}).decode()).encode("utf-16")))
@@ -571,6 +755,8 @@ def make_corpus(directory: Path, plan: Path | None = None) -> dict[str, str | No
             b"</sheetData>", b'<row r="1048576"><c s="0" r="XFD1048576" t="n"><v>1</v></c>'
             b"</row></sheetData>", 1)))
     shape("huge-strings.xlsx", "too-many-strings", lambda p: _huge_strings(plan, p))
+    for name, (code, make) in _unseen_content_shapes(plan).items():
+        shape(name, code, make)
     return shapes
 
 

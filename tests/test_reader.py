@@ -21,6 +21,7 @@ from ssfr_xl.layout import SchoolSheets as SS
 from ssfr_xl.policy import load_policy
 from ssfr_xl.reader import Limits, RawWorkbook, ReadProblem, preflight, read_many, read_workbook
 from tests.corpus import (
+    MAIN_NS,
     WARNINGS,
     Text,
     add_sheet,
@@ -309,27 +310,28 @@ def test_fast_and_general_sheet_scans_agree(plan, tmp_path):
                          b'ref="A1:B2"/></mergeCells>', 1),
         re.sub(rb'<c r="D9"[^>]*/>', b'<c r="D9" t="e"><f>1/0</f><v>#DIV/0!</v></c>',
                staffing, count=1),
-        b'<worksheet xmlns="x"><sheetData><row r="3"><c r="B3"><f t="shared" ref="B3:B4" '
-        b'si="0">A1</f><v>1</v></c></row><row r="4"><c r="B4"><f t="shared" si="0"/></c>'
-        b"</row></sheetData></worksheet>",
+        f'<worksheet xmlns="{MAIN_NS}"><sheetData><row r="3"><c r="B3"><f t="shared" '
+        'ref="B3:B4" si="0">A1</f><v>1</v></c></row><row r="4"><c r="B4"><f t="shared" '
+        'si="0"/></c></row></sheetData></worksheet>'.encode(),
     ]
     assert all(xml != staffing for xml in crafted[:2])
     for xml in [*parts, *crafted]:
-        fast = reader._scan_fast(xml, limits, True)
-        general = reader._SheetScan(limits, True)
+        fast = reader._scan_fast(xml, limits)
+        general = reader._SheetScan(limits)
         general.feed(xml)
         assert fast is not None and fast == general.close()
     # shapes the fast path declines, read by expat the way python-calamine reads them
-    odd = (b'<x:worksheet xmlns:x="x"><x:sheetData><x:row r="2"><x:c r="C2"><x:f>1</x:f>'
-           b'</x:c><x:c><x:v>2</x:v></x:c></x:row><x:row><x:c><x:v>3</x:v></x:c></x:row>'
-           b"</x:sheetData><x:extLst><xm:f xmlns:xm='y'>Lists!A1</xm:f></x:extLst>"
-           b"</x:worksheet>")
-    assert reader._scan_fast(odd, limits, True) is None
-    facts = reader._scan_sheet_bytes(iter([odd]), limits, True)
+    odd = (f'<x:worksheet xmlns:x="{MAIN_NS}"><x:sheetData><x:row r="2"><x:c r="C2"><x:f>1'
+           '</x:f></x:c><x:c><x:v>2</x:v></x:c></x:row><x:row><x:c><x:v>3</x:v></x:c></x:row>'
+           "</x:sheetData><x:extLst><xm:f xmlns:xm='y'>Lists!A1</xm:f></x:extLst>"
+           "</x:worksheet>").encode()
+    assert reader._scan_fast(odd, limits) is None
+    facts = reader._scan_sheet_bytes(iter([odd]), limits)
     assert facts.formulas == {"C2"}
+    assert facts.formula_text == {"C2": "1"}
     tight = Limits(max_columns=4, max_rows=2)
     with pytest.raises(reader._TooFar) as caught:
-        reader._scan_sheet_bytes(iter([odd]), tight, True)
+        reader._scan_sheet_bytes(iter([odd]), tight)
     assert caught.value.cell == "A3"  # the <row> without r is row 3, its cell column A
 
 
