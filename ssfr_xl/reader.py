@@ -1020,6 +1020,10 @@ _MAIN_NS = frozenset({"http://schemas.openxmlformats.org/spreadsheetml/2006/main
                       "http://purl.oclc.org/ooxml/spreadsheetml/main"})
 _MC_NS = "http://schemas.openxmlformats.org/markup-compatibility/2006"
 _ALTERNATE = f"{_MC_NS} AlternateContent"  # expat's name for it, namespace_separator " "
+_XML_SPACE = "http://www.w3.org/XML/1998/namespace space"
+_XML_WHITESPACE = " \t\r\n"
+_RUN_SPACES = ("a run of rich text with spaces at its ends that are not marked to be kept "
+               "(xml:space), which spreadsheets show differently")
 #: Local names of the SpreadsheetML elements the scans look at, by expat's full name.
 _MAIN_LOCAL = {f"{ns} {local}": local for ns in _MAIN_NS for local in (
     "worksheet", "chartsheet", "dialogsheet", "sst", "sheetData", "row", "c", "f", "v", "is",
@@ -1199,6 +1203,11 @@ class _SheetScan:
                         raise _Unusual("duplicate-cells", cell)
                     seen.add(cell)
                     cell_type = attrs.get("t")
+                elif local == "t" and frame[0] == "r" and attrs.get(_XML_SPACE) != "preserve":
+                    # python-calamine trims the ends of such a text, as Excel does for a whole
+                    # <t>; for a run of rich text spreadsheets differ: keep it to look at it
+                    text = []
+                    parser.CharacterDataHandler = text.append
                 elif frame[0] == "c":  # f, v or is
                     if local == "f":
                         text = []
@@ -1236,11 +1245,14 @@ class _SheetScan:
                     cell = ""
                 return
             local = data.pop()[0]
-            if text is not None:  # the end of an <f> or error <v>: they hold no elements
+            if text is not None:  # the end of an <f>, error <v> or run <t>: no elements inside
+                joined = "".join(text)
                 if local == "f":
-                    texts[cell] = "".join(text)
-                else:
-                    facts.errors[cell] = "".join(text).strip()
+                    texts[cell] = joined
+                elif local == "v":
+                    facts.errors[cell] = joined.strip()
+                elif joined != joined.strip(_XML_WHITESPACE):
+                    raise _Unusual("unexpected-markup", cell, _RUN_SPACES)
                 text = None
                 parser.CharacterDataHandler = None
             if local == "c":
@@ -1522,13 +1534,15 @@ class _StringsScan:
     namespace or place) is what a spreadsheet shows."""
 
     def __init__(self) -> None:
-        self.parser = _guarded_parser(namespaces=True)
+        self.parser = parser = _guarded_parser(namespaces=True)
+        self.parser.buffer_text = True
         self.index = -1  # of the current <si>
         depth = 0
         stack: list[list] = []
+        text: list[str] | None = None  # a run's <t> not marked xml:space="preserve"
 
         def start(name: str, attrs: dict[str, str]) -> None:
-            nonlocal depth
+            nonlocal depth, text
             local = _MAIN_LOCAL.get(name)
             if local is not None:
                 in_main = True
@@ -1546,12 +1560,20 @@ class _StringsScan:
             _child(stack[-1], local, in_main, "")
             if depth == 2:
                 self.index += 1
+            elif local == "t" and stack[-1][0] == "r" and attrs.get(_XML_SPACE) != "preserve":
+                text = []
+                parser.CharacterDataHandler = text.append
             stack.append([local, -1, None])
 
         def end(_name: str) -> None:
-            nonlocal depth
+            nonlocal depth, text
             depth -= 1
             stack.pop()
+            if text is not None:
+                joined, text = "".join(text), None
+                parser.CharacterDataHandler = None
+                if joined != joined.strip(_XML_WHITESPACE):
+                    raise _Unusual("unexpected-markup", detail=_RUN_SPACES)
 
         self.parser.StartElementHandler = start
         self.parser.EndElementHandler = end

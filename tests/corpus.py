@@ -4,6 +4,9 @@
     make_corpus(directory)                        every failure shape: {file name: code}
     edit_cells_xml(src, dst, sheet, {coord: v})   rewrite cells in the sheet XML only
                                                   (str '=...' is a formula, Text('=...') text)
+    replace_cell(xml, coord, new)                 one cell's <c> replaced by bytes as given
+    with_shared_strings(src, dst, [<si>...], {coord: index})
+                                                  a shared-strings table and cells showing it
     add_sheet(src, dst, name)                     a new worksheet, wired into the workbook
     rewrite_zip(src, dst, replace=, add=)         copy a zip, changing or adding parts
 
@@ -506,7 +509,7 @@ def _cell_re(coord: str) -> re.Pattern[bytes]:
     return re.compile(rb'<c r="' + coord.encode() + rb'"[^>]*?(?:/>|>.*?</c>)', re.S)
 
 
-def _replace_cell(xml: bytes, coord: str, new: bytes) -> bytes:
+def replace_cell(xml: bytes, coord: str, new: bytes) -> bytes:
     """Sheet XML with the whole <c> of `coord` replaced by `new` (bytes as given)."""
     m = _cell_re(coord).search(xml)
     if m is None:
@@ -520,7 +523,7 @@ def _edit_cell_formula(coord: str, f_tag: bytes) -> Callable[[bytes], bytes]:
     def edit(xml: bytes) -> bytes:
         cell = _cell_re(coord).search(xml)
         assert cell is not None and b"<f>" in cell[0], coord
-        return _replace_cell(xml, coord, cell[0].replace(b"<f>", f_tag, 1))
+        return replace_cell(xml, coord, cell[0].replace(b"<f>", f_tag, 1))
 
     return edit
 
@@ -552,7 +555,7 @@ def with_shared_strings(plan: Path, dst: Path, items: list[bytes],
     `sheet` showing them ({coord: index}, t="s"), as Excel stores typed text."""
     xml = _read(plan, sheet_part(plan, sheet))
     for coord, index in cells.items():
-        xml = _replace_cell(xml, coord, b'<c r="%s" t="s"><v>%d</v></c>' % (coord.encode(), index))
+        xml = replace_cell(xml, coord, b'<c r="%s" t="s"><v>%d</v></c>' % (coord.encode(), index))
     sst = (head + f'<sst xmlns="{MAIN_NS}" count="{len(items)}" uniqueCount="{len(items)}">'
            .encode() + b"".join(items) + b"</sst>")
     tmp = dst.with_suffix(".tmp")
@@ -646,7 +649,7 @@ def _unseen_content_shapes(plan: Path) -> dict[str, tuple[str | None, Callable[[
         "duplicate-cells.xlsx": ("duplicate-cells", sheet(lambda x: _row_append(x, 7, d7_more))),
         "duplicate-rows.xlsx": ("duplicate-cells", sheet(lambda x: x.replace(
             b"</sheetData>", b'<row r="7">' + d7_more + b"</row></sheetData>", 1))),
-        "alternate-cells.xlsx": ("alternate-content", sheet(lambda x: _replace_cell(
+        "alternate-cells.xlsx": ("alternate-content", sheet(lambda x: replace_cell(
             x, "D7", _alternate(d7, d7_more)))),
         "alternate-rows.xlsx": ("alternate-content", sheet(lambda x: x.replace(
             row8[0], _alternate(row8[0], set_cells(row8[0], {"D8": 40})), 1))),
@@ -658,17 +661,17 @@ def _unseen_content_shapes(plan: Path) -> dict[str, tuple[str | None, Callable[[
         "alternate-strings.xlsx": ("alternate-content", lambda p: with_shared_strings(
             plan, p, [_alternate(b"<si><t>GEN</t></si>", b"<si><t>TITLE1</t></si>"),
                       b"<si><t>G1</t></si>"], {"E7": 0, "F7": 1})),
-        "hidden-wrapper.xlsx": ("unexpected-markup", sheet(lambda x: _replace_cell(
+        "hidden-wrapper.xlsx": ("unexpected-markup", sheet(lambda x: replace_cell(
             _with_root(x, f'xmlns:mc="{MC_NS}" xmlns:q="urn:example:hidden" '
                           'mc:Ignorable="q"'.encode()),
             "D7", b"<q:hide>" + d7_more + b"</q:hide>"))),
-        "value-before-formula.xlsx": ("unexpected-markup", sheet(lambda x: _replace_cell(
+        "value-before-formula.xlsx": ("unexpected-markup", sheet(lambda x: replace_cell(
             x, "I8", b'<c r="I8" s="17"><v>99</v><f>ROUND(J8-H8,2)</f></c>'))),
-        "inline-text-two-parts.xlsx": ("unexpected-markup", sheet(lambda x: _replace_cell(
+        "inline-text-two-parts.xlsx": ("unexpected-markup", sheet(lambda x: replace_cell(
             x, "E7", b'<c r="E7" t="inlineStr"><is><t>TITLE1</t><t>GEN</t></is></c>'))),
         "shared-text-two-parts.xlsx": ("unexpected-markup", lambda p: with_shared_strings(
             plan, p, [b"<si><t>GEN</t><t>TITLE1</t></si>"], {"E7": 0})),
-        "shared-text-and-value.xlsx": ("unexpected-markup", sheet(lambda x: _replace_cell(
+        "shared-text-and-value.xlsx": ("unexpected-markup", sheet(lambda x: replace_cell(
             x, "E7", b'<c r="E7" t="s"><v>0</v><is><t>GEN</t></is></c>'))),
         "excel-alternate-content.xlsx": (None, lambda p: _excel_alternate_content(plan, p)),
         # formulas that are damaged

@@ -28,8 +28,10 @@ from tests.corpus import (
     build_plan,
     edit_cells_xml,
     make_corpus,
+    replace_cell,
     rewrite_zip,
     sheet_part,
+    with_shared_strings,
 )
 
 LAYOUT = SchoolLayout(load_policy().policy)
@@ -344,6 +346,294 @@ def test_big_sheets_stream_through_expat(plan, monkeypatch):
     with pytest.raises(ReadProblem) as caught:
         read_workbook(plan, Limits(max_rows=100))
     assert caught.value.code == "too-many-cells"
+
+
+# --- formula text ---------------------------------------------------------------------------
+
+STRICT_NS = "http://purl.oclc.org/ooxml/spreadsheetml/main"
+
+
+def openpyxl_formulas(path: Path) -> dict[str, dict[str, str]]:
+    """Every formula cell's text as openpyxl reads it (shared formulas translated), no "="."""
+    import openpyxl
+    from openpyxl.worksheet.formula import ArrayFormula
+
+    found: dict[str, dict[str, str]] = {}
+    for ws in openpyxl.load_workbook(path).worksheets:
+        texts = found[ws.title] = {}
+        for row in ws.iter_rows():
+            for cell in row:
+                if isinstance(cell.value, ArrayFormula):
+                    texts[cell.coordinate] = cell.value.text.removeprefix("=")
+                elif cell.data_type == "f":
+                    texts[cell.coordinate] = str(cell.value).removeprefix("=")
+    return found
+
+
+def both_scans(xml: bytes) -> reader._SheetFacts:
+    """The facts of a sheet by the general path, and by the fast path when it takes it."""
+    limits = Limits()
+    general = reader._SheetScan(limits)
+    general.feed(xml)
+    facts = general.close()
+    fast = reader._scan_fast(xml, limits)
+    assert fast is None or fast == facts
+    return facts
+
+
+def staffing_with(plan: Path, dst: Path, cells: dict[str, bytes], root: bytes = b"") -> Path:
+    """The plan with Staffing cells replaced by raw <c> elements (and attributes on the root)."""
+    part = sheet_part(plan, SS.STAFFING)
+    with zipfile.ZipFile(plan) as z:
+        xml = z.read(part)
+    for coord, new in cells.items():
+        xml = replace_cell(xml, coord, new)
+    if root:
+        xml = xml.replace(f'<worksheet xmlns="{MAIN_NS}"'.encode(),
+                          f'<worksheet xmlns="{MAIN_NS}" '.encode() + root, 1)
+    return rewrite_zip(plan, dst, replace={part: xml})
+
+
+def test_formula_text_is_what_a_spreadsheet_shows(plan):
+    raw = read_workbook(plan)
+    assert raw.formula_text == openpyxl_formulas(plan)
+    assert raw.array_ranges == {sheet: {} for sheet in SS.ORDER}
+    for sheet, texts in raw.formula_text.items():
+        assert raw.formulas[sheet] == set(texts), sheet
+    cost = raw.formula_text[SS.STAFFING][STAFF.cell("cost", 0)]
+    assert cost.startswith("IF(") and '&""' in cost  # no "=", &amp; unescaped
+    assert raw.calc == {"calcId": "124519", "fullCalcOnLoad": "1"}
+
+
+def test_shared_formulas_are_expanded_to_each_cell(plan, tmp_path):
+    master = b'<c r="I7" s="17"><f t="shared" ref="I7:I9" si="0">ROUND(J7-H7+$D$4,2)</f></c>'
+    cells = {"I7": master, "I8": b'<c r="I8" s="17"><f t="shared" si="0"/><v>1</v></c>',
+             "I9": b'<c r="I9" s="17"><f t="shared" si="0"></f></c>'}
+    shared = staffing_with(plan, tmp_path / "shared.xlsx", cells)
+    for path in (shared, *(p for p, _ in read_many([shared], workers=1))):
+        raw = read_workbook(path)
+        texts = raw.formula_text[SS.STAFFING]
+        assert (texts["I7"], texts["I8"], texts["I9"]) == \
+            ("ROUND(J7-H7+$D$4,2)", "ROUND(J8-H8+$D$4,2)", "ROUND(J9-H9+$D$4,2)")
+        assert raw.formula_text == openpyxl_formulas(shared)
+    # both paths agree, in any spelling of the namespace
+    with zipfile.ZipFile(shared) as z:
+        xml = z.read(sheet_part(plan, SS.STAFFING))
+    prefixed = re.sub(rb"<(/?)(c|f|v|row|sheetData|is|t)([ >/])", rb"<\1y:\2\3", xml).replace(
+        b"<worksheet ", f'<worksheet xmlns:y="{MAIN_NS}" '.encode(), 1)
+    assert prefixed != xml and reader._scan_fast(prefixed, Limits()) is None
+    assert both_scans(prefixed).formula_text == both_scans(xml).formula_text
+    assert both_scans(xml).formula_text["I9"] == "ROUND(J9-H9+$D$4,2)"
+
+
+@pytest.mark.parametrize("cells, detail", [
+    ({"I8": b'<c r="I8"><f t="shared" si="3"/></c>'}, "never defines"),
+    ({"I7": b'<c r="I7"><f t="shared" ref="I7:I8" si="0">J7</f></c>',
+      "I9": b'<c r="I9"><f t="shared" si="0"/></c>'}, "does not include it"),
+    ({"I7": b'<c r="I7"><f t="shared" ref="I7:I8" si="0">J7</f></c>',
+      "I8": b'<c r="I8"><f t="shared" ref="I8:I9" si="0">J8</f></c>'}, "defined twice"),
+    ({"I7": b'<c r="I7"><f t="shared" ref="I7:I9" si="0"/></c>'}, "has no formula"),
+    ({"I7": b'<c r="I7"><f t="shared" ref="I7:I9" si="0">J7</f></c>',
+      "I8": b'<c r="I8"><f t="shared" si="0">K99</f></c>'}, "at once"),
+    ({"I7": b'<c r="I7"><f t="shared" ref="$I$7:$I$9" si="0">J7</f></c>'}, "not a range"),
+    ({"I7": b'<c r="I7"><f t="shared" ref="I8:I9" si="0">J7</f></c>'}, "outside its own"),
+    ({"I7": b'<c r="I7"><f t="shared" si="x">J7</f></c>'}, "no valid number"),
+    ({"I7": b'<c r="I7"><f t="array" ref="I9:I7">J7</f></c>'}, "not a range"),
+    ({"I7": b'<c r="I7"><f t="array" ref="I7:I8">J7</f></c>',
+      "I8": b'<c r="I8"/>', "I9": b'<c r="I9"><f t="array" ref="I8:I9">J8</f></c>'},
+     "two array formulas"),
+    ({"I7": b'<c r="I7"><f t="array" ref="I7:I8">J7</f></c>',
+      "I8": b'<c r="I8"><f>J8</f></c>'}, "formula of its own"),
+    ({"I7": b'<c r="I7"><f t="lambda">J7</f></c>'}, "kind Excel does not know"),
+])
+def test_damaged_formulas_are_refused(plan, tmp_path, cells, detail):
+    damaged = staffing_with(plan, tmp_path / "damaged.xlsx", cells)
+    with pytest.raises(ReadProblem) as caught:
+        read_workbook(damaged)
+    p = caught.value
+    assert p.code == "not-an-xlsx-file" and detail in p.message, p.message
+    assert p.sheet == SS.STAFFING and p.cell in cells
+    assert "save it as Excel Workbook (.xlsx)" in p.message
+
+
+def test_array_formulas_and_data_tables_cover_their_ranges(plan, tmp_path):
+    fte = [STAFF.cell("fte", i) for i in range(3)]  # D7:D9, inputs
+    assert fte == ["D7", "D8", "D9"]
+    cells = {"D8": b'<c r="D8"><f t="array" ref="D7:D9">{0.5;1;1}</f><v>1</v></c>',
+             "D7": b'<c r="D7" t="n"><v>0.5</v></c>', "D9": b'<c r="D9" t="n"><v>1</v></c>',
+             "G7": b'<c r="G7"><f t="dataTable" ref="G7:G8" dt2D="0" dtr="1" r1="A1"/></c>'}
+    covered = staffing_with(plan, tmp_path / "array.xlsx", cells)
+    results = [read_workbook(covered)] + [r for _, r in read_many([covered], workers=1)]
+    for raw in results:
+        assert raw.array_ranges[SS.STAFFING] == {"D8": "D7:D9", "G7": "G7:G8"}
+        assert {"D7", "D8", "D9", "G7", "G8"} <= raw.formulas[SS.STAFFING]
+        texts = raw.formula_text[SS.STAFFING]
+        assert texts["D8"] == "{0.5;1;1}" and texts["G7"] == "TABLE(A1,)"
+        assert not {"D7", "D9", "G8"} & set(texts)
+        assert raw.formulas[SS.STAFFING] == set(texts) | {"D7", "D9", "G8"}
+        assert value(raw.values[SS.STAFFING], "D7") == 0.5
+
+
+def test_formulas_are_found_by_namespace_not_prefix(plan, tmp_path):
+    fte = STAFF.cell("fte", 0)
+    spellings = {
+        # a second prefix for SpreadsheetML on the root, used on an inner element only
+        "prefix": (b'<c r="%s"><y:f>1+1</y:f><v>2</v></c>', f'xmlns:y="{MAIN_NS}"'.encode()),
+        # a prefix declared on the cell itself
+        "inner": (b'<c r="%s"><z:f xmlns:z="' + MAIN_NS.encode() + b'">1+1</z:f><v>2</v></c>',
+                  b""),
+        # strict SpreadsheetML
+        "strict": (b'<c r="%s"><s:f xmlns:s="' + STRICT_NS.encode() + b'">1+1</s:f></c>', b""),
+        # the default namespace declared again on the cell
+        "default": (b'<c r="%s" xmlns="' + MAIN_NS.encode() + b'"><f>1+1</f></c>', b""),
+    }
+    for name, (cell, root) in spellings.items():
+        path = staffing_with(plan, tmp_path / f"{name}.xlsx",
+                             {fte: cell % fte.encode()}, root=root)
+        for raw in (read_workbook(path), *(r for _, r in read_many([path], workers=1))):
+            assert fte in raw.formulas[SS.STAFFING], name
+            assert raw.formula_text[SS.STAFFING][fte] == "1+1", name
+    # an <f> of another vocabulary is no formula, and no spreadsheet reads it in a cell
+    other = staffing_with(plan, tmp_path / "other.xlsx", {
+        fte: b'<c r="%s"><q:f xmlns:q="urn:example:q">1+1</q:f></c>' % fte.encode()})
+    with pytest.raises(ReadProblem) as caught:
+        read_workbook(other)
+    assert (caught.value.code, caught.value.cell) == ("unexpected-markup", fte)
+
+
+def test_fast_path_and_expat_agree_on_formula_text(plan):
+    with zipfile.ZipFile(plan) as z:
+        staffing = z.read(sheet_part(plan, SS.STAFFING))
+    variants = [
+        replace_cell(staffing, "I7", b'<c r="I7"><f>"a&amp;lt;b" &amp; "&quot;&#65;&#x42;"</f>'
+                     b"</c>"),
+        replace_cell(staffing, "I7", b'<c r="I7"><f aca="false">SUM( J7 ,\nH7 )</f></c>'),
+        re.sub(rb"(</c>|</row>)", rb"\1\n  ", staffing),  # indented, as gnumeric writes
+        staffing.replace(b"<sheetData>", b"<sheetData>\n", 1),
+        b"\xef\xbb\xbf" + staffing,  # a UTF-8 byte-order mark
+    ]
+    texts = []
+    for xml in variants:
+        facts = both_scans(xml)
+        texts.append(facts.formula_text)
+        assert reader._scan_fast(xml, Limits()) is not None or xml.startswith(b"\xef")
+    assert texts[0]["I7"] == '"a&lt;b" & ""AB"'
+    assert texts[1]["I7"] == "SUM( J7 ,\nH7 )"
+    assert texts[2] == texts[3] == both_scans(staffing).formula_text
+
+
+# --- what a spreadsheet shows -----------------------------------------------------------------
+
+def test_phonetic_and_rich_text_read_as_excel_shows_them(plan, tmp_path):
+    """python-calamine joins the <t> of a text outside its phonetic runs (<rPh>), as Excel
+    shows it; so a text in the schema's form reads the same, and only other forms (two <t>,
+    <t> and runs, alternate content) are refused, with unexpected-markup or
+    alternate-content (see the corpus)."""
+    items = [
+        "<si><t>漢字</t><rPh sb=\"0\" eb=\"2\"><t>かんじ</t></rPh><phoneticPr fontId=\"1\"/></si>",
+        "<si><r><t xml:space=\"preserve\">Grade 3 </t></r><r><rPr><b/><sz val=\"11\"/></rPr>"
+        "<t>reading</t></r><rPh sb=\"0\" eb=\"1\"><t>よみ</t></rPh></si>",
+        "<si><t/></si>",
+        "<si><t xml:space=\"preserve\"> lead &amp; \"coach\" </t></si>",
+    ]
+    shown = ["漢字", "Grade 3 reading", "", ' lead & "coach" ']
+    notes = [STAFF.cell("note", i) for i in range(len(items))]
+    path = with_shared_strings(plan, tmp_path / "texts.xlsx", [i.encode() for i in items],
+                               {coord: i for i, coord in enumerate(notes)})
+    import openpyxl
+
+    ws = openpyxl.load_workbook(path)[SS.STAFFING]
+    assert [ws[c].value or "" for c in notes] == shown  # openpyxl agrees
+    for raw in (read_workbook(path), *(r for _, r in read_many([path], workers=1))):
+        assert [value(raw.values[SS.STAFFING], c) for c in notes] == shown
+    # the same texts inline in the cells (openpyxl's and some programs' way)
+    inline = staffing_with(plan, tmp_path / "inline.xlsx", {
+        c: f'<c r="{c}" t="inlineStr"><is>{i[4:-5]}</is></c>'.encode()
+        for c, i in zip(notes, items, strict=True)})
+    raw = read_workbook(inline)
+    assert [value(raw.values[SS.STAFFING], c) for c in notes] == shown
+    # spaces at the ends of a <t> not marked xml:space="preserve": Excel does not show them
+    # and python-calamine drops them too (openpyxl keeps them); in a run of rich text, where
+    # spreadsheets differ, the text is refused
+    plain = with_shared_strings(plan, tmp_path / "plain.xlsx", [b"<si><t> GEN\t</t></si>"],
+                                {STAFF.cell("fund", 0): 0})
+    assert value(read_workbook(plain).values[SS.STAFFING], STAFF.cell("fund", 0)) == "GEN"
+    for where, make in (("shared", lambda xml: with_shared_strings(
+            plan, tmp_path / "run.xlsx", [b"<si>" + xml + b"</si>"], {"G8": 0})),
+                        ("inline", lambda xml: staffing_with(plan, tmp_path / "run.xlsx", {
+                            "G8": b'<c r="G8" t="inlineStr"><is>' + xml + b"</is></c>"}))):
+        for runs in (b"<r><t>Grade 3 </t></r><r><t>reading</t></r>",
+                     b"<r><t>Grade</t></r><r><t> </t></r><r><t>3</t></r>"):
+            with pytest.raises(ReadProblem) as caught:
+                read_workbook(make(runs))
+            assert caught.value.code == "unexpected-markup", where
+            assert (caught.value.sheet, caught.value.cell) == (SS.STAFFING, "G8"), where
+
+
+def test_problems_in_shared_strings_name_the_cell(corpus):
+    directory, _ = corpus
+    for name in ("alternate-strings.xlsx", "shared-text-two-parts.xlsx"):
+        with pytest.raises(ReadProblem) as caught:
+            read_workbook(directory / name)
+        assert (caught.value.sheet, caught.value.cell) == (SS.STAFFING, "E7"), name
+        assert "cell E7 of sheet Staffing" in caught.value.message
+
+
+def test_unseen_content_problems_say_where(corpus):
+    directory, shapes = corpus
+    for name, code in shapes.items():
+        if code in ("duplicate-cells", "alternate-content", "unexpected-markup") \
+                and "sheets" not in name:
+            with pytest.raises(ReadProblem) as caught:
+                read_workbook(directory / name)
+            p = caught.value
+            assert p.sheet and p.cell, name
+            assert "Excel Workbook (.xlsx)" in p.message, name
+        if code == "unsupported-encoding":
+            with pytest.raises(ReadProblem) as caught:
+                read_workbook(directory / name)
+            assert "UTF-8" in caught.value.message
+            assert "save it as Excel Workbook (.xlsx)" in caught.value.message
+
+
+def test_excel_alternate_content_elsewhere_is_read(corpus):
+    directory, _ = corpus
+    raw, original = read_workbook(directory / "excel-alternate-content.xlsx"), \
+        read_workbook(directory / "valid.xlsx")
+    assert raw.values == original.values
+    assert raw.formula_text == original.formula_text
+    with zipfile.ZipFile(directory / "excel-alternate-content.xlsx") as z:
+        start = z.read(sheet_part(directory / "valid.xlsx", SS.START))
+    assert b"AlternateContent" in start and b"<controls>" in start
+    assert reader._scan_fast(start, Limits()) is not None  # still the fast path
+    both_scans(start)
+
+
+def test_utf8_with_a_byte_order_mark_and_declaration_reads(plan, tmp_path):
+    part = sheet_part(plan, SS.STAFFING)
+    with zipfile.ZipFile(plan) as z:
+        xml = z.read(part)
+    marked = rewrite_zip(plan, tmp_path / "bom.xlsx", replace={
+        part: b"\xef\xbb\xbf<?xml version='1.0' encoding='utf-8' standalone='yes'?>\n" + xml})
+    raw = read_workbook(marked)
+    assert raw.values == read_workbook(plan).values
+    assert raw.formula_text == read_workbook(plan).formula_text
+
+
+def test_calculation_settings_are_given_as_written(plan, tmp_path):
+    with zipfile.ZipFile(plan) as z:
+        workbook = z.read("xl/workbook.xml")
+    manual = re.sub(rb"<calcPr[^>]*/>", b'<calcPr calcId="191029" calcMode="manual" '
+                    b'fullPrecision="0" iterate="1"/>', workbook)
+    assert manual != workbook
+    path = rewrite_zip(plan, tmp_path / "manual.xlsx", replace={"xl/workbook.xml": manual})
+    assert read_workbook(path).calc == {"calcId": "191029", "calcMode": "manual",
+                                        "fullPrecision": "0", "iterate": "1"}
+    twice = manual.replace(b"<calcPr ", b'<calcPr calcMode="auto"/><calcPr ', 1)
+    path = rewrite_zip(plan, tmp_path / "twice.xlsx", replace={"xl/workbook.xml": twice})
+    with pytest.raises(ReadProblem) as caught:
+        read_workbook(path)
+    assert caught.value.code == "unexpected-markup"
 
 
 # --- LibreOffice ----------------------------------------------------------------------------
