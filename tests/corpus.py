@@ -7,6 +7,7 @@
     replace_cell(xml, coord, new)                 one cell's <c> replaced by bytes as given
     with_shared_strings(src, dst, [<si>...], {coord: index})
                                                   a shared-strings table and cells showing it
+    openpyxl_formulas(path)                       every formula's text as openpyxl reads it
     add_sheet(src, dst, name)                     a new worksheet, wired into the workbook
     rewrite_zip(src, dst, replace=, add=)         copy a zip, changing or adding parts
 
@@ -37,6 +38,7 @@ from xml.sax.saxutils import escape
 WARNINGS = frozenset({"macro-enabled", "external-links"})
 
 MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+MC_NS = "http://schemas.openxmlformats.org/markup-compatibility/2006"
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 WORKSHEET_TYPE = f"{REL_NS}/worksheet"
@@ -501,8 +503,24 @@ def _sheet_edit(plan: Path, dst: Path, sheet: str, edit: Callable[[bytes], bytes
     return _edit_part(plan, dst, sheet_part(plan, sheet), edit)
 
 
-MC_NS = "http://schemas.openxmlformats.org/markup-compatibility/2006"
 _STAFFING = "Staffing"
+
+
+def openpyxl_formulas(path: Path) -> dict[str, dict[str, str]]:
+    """Every formula cell's text as openpyxl reads it (shared formulas translated), no "="."""
+    import openpyxl
+    from openpyxl.worksheet.formula import ArrayFormula
+
+    found: dict[str, dict[str, str]] = {}
+    for ws in openpyxl.load_workbook(path).worksheets:
+        texts = found[ws.title] = {}
+        for row in ws.iter_rows():
+            for cell in row:
+                if isinstance(cell.value, ArrayFormula):
+                    texts[cell.coordinate] = cell.value.text.removeprefix("=")
+                elif cell.data_type == "f":
+                    texts[cell.coordinate] = str(cell.value).removeprefix("=")
+    return found
 
 
 def _cell_re(coord: str) -> re.Pattern[bytes]:

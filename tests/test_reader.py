@@ -28,6 +28,7 @@ from tests.corpus import (
     build_plan,
     edit_cells_xml,
     make_corpus,
+    openpyxl_formulas,
     replace_cell,
     rewrite_zip,
     sheet_part,
@@ -351,23 +352,6 @@ def test_big_sheets_stream_through_expat(plan, monkeypatch):
 # --- formula text ---------------------------------------------------------------------------
 
 STRICT_NS = "http://purl.oclc.org/ooxml/spreadsheetml/main"
-
-
-def openpyxl_formulas(path: Path) -> dict[str, dict[str, str]]:
-    """Every formula cell's text as openpyxl reads it (shared formulas translated), no "="."""
-    import openpyxl
-    from openpyxl.worksheet.formula import ArrayFormula
-
-    found: dict[str, dict[str, str]] = {}
-    for ws in openpyxl.load_workbook(path).worksheets:
-        texts = found[ws.title] = {}
-        for row in ws.iter_rows():
-            for cell in row:
-                if isinstance(cell.value, ArrayFormula):
-                    texts[cell.coordinate] = cell.value.text.removeprefix("=")
-                elif cell.data_type == "f":
-                    texts[cell.coordinate] = str(cell.value).removeprefix("=")
-    return found
 
 
 def both_scans(xml: bytes) -> reader._SheetFacts:
