@@ -3,8 +3,8 @@
 A filled plan is saved through headless LibreOffice and through gnumeric's ssconvert; for every
 formula cell the reader's formula_text must be what openpyxl reads from the same file (after
 normalising whitespace, the case of function names and _xlfn. prefixes), both scan paths must
-agree on every sheet, and the formulas must be the plan's own, up to the quoting of sheet names
-(both programs write Staffing! where openpyxl wrote 'Staffing'!).
+agree on every sheet, and the formulas must be the plan's own up to the respellings those
+programs make (see respelled(): sheet-name quotes, FALSE(), number literals).
 """
 
 from __future__ import annotations
@@ -45,6 +45,25 @@ def normalised(text: str) -> str:
 def unquoted(text: str) -> str:
     """A formula with the quotes dropped from sheet names that do not need them."""
     return _PLAIN_SHEET.sub(r"\1!", text)
+
+
+_NUMBER = re.compile(
+    r"(?<![A-Za-z0-9_$.])([0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?)(?![A-Za-z0-9_(])")
+
+
+def respelled(text: str) -> str:
+    """A formula as LibreOffice and gnumeric may respell it, in one spelling.
+
+    Observed: both drop the quotes of sheet names that need none ('Staffing'! -> Staffing!);
+    LibreOffice writes the constants FALSE and TRUE as FALSE() and TRUE(), and numbers in its
+    own way (1E-06 -> 0.000001); gnumeric writes 1E-06 as 1.00000000000000000004e-06 (the
+    same double). Function names, case, spacing and everything else stay as written.
+    """
+    parts = _QUOTED.split(unquoted(text))
+    for i in range(0, len(parts), 2):
+        part = re.sub(r"\b(TRUE|FALSE)\(\)", r"\1", parts[i])
+        parts[i] = _NUMBER.sub(lambda m: repr(float(m[1])), part)
+    return "".join(parts)
 
 
 @pytest.fixture(scope="module")
@@ -93,10 +112,11 @@ def check_saved(saved: Path, filled: Path, application: str) -> RawWorkbook:
         assert texts == theirs[sheet], sheet  # as written: not even normalising is needed
         assert raw.formulas[sheet] == set(texts), sheet
         assert raw.array_ranges[sheet] == {}, sheet
-    # the plan's own formulas, only the sheet names' quotes dropped
+    # the plan's own formulas, respelled: see respelled()
     original = read_workbook(filled)
     for sheet, texts in original.formula_text.items():
-        assert {c: unquoted(t) for c, t in texts.items()} == raw.formula_text[sheet], sheet
+        assert {c: respelled(t) for c, t in texts.items()} == \
+            {c: respelled(t) for c, t in raw.formula_text[sheet].items()}, sheet
     # the fast path and expat read every sheet alike
     with zipfile.ZipFile(saved) as z:
         for sheet in raw.sheet_names:
@@ -138,3 +158,7 @@ def test_normalised():
         "STDEV.P(A1,'Other Spending'!B2)&\" a  b \""
     assert unquoted("SUM('Staffing'!A1,'Other Spending'!B2)") == \
         "SUM(Staffing!A1,'Other Spending'!B2)"
+    assert respelled("IF(ABS(D7-'Lists'!$A$4)>1E-06,FALSE,\"1E-06\")+INDEX(A1:B2,2,1)") == \
+        respelled("IF(ABS(D7-Lists!$A$4)>1.00000000000000000004e-06,FALSE(),\"1E-06\")"
+                  "+INDEX(A1:B2,2.0,1)")
+    assert respelled('"1E-06"') != respelled('"0.000001"')  # text stays text
