@@ -5,13 +5,22 @@ Every file goes through a pre-flight before any spreadsheet parser touches it:
     bytes       empty / too large / OLE2 (.xls or password-protected) / CSV or other text
     zip         directory: entry count, declared sizes and ratios, overlaps, damage
     inflate     every entry streamed through zlib with byte caps (declared sizes can lie),
-                CRC-checked, scanned for DOCTYPE/ENTITY declarations
+                CRC-checked, scanned for DOCTYPE/ENTITY declarations; every part
+                python-calamine reads must be UTF-8 (what every spreadsheet program writes),
+                so it and the scans below decode the same characters from the same bytes
     structure   [Content_Types].xml, xl/workbook.xml and its rels, docProps/app.xml
-                (defusedxml), mapped exactly as python-calamine maps them
+                (defusedxml), mapped exactly as python-calamine maps them; sheets, names and
+                <calcPr> only where Excel reads them (no mc:AlternateContent around them)
     sheets      every worksheet part: cell references and the declared dimension against
-                the row/column limits, plus formula cells, merged ranges and error values
-                of the requested sheets; C-level patterns when the XML has the form Excel,
-                LibreOffice and openpyxl write (cross-checked), else a streaming expat pass
+                the row/column limits; formulas (their text, shared formulas expanded, the
+                ranges array formulas cover), merged ranges and error values; and inside
+                sheetData only what Excel reads the way python-calamine reads it: the
+                schema's rows, cells and cell content in SpreadsheetML (any prefix), each
+                cell once. C-level patterns when the XML has the canonical form Excel,
+                LibreOffice, gnumeric and openpyxl write (cross-checked), else a streaming
+                expat pass by namespace
+    strings     sharedStrings.xml in the same schema form (python-calamine joins every <t>
+                of a text outside its phonetic runs, as Excel shows it, in any form)
 
 Only then does python-calamine read the values, of the requested sheets only, and only from
 a new uncompressed zip of exactly the parts that were checked, so no difference between how
@@ -28,6 +37,13 @@ ReadProblem codes (stable; `message` speaks to the person who sent the file):
     truncated-file                                  damaged or incomplete zip
     zip-bomb, unsafe-xml, too-many-cells,           hostile or absurd content
     too-many-strings
+    unsupported-encoding                            a part python-calamine reads is not UTF-8
+    duplicate-cells                                 one cell recorded twice on a sheet
+    alternate-content                               mc:AlternateContent around cells, rows,
+                                                    texts, or the workbook's sheets and names
+    unexpected-markup                               cell content or text in a form Excel
+                                                    does not read (foreign or misplaced
+                                                    elements, <v> before <f>, two <t> ...)
     read-timeout, read-crashed, read-out-of-memory  the isolated worker gave up (read_many)
     macro-enabled, external-links                   warnings: values were read
 """
@@ -1791,8 +1807,9 @@ def read_workbook(path: Path, limits: Limits = Limits(),
                   sheets: Collection[str] | None = None) -> RawWorkbook:
     """Pre-flight a file, then read values (python-calamine) of `sheets` (all if None).
 
-    Formulas, merged ranges and error values are given for the same sheets. Requested sheets
-    the workbook lacks, and sheets that are not worksheets (chart sheets), have no entry.
+    Formulas (cells and text), array ranges, merged ranges and error values are given for the
+    same sheets. Requested sheets the workbook lacks, and sheets that are not worksheets (chart
+    sheets), have no entry.
     Runs in this process with no timeout or memory limit: use read_many for files from others.
     """
     path = Path(path)
