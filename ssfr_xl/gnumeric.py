@@ -10,6 +10,9 @@ LibreOffice 7.4 and gnumeric 1.12 evaluate alike").
     recalculate(paths, out_dir)
                             every workbook recalculated (`ssconvert --recalc in out`) and saved
                             as .xlsx in out_dir; many files run side by side, one process each
+    recalculate_each(paths, out_dir)
+                            the same, one (output or None, what went wrong) per file, for
+                            batches where a file gnumeric cannot open must cost only that file
 
 ssconvert converts one file per process (it has no batch mode that keeps each file's
 sheets apart), but it starts in a fraction of a second, so `recalculate` runs several at a
@@ -97,6 +100,20 @@ def recalculate(paths: Sequence[Path], out_dir: Path, timeout: float = 120,
     file gets `timeout` seconds. Raises FileError naming every file that failed, with what
     ssconvert said, after all of them have run.
     """
+    results = recalculate_each(paths, out_dir, timeout, workers)
+    failed = [why for _out, why in results if why]
+    if failed:
+        shown = "\n".join(failed[:10])
+        more = f"\n... and {len(failed) - 10} more" if len(failed) > 10 else ""
+        raise FileError(f"gnumeric could not recalculate {len(failed)} of {len(results)} "
+                        f"file(s):\n{shown}{more}")
+    return [out for out, _why in results if out is not None]
+
+
+def recalculate_each(paths: Sequence[Path], out_dir: Path, timeout: float = 120,
+                     workers: int | None = None) -> list[tuple[Path | None, str]]:
+    """Like recalculate, but one (output, "") or (None, what went wrong) per input, in order:
+    a file gnumeric cannot open costs that file only."""
     ssconvert = find_ssconvert()
     if ssconvert is None:
         raise FileError(f"gnumeric (ssconvert) is not installed: {INSTALL_HINT}")
@@ -116,13 +133,8 @@ def recalculate(paths: Sequence[Path], out_dir: Path, timeout: float = 120,
 
         with ThreadPoolExecutor(max_workers=n) as pool:
             problems = list(pool.map(one, zip(sources, targets, strict=True)))
-    failed = [p for p in problems if p is not None]
-    if failed:
-        shown = "\n".join(failed[:10])
-        more = f"\n... and {len(failed) - 10} more" if len(failed) > 10 else ""
-        raise FileError(f"gnumeric could not recalculate {len(failed)} of {len(sources)} "
-                        f"file(s):\n{shown}{more}")
-    return targets
+    return [(None, why) if why is not None else (target, "")
+            for target, why in zip(targets, problems, strict=True)]
 
 
 def _convert(ssconvert: str, src: Path, target: Path, timeout: float, home: str) -> str | None:
@@ -185,4 +197,4 @@ def _unique_targets(sources: list[Path], out_dir: Path) -> list[Path]:
 
 
 __all__ = ["INSTALL_HINT", "XLSX_EXPORTER", "find_ssconvert", "missing_tool_reason",
-           "recalculate", "version"]
+           "recalculate", "recalculate_each", "version"]

@@ -1,48 +1,55 @@
-"""Fuzzing returned plans: mutated files never crash consolidate, every file is listed, and the
-totals of the untouched plans never change."""
+"""Fuzzing returned plans through consolidate: each mutant gets its own outcome, nothing crashes,
+every file is listed, and the totals of untouched plans never change.
+
+The mutants are tests/mutants.py's (every class of issue 13, plus random edits), and raw junk:
+random bytes overwritten anywhere in the file, random edits inside one XML part. They are
+checked in batches, one folder per batch, each batch holding the untouched plans of the first
+UNTOUCHED schools and one mutant of each other school, so no two files in a folder claim the
+same school: no mutant's outcome can hide behind `duplicate-school`, and each is asserted on
+its own (Mutant.expect). At least 500 mutants when CI is set; SSFR_FUZZ_MUTANTS otherwise
+(default 140).
+"""
 
 from __future__ import annotations
 
 import io
+import os
 import random
 import shutil
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
-import openpyxl
 import pytest
 
 from ssfr_xl.consolidate import consolidate
-from ssfr_xl.layout import SchoolLayout
-from ssfr_xl.school_book import build_school_plan, file_name, plan_specs
-from ssfr_xl.season import create_district
-from ssfr_xl.sources.demo import demo_plan, fill_plan_workbook
+from ssfr_xl.reader import read_workbook
 from ssfr_xl.totals_book import season_tables
-from ssfr_xl.validate import district_record
-from ssfr_xl.xlsx import save_atomically
+from ssfr_xl.validate import check_plan
+from tests.mutants import (
+    ACCEPTED,
+    CLASSES,
+    FLAGGED,
+    REJECTED,
+    SEED,
+    Mutant,
+    Sample,
+    build_sample,
+    make_mutant,
+)
 
-UNTOUCHED = 6  # schools whose plans stay valid
-MUTANTS_PER_KIND = 12
+UNTOUCHED = 6  # schools whose plans stay valid, in every batch
+MUTANTS = 500 if os.environ.get("CI") else int(os.environ.get("SSFR_FUZZ_MUTANTS", "140"))
+JUNK_EVERY = 7  # every 7th slot of a batch is raw junk (bytes or XML), the rest mutants
 
 
 @pytest.fixture(scope="module")
-def season(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list[Path]]:
-    """A district, its valid filled plans, and which of them stay untouched."""
-    root = tmp_path_factory.mktemp("fuzz")
-    district = root / "district.xlsx"
-    create_district(district, sample=20)
-    record = district_record(district)
-    plans = root / "plans"
-    plans.mkdir()
-    paths = []
-    for spec in plan_specs(record.result):
-        wb = build_school_plan(spec)
-        fill_plan_workbook(wb, spec.policy, demo_plan(spec))
-        target = plans / file_name(spec.school)
-        save_atomically(wb, target)
-        paths.append(target)
-    return district, plans, paths
+def sample(tmp_path_factory: pytest.TempPathFactory) -> Sample:
+    """A 20-school district with a valid filled plan per school."""
+    return build_sample(tmp_path_factory.mktemp("fuzz") / "sample")
 
+
+# --- raw junk -----------------------------------------------------------------------------
 
 def flip_bytes(data: bytes, rng: random.Random) -> bytes:
     """Overwrite a few random bytes anywhere in the file."""
@@ -78,73 +85,147 @@ def mutate_xml(data: bytes, rng: random.Random) -> bytes:
     return out.getvalue()
 
 
-CELL_VALUES = ["abc", "", " ", -1, 1e308, -1e308, 10**20, 0.1 + 0.2, "=1/0", "=SUM(A1:A9)",
-               "+cmd|' /C calc'!A0", "@SUM(1)", "-2+3", "学校", "\u202e", True, "1,5", "1e999"]
+def junk(sample: Sample, sid: str, index: int, folder: Path) -> Mutant:
+    """Raw junk made from a school's valid plan: bytes flipped or one XML part mangled."""
+    rng = random.Random(f"{SEED}-junk-{index}")
+    data = sample.plans[sid].read_bytes()
+    kind = rng.choice(("bytes", "xml"))
+    mutant = flip_bytes(data, rng) if kind == "bytes" else mutate_xml(data, rng)
+    path = folder / f"{sid}_j{index:04d}-junk-{kind}.xlsx"
+    path.write_bytes(mutant)
+    return Mutant(index, f"junk-{kind}", sid, path, f"{kind} junk (seed {SEED}, {index})")
 
 
-def mutate_cells(path: Path, target: Path, rng: random.Random) -> None:
-    """Type random junk into random input cells, as a careless person might."""
-    wb = openpyxl.load_workbook(path)
-    layout = SchoolLayout_for(wb)
-    for _ in range(rng.randint(1, 10)):
-        t = rng.choice([layout.staffing, layout.services, layout.other, layout.goals])
-        column = rng.choice([c for c in t.columns if c.input])
-        cell = wb[t.sheet][t.cell(column.key, rng.randrange(t.rows))]
-        cell.value = rng.choice(CELL_VALUES)
-    wb.save(target)
+# --- outcomes -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Baseline:
+    """What an untouched plan is, checked alone."""
+
+    status: str
+    planned: dict[str, float]
+    remaining: dict[str, float]
 
 
-def SchoolLayout_for(wb: openpyxl.Workbook) -> SchoolLayout:  # noqa: N802
-    """The layout of a plan workbook (the sample policy's)."""
-    from ssfr_xl.policy import load_policy
+def baseline(sample: Sample) -> dict[str, Baseline]:
+    """Every school's valid plan, checked on its own."""
+    out = {}
+    for sid, path in sample.plans.items():
+        check = check_plan(read_workbook(path), sample.record, path)
+        assert check.status.startswith("accepted"), (path.name, check.findings)
+        assert check.totals is not None
+        out[sid] = Baseline(check.status, dict(check.totals.planned_by_fund),
+                            dict(check.totals.remaining_by_fund))
+    return out
 
-    return SchoolLayout(load_policy().policy)
+
+def own_outcome(mutant: Mutant, check, base: dict[str, Baseline]) -> list[str]:
+    """Why a mutant's check is not what its class says it must be ([] when it is)."""
+    errors = {f.code for f in check.findings if f.severity == "error"}
+    codes = sorted(f"{f.severity[0]}:{f.code}" for f in check.findings)
+    where = f"{mutant.path.name} [{mutant.klass}] {check.status} {codes} | {mutant.detail}"
+    problems = []
+    if "duplicate-school" in errors:
+        problems.append(f"hides behind duplicate-school: {where}")
+    expect = mutant.expect
+    if expect == ACCEPTED:
+        if not check.status.startswith("accepted"):
+            problems.append(f"must be accepted: {where}")
+        elif mutant.klass == "valid":
+            b = base[mutant.school_id]
+            got = (check.totals.planned_by_fund, check.totals.remaining_by_fund)
+            if got != (b.planned, b.remaining):
+                problems.append(f"untouched totals changed {got} != {(b.planned, b.remaining)}"
+                                f": {where}")
+    elif expect == REJECTED:
+        if check.status != "rejected":
+            problems.append(f"must be rejected: {where}")
+    elif expect == FLAGGED:
+        if not check.findings:
+            problems.append(f"must have a finding: {where}")
+    elif isinstance(expect, frozenset):
+        if check.status != "rejected" or not errors & expect:
+            problems.append(f"must be rejected with one of {sorted(expect)}: {where}")
+    if check.school_id and check.school_id != mutant.school_id and not mutant.klass.startswith(
+            "junk"):
+        problems.append(f"counted for school {check.school_id}, made for {mutant.school_id}: "
+                        f"{where}")
+    return problems
 
 
 def totals_for(result, school_ids: set[str]) -> dict:
-    """By-school planned and allocation rows for the given schools."""
+    """By-school status, planned and allocation rows for the given schools."""
     tables = season_tables(result)
     return {(r[0], r[3]): (r[2], r[4], r[5]) for r in tables["by_school"][1]
             if r[0] in school_ids}
 
 
-def test_mutated_plans_never_cost_other_schools(season, tmp_path: Path) -> None:
-    district, _plans, paths = season
-    record = district_record(district)
-    untouched, victims = paths[:UNTOUCHED], paths[UNTOUCHED:]
-    untouched_ids = {p.name.split("_", 1)[0] for p in untouched}
+def test_every_mutant_has_its_own_outcome(sample: Sample, tmp_path: Path) -> None:
+    schools = sample.school_ids
+    untouched, victims = schools[:UNTOUCHED], schools[UNTOUCHED:]
+    base = baseline(sample)
 
-    baseline_dir = tmp_path / "baseline"
-    baseline_dir.mkdir()
-    for p in untouched:
-        shutil.copy2(p, baseline_dir / p.name)
-    baseline = totals_for(consolidate(record, baseline_dir, workers=2), untouched_ids)
-    assert all(v[0].startswith("accepted") for v in baseline.values()), baseline
+    alone = tmp_path / "baseline"
+    alone.mkdir()
+    for sid in untouched:
+        shutil.copy2(sample.plans[sid], alone / sample.plans[sid].name)
+    expected_totals = totals_for(consolidate(sample.record, alone, workers=2), set(untouched))
+    assert all(v[0].startswith("accepted") for v in expected_totals.values()), expected_totals
 
-    folder = tmp_path / "returned"
-    folder.mkdir()
-    for p in untouched:
-        shutil.copy2(p, folder / p.name)
-    rng = random.Random(20261123)
-    made = []
-    for i in range(MUTANTS_PER_KIND):
-        src = rng.choice(victims)
-        data = src.read_bytes()
-        for kind, mutant in (("bytes", flip_bytes(data, rng)), ("xml", mutate_xml(data, rng))):
-            target = folder / f"{src.stem}-{kind}-{i}.xlsx"
-            target.write_bytes(mutant)
-            made.append(target)
-        target = folder / f"{src.stem}-cells-{i}.xlsx"
-        mutate_cells(src, target, rng)
-        made.append(target)
+    problems: list[str] = []
+    made: list[Mutant] = []
+    batch = count = junked = 0  # count: mutants from tests/mutants.py, by their index
+    while len(made) < MUTANTS:
+        folder = tmp_path / f"batch-{batch:03d}"
+        folder.mkdir()
+        for sid in untouched:
+            shutil.copy2(sample.plans[sid], folder / sample.plans[sid].name)
+        mutants = []
+        for slot, sid in enumerate(victims):
+            if len(made) + len(mutants) >= MUTANTS:
+                break
+            if slot % JUNK_EVERY == JUNK_EVERY - 1:
+                mutants.append(junk(sample, sid, junked, folder))
+                junked += 1
+            else:
+                mutants.append(make_mutant(sample, folder, count, schools=[sid]))
+                count += 1
+        assert len({m.school_id for m in mutants} | set(untouched)) == len(mutants) + UNTOUCHED
+        before = {p.name: p.read_bytes() for p in folder.iterdir()}
 
-    before = {p.name: p.read_bytes() for p in folder.iterdir()}
-    result = consolidate(record, folder, workers=2)  # must not raise
+        result = consolidate(sample.record, folder, workers=2)  # must not raise
 
-    listed = {c.file.name for c in result.checks} | {i.path.name for i in result.ignored}
-    assert listed == set(before), "every file appears in the status"
-    assert totals_for(result, untouched_ids) == baseline, "untouched plans' totals unchanged"
-    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before, "files unmodified"
-    for check in result.checks:
-        for finding in check.findings:
-            assert finding.message and finding.code, finding
+        listed = {c.file.name for c in result.checks} | {i.path.name for i in result.ignored}
+        if listed != set(before):
+            problems.append(f"batch {batch}: files not listed {sorted(set(before) - listed)}, "
+                            f"listed but absent {sorted(listed - set(before))}")
+        if {p.name: p.read_bytes() for p in folder.iterdir()} != before:
+            problems.append(f"batch {batch}: files were modified")
+        got = totals_for(result, set(untouched))
+        if got != expected_totals:
+            problems.append(f"batch {batch}: untouched plans' totals changed: {got}")
+        checks = {c.file.name: c for c in result.checks}
+        for check in result.checks:
+            for finding in check.findings:
+                if finding.code == "internal-error":
+                    problems.append(f"internal-error on {check.file.name}: {finding.message}")
+                if not (finding.message and finding.code):
+                    problems.append(f"finding without code or message: {finding}")
+        for mutant in mutants:
+            check = checks.get(mutant.path.name)
+            if check is None:
+                if not mutant.klass.startswith("junk"):
+                    problems.append(f"{mutant.path.name} [{mutant.klass}] was not checked "
+                                    f"(ignored: {[i.reason for i in result.ignored]})")
+                continue
+            problems += own_outcome(mutant, check, base)
+        made += mutants
+        batch += 1
+
+    classes = {m.klass for m in made}
+    if count >= len(CLASSES):
+        missing = {c.name for c in CLASSES} - classes
+        assert not missing, f"classes without a mutant: {missing}"
+    assert len(made) >= MUTANTS
+    assert not problems, f"{len(problems)} problem(s) in {len(made)} mutants:\n  " + \
+        "\n  ".join(problems[:40])
