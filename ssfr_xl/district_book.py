@@ -56,6 +56,17 @@ from .xlsx import (
 
 LINEAR_RATE_KINDS = ("per_pupil", "concentration", "categorical")
 
+#: Defined names of each component's Policy cells: (name prefix, component-table column).
+COMPONENT_NAMED_CELLS = (
+    ("Fund", "fund"), ("Counting", "counting"), ("Unit", "rate_unit"), ("Rate", "rate"),
+    ("Threshold", "threshold"), ("Minimum", "minimum"), ("Cap", "cap"), ("Pool", "pool"),
+    ("RateUSD", "rate_usd"), ("Unres", "unrestricted"), ("DriverTotal", "driver_total"),
+    ("Total", "total"),
+)
+
+#: Rows typed below a list (Funds, Job Classes, ...) that read_district still reads.
+APPENDED_ROWS = 500
+
 
 def structure_of(inputs: DistrictInputs) -> dict:
     """What the formulas were generated for: changing any of it needs a new workbook."""
@@ -577,11 +588,7 @@ def _write_policy(wb: Workbook, ws: Worksheet, layout: DistrictLayout,
     records, locked = _component_records(layout, inputs)
     write_table(wb, ws, comps, records, locked_cells=locked)
     for i, c in enumerate(p.components):
-        for param, key in (("Fund", "fund"), ("Counting", "counting"), ("Unit", "rate_unit"),
-                           ("Rate", "rate"), ("Threshold", "threshold"),
-                           ("Minimum", "minimum"), ("Cap", "cap"), ("Pool", "pool"),
-                           ("RateUSD", "rate_usd"), ("Unres", "unrestricted"),
-                           ("DriverTotal", "driver_total"), ("Total", "total")):
+        for param, key in COMPONENT_NAMED_CELLS:
             define_name(wb, layout.component_name(param, c), S.POLICY, comps.cell(key, i))
         first, last = comps.cell("level_0", i), comps.cell(f"level_{len(LEVELS) - 1}", i)
         define_name(wb, layout.component_name("Level", c), S.POLICY, f"{first}:{last}")
@@ -860,7 +867,7 @@ def read_district(path: str | Path) -> DistrictInputs:
         sheet, first, last, col0 = grid.named_range_rows(table_name)
         rows, r = [], first
         while r <= last or grid.value(sheet, r, col0) not in (None, ""):
-            if r > last + 500:
+            if r > last + APPENDED_ROWS:
                 break
             if grid.value(sheet, r, col0) in (None, ""):
                 r += 1

@@ -30,7 +30,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .cells import arithmetic_formula
-from .district_book import computed_cells, summary_descriptions
+from .district_book import (
+    APPENDED_ROWS,
+    COMPONENT_NAMED_CELLS,
+    computed_cells,
+    summary_descriptions,
+)
 from .layout import (
     LISTS,
     SETTINGS,
@@ -202,10 +207,6 @@ class _Expected:
     inputs: list[tuple[str, int, int, int, int]]  # (sheet, min_row, max_row, min_col, max_col)
 
 
-#: Rows below a list the reader still reads (rows a budget officer appended).
-APPENDED_ROWS = 500
-
-
 def _list_tables(layout: DistrictLayout) -> tuple[Table, ...]:
     return (layout.funds, layout.job_classes, layout.services, layout.objects, layout.goals)
 
@@ -232,11 +233,7 @@ def expected_names(layout: DistrictLayout) -> dict[str, tuple[str, str]]:
     for i in range(len(layout.policy.spans)):
         names[layout.span_weight_name(i)] = (S.POLICY, spans.cell("weight", i))
     for i, c in enumerate(layout.policy.components):
-        for param, key in (("Fund", "fund"), ("Counting", "counting"), ("Unit", "rate_unit"),
-                           ("Rate", "rate"), ("Threshold", "threshold"),
-                           ("Minimum", "minimum"), ("Cap", "cap"), ("Pool", "pool"),
-                           ("RateUSD", "rate_usd"), ("Unres", "unrestricted"),
-                           ("DriverTotal", "driver_total"), ("Total", "total")):
+        for param, key in COMPONENT_NAMED_CELLS:
             names[layout.component_name(param, c)] = (S.POLICY, comps.cell(key, i))
         first, last = comps.cell("level_0", i), comps.cell(f"level_{len(LEVELS) - 1}", i)
         names[layout.component_name("Level", c)] = (S.POLICY, f"{first}:{last}")
