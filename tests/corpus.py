@@ -691,6 +691,14 @@ def _unseen_content_shapes(plan: Path) -> dict[str, tuple[str | None, Callable[[
             plan, p, [b"<si><t>GEN</t><t>TITLE1</t></si>"], {"E7": 0})),
         "shared-text-and-value.xlsx": ("unexpected-markup", sheet(lambda x: replace_cell(
             x, "E7", b'<c r="E7" t="s"><v>0</v><is><t>GEN</t></is></c>'))),
+        "rich-text-run-spaces.xlsx": ("unexpected-markup", sheet(lambda x: replace_cell(
+            x, "G7", b'<c r="G7" t="inlineStr"><is><r><t>Grade 3 </t></r><r><rPr><b/></rPr>'
+            b"<t>reading</t></r></is></c>"))),
+        "workbook-sheet-elsewhere.xlsx": ("unexpected-markup", lambda p: _edit_part(
+            plan, p, "xl/workbook.xml", lambda x: x.replace(b"</workbook>", (
+                b'<extLst><ext uri="{00000000-0000-0000-0000-000000000001}"><q:sheet '
+                b'xmlns:q="urn:example:q" name="Staffing (copy)" sheetId="99" r:id="rId3"/>'
+                b"</ext></extLst></workbook>"), 1))),
         "excel-alternate-content.xlsx": (None, lambda p: _excel_alternate_content(plan, p)),
         # formulas that are damaged
         "shared-formula-orphan.xlsx": ("not-an-xlsx-file", sheet(
