@@ -9,6 +9,8 @@ import pytest
 
 from ssfr_xl.libreoffice import find_soffice, missing_tool_reason
 
+pytest_plugins = ["pytester"]
+
 # --- LibreOffice --------------------------------------------------------------------------
 
 
@@ -29,12 +31,11 @@ def soffice() -> str:
 # --- internal errors are never disguised ----------------------------------------------------
 #
 # Every `internal-error` finding (an exception inside the checks) and every internal failure
-# of the command line is reported to ssfr_xl.consolidate.INTERNAL_ERROR_HOOKS in this process,
-# and appended to the file named by SSFR_XL_INTERNAL_ERROR_LOG by the `ssfr-xl` processes the
+# of the command line is appended, by ssfr_xl.consolidate.report_internal_error, to the file
+# named by SSFR_XL_INTERNAL_ERROR_LOG, in this process and in the `ssfr-xl` processes the
 # tests start. Any such report fails the test that was running (or that first used the
 # module fixture that ran it), unless the test takes them with the `internal_errors` fixture.
 
-_INTERNAL: list[dict[str, str]] = []
 _LOG_READ = 0
 
 
@@ -45,7 +46,6 @@ def pytest_configure(config: pytest.Config) -> None:
     log = os.path.join(tempfile.mkdtemp(prefix="ssfr-xl-internal-"), "internal-errors.jsonl")
     open(log, "w").close()
     os.environ[consolidate.INTERNAL_ERROR_LOG] = log
-    consolidate.INTERNAL_ERROR_HOOKS.append(lambda f: _INTERNAL.append(f.as_dict()))
     config.addinivalue_line("markers", "internal_errors: the test takes internal errors")
 
 
@@ -55,8 +55,7 @@ def _pending_internal_errors() -> list[dict[str, str]]:
 
     consolidate = importlib.import_module("ssfr_xl.consolidate")
     global _LOG_READ
-    found = list(_INTERNAL)
-    _INTERNAL.clear()
+    found = []
     log = os.environ.get(consolidate.INTERNAL_ERROR_LOG)
     if log and os.path.exists(log):
         with open(log, "rb") as fh:
@@ -81,11 +80,27 @@ def internal_errors() -> InternalErrors:
     return InternalErrors()
 
 
+def _internal_errors_message(found: list[dict[str, str]]) -> str:
+    shown = "\n".join(f"  {f.get('file')}: {f.get('message')}" for f in found[:10])
+    return f"{len(found)} internal error(s) were reported during this test:\n{shown}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> object:
+    """A test whose run (or whose module fixtures) reported an internal error fails."""
+    outcome = yield
+    report = outcome.get_result()
+    if call.when == "call":
+        found = _pending_internal_errors()
+        if found:
+            report.outcome = "failed"
+            report.longrepr = _internal_errors_message(found)
+
+
 @pytest.fixture(autouse=True)
 def _fail_on_internal_errors() -> object:
+    """Every test: any internal error not taken (see `internal_errors`) fails it."""
     yield
     found = _pending_internal_errors()
-    if found:
-        shown = "\n".join(f"  {f.get('file')}: {f.get('message')}" for f in found[:10])
-        pytest.fail(f"{len(found)} internal error(s) were reported during this test:\n{shown}",
-                    pytrace=False)
+    if found:  # reported after the test body, while tearing down
+        pytest.fail(_internal_errors_message(found), pytrace=False)
