@@ -240,7 +240,8 @@ def discover(paths: Iterable[Path], known: Mapping[Path, str] | None = None
             files.append(given)
             continue
         if not given.is_dir():
-            ignored.append(Ignored(given, "not found"))
+            ignored.append(Ignored(given, "not a regular file (a pipe, device or socket): "
+                                          "ignored" if os.path.exists(given) else "not found"))
             continue
         try:
             with os.scandir(given) as it:

@@ -8,6 +8,7 @@ the valid plans alone does.
 from __future__ import annotations
 
 import csv
+import os
 import re
 import shutil
 import subprocess
@@ -19,6 +20,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
+from ssfr_xl.exports import shown
 from ssfr_xl.layout import SchoolLayout
 from ssfr_xl.policy import load_policy
 from ssfr_xl.school_book import build_school_plan, file_name, plan_specs
@@ -131,16 +133,29 @@ def wild(tmp_path_factory: pytest.TempPathFactory) -> dict:
     plan_level["formula-looking-text.xlsx"] = (None, sid)
     # folder clutter
     (wild_dir / "~$open-plan.xlsx").write_bytes(b"lock")
+    (wild_dir / ".~lock.open-plan.xlsx#").write_bytes(b"lock")
     (wild_dir / ".DS_Store").write_bytes(b"\0\0")
     (wild_dir / "old versions").mkdir()
     shutil.copy2(filled[ids[1]], wild_dir / "old versions" / "copy.xlsx")
+    (wild_dir / "manifest.csv").write_text("school_id,file,sha256\n")
+    os.mkfifo(wild_dir / "pipe.xlsx")
+    # names with any bytes, and a plan saved as .ods for a school that sent nothing else
+    bdir = os.fsencode(wild_dir)
+    for name in (b"\xff\xfe-not-utf8.xlsx", b"ctrl\x01\x1b[31m.xlsx",
+                 ("\u202e" + "x" * 200 + ".xlsx").encode()):
+        with open(os.path.join(bdir, name), "wb") as fh:
+            fh.write(b"PK\x03\x04 not really")
+    ods_school = specs[30].school.school_id
+    shutil.copy2(wild_dir / "spreadsheet.ods", wild_dir / f"{ods_school}_plan.ods")
     return {"district": district, "valid": valid_dir, "wild": wild_dir, "root": root,
-            "corpus": expected, "plan_level": plan_level, "valid_ids": ids[1: VALID + 1]}
+            "corpus": expected, "plan_level": plan_level, "valid_ids": ids[1: VALID + 1],
+            "ods_school": ods_school}
 
 
 def test_every_wild_file_is_answered_and_valid_totals_are_untouched(wild: dict) -> None:
     root = wild["root"]
-    before = {p: p.read_bytes() for p in wild["wild"].rglob("*") if p.is_file()}
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in wild["wild"].rglob("*")
+              if p.is_file()}
     started = time.monotonic()
     run = consolidate_cli(wild["district"], wild["wild"], root / "out-wild")
     elapsed = time.monotonic() - started
@@ -149,8 +164,12 @@ def test_every_wild_file_is_answered_and_valid_totals_are_untouched(wild: dict) 
     assert elapsed < 120, f"took {elapsed:.0f} s"
 
     files = {r["file"]: r for r in rows(root / "out-wild" / "exports" / "files.csv")}
-    on_disk = {p.name for p in wild["wild"].iterdir()}
+    on_disk = {shown(p.name) for p in wild["wild"].iterdir()}
     assert set(files) == on_disk, "every entry of the folder is listed"
+    assert "\\xff\\xfe-not-utf8.xlsx" in files and "ctrl\\x01\\x1b[31m.xlsx" in files
+    assert files["pipe.xlsx"]["status"] == "ignored"
+    status = {r["school_id"]: r for r in rows(root / "out-wild" / "exports" / "status.csv")}
+    assert status[wild["ods_school"]]["status"] == "rejected", "an .ods is never missing"
     findings = rows(root / "out-wild" / "exports" / "findings.csv")
     by_file: dict[str, set[str]] = {}
     for f in findings:
@@ -164,7 +183,8 @@ def test_every_wild_file_is_answered_and_valid_totals_are_untouched(wild: dict) 
             assert files[name]["use"] == "counted in the totals", files[name]
         else:
             assert code in by_file.get(name, set()), (name, code, by_file.get(name))
-    for name in ("~$open-plan.xlsx", ".DS_Store", "old versions"):
+    for name in ("~$open-plan.xlsx", ".~lock.open-plan.xlsx#", ".DS_Store", "old versions",
+                 "manifest.csv"):
         assert files[name]["status"] == "ignored"
 
     valid = consolidate_cli(wild["district"], wild["valid"], root / "out-valid")
@@ -181,8 +201,10 @@ def test_every_wild_file_is_answered_and_valid_totals_are_untouched(wild: dict) 
     descriptions = {r["description"] for r in lines}
     assert "'=HYPERLINK(\"http://x\")" in descriptions and "'@SUM(1)" in descriptions
     assert "学校の図書 — Bücher für die Schule" in descriptions
-    after = {p: p.read_bytes() for p in wild["wild"].rglob("*") if p.is_file()}
+    after = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in wild["wild"].rglob("*")
+             if p.is_file()}
     assert after == before, "returned files are never modified"
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\u202e]", run.stdout), "printed safely"
 
 
 def test_an_output_that_cannot_be_written_is_one_clear_line(wild: dict) -> None:
