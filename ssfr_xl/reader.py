@@ -1124,6 +1124,7 @@ class _SheetScan:
         self.facts = _SheetFacts()
         self.texts: dict[str, str] = {}
         self.special: list[tuple[str, dict[str, str]]] = []
+        self.misplaced = False  # a <sheetData> not where Excel reads it
         self.parser = _guarded_parser(namespaces=True)
         self.parser.buffer_text = True
         self._install()
@@ -1133,6 +1134,9 @@ class _SheetScan:
 
     def close(self) -> _SheetFacts:
         self.parser.Parse(b"", True)
+        if self.misplaced:
+            raise _Unusual("unexpected-markup", "A1", "a second or misplaced list of cells "
+                           "<sheetData>")
         facts = self.facts
         facts.formula_text, facts.formulas, facts.array_ranges = _resolve_formulas(
             self.texts, self.special, self.limits)
@@ -1246,9 +1250,11 @@ class _SheetScan:
             elif local == "sheetData":
                 if alternate:  # the whole list of cells, in alternative versions
                     raise _Unusual("alternate-content", "A1")
-                if not in_main or depth != 2 or data_seen:
-                    raise _Unusual("unexpected-markup", "A1", "a second or misplaced list of "
-                                   "cells <sheetData>")
+                if not in_main:
+                    raise _Unusual("unexpected-markup", "A1", "a list of cells <sheetData> "
+                                   "from another vocabulary")
+                if depth != 2 or data_seen:  # refused at the end, unless the XML is broken
+                    self.misplaced = True
                 data, data_seen = [["sheetData", -1, None]], True
 
         def end(name: str) -> None:
@@ -1434,10 +1440,13 @@ def _scan_fast(buf: bytes, limits: Limits) -> _SheetFacts | None:
     if _ANY_CELL.search(buf, 0, opened) or _ANY_CELL.search(buf, closed) \
             or _ANY_F.search(buf, 0, opened) or _ANY_F.search(buf, closed):
         return None
-    covered = sum(map(len, map(itemgetter(0), cells))) \
-        + sum(map(len, _ROW_OPEN.findall(body))) + sum(map(len, _ROW_CLOSE.findall(body)))
+    opens, closes = _ROW_OPEN.findall(body), _ROW_CLOSE.findall(body)
+    covered = sum(map(len, map(itemgetter(0), cells))) + sum(map(len, opens)) \
+        + sum(map(len, closes))
     if covered != len(body) - _LEADING_SPACE.match(body).end():  # type: ignore[union-attr]
         return None
+    if len(opens) - sum(1 for tag in opens if tag.rstrip().endswith(b"/>")) != len(closes):
+        return None  # a row left open: expat says how the XML is broken
     # every occurrence of the words must be a canonical tag (a note that says "dimension"
     # only costs the slow path); "mergeCells" is the container, not a range
     dimensions = _CANON_DIMENSION.findall(buf)
