@@ -187,14 +187,15 @@ class Maker:
 
     # the lines as typed
     def filled(self, table: str) -> list[int]:
-        """0-based indexes of the lines the valid plan fills in a table."""
+        """0-based indexes of the lines the valid plan fills in a table (a demo plan may hold
+        more positions or purchases than the table has lines: the workbook has only those)."""
         if table == "staffing":
-            return list(range(len(self.plan.positions)))
+            return list(range(min(len(self.plan.positions), self.layout.staffing.rows)))
         if table == "services":
             menu = self.layout.menu_services
             return [i for i, s in enumerate(menu) if s.code in self.plan.services]
         if table == "other":
-            return list(range(len(self.plan.other)))
+            return list(range(min(len(self.plan.other), self.layout.other.rows)))
         if table == "goals":
             return [i for i, g in enumerate(self.policy.goals) if g.code in self.plan.goals]
         raise KeyError(table)
@@ -210,7 +211,7 @@ class Maker:
     def value(self, table: str, key: str, index: int) -> object:
         """What the valid plan holds in an input cell (None when blank)."""
         if table == "staffing":
-            if index >= len(self.plan.positions):
+            if index >= min(len(self.plan.positions), self.layout.staffing.rows):
                 return None
             code, fte, fund, goal, note = self.plan.positions[index]
             return {"job_class": code, "fte": fte, "fund": fund, "goal": goal,
@@ -225,7 +226,7 @@ class Maker:
             quantity, fund, goal = self.plan.services[code]
             return {"quantity": quantity, "fund": fund, "goal": goal}[key]
         if table == "other":
-            if index >= len(self.plan.other):
+            if index >= min(len(self.plan.other), self.layout.other.rows):
                 return None
             obj, fund, goal, what, amount = self.plan.other[index]
             return {"object": obj, "fund": fund, "goal": goal, "description": what,
@@ -877,7 +878,7 @@ def full_precision(m: Maker) -> Expect:
 
 def _used_job_rows(m: Maker) -> list[int]:
     codes = [j.code for j in m.policy.job_classes]
-    return sorted({codes.index(p[0]) for p in m.plan.positions})
+    return sorted({codes.index(m.plan.positions[i][0]) for i in m.filled("staffing")})
 
 
 def salary_edited(m: Maker) -> Expect:

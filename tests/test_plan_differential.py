@@ -214,7 +214,8 @@ class Run:
 def _recalc_libreoffice(paths: Sequence[Path], out: Path) -> dict[Path, Path | None]:
     """LibreOffice outputs by input; a batch that fails is split until the culprit is alone."""
     try:
-        return dict(zip(paths, recalculate(list(paths), out), strict=True))
+        return dict(zip(paths, recalculate(list(paths), out, timeout=120 + 10 * len(paths)),
+                        strict=True))
     except FileError:
         if len(paths) == 1:
             return {paths[0]: None}
@@ -383,7 +384,8 @@ def test_balanced_with_every_check_ok_is_rejected_only_for_submit_rules(run: Run
         live = sorted(v.errors - SUBMIT_CODES)
         if live:
             names = " and ".join(n for n, _s in views)
-            failures.append((m, m.path, f"{names} show Balanced with every Check OK, but "
+            verb = "show" if len(views) > 1 else "shows"
+            failures.append((m, m.path, f"{names} {verb} Balanced with every Check OK, but "
                              f"validate rejects it for live rules {live}: {v.describe()}"))
     report(failures, "rejected-though-balanced")
 
