@@ -185,7 +185,7 @@ def _stat(path: str) -> os.stat_result | None:
         return None
 
 
-def _same(a: Path, b: Path) -> bool:
+def same_place(a: Path, b: Path) -> bool:
     """The same file or folder (by resolved path, or device and inode for hard links and
     case-insensitive file systems)."""
     ra, rb = _real(a), _real(b)
@@ -229,16 +229,16 @@ def check_output_places(outputs: Sequence[tuple[str, Path | None]],
                     "never go in the folder of returned plans (they would be read as plans "
                     "next time): choose a place outside it.")
         for what, other in files:
-            if other is not None and _same(path, Path(other)):
+            if other is not None and same_place(path, Path(other)):
                 raise OutputPlaceError(
                     f"{label} {line_text(path)} is {what} {line_text(other)}: ssfr-xl never "
                     "writes over its inputs. Choose another name.")
     for i, (label, path) in enumerate(given):
         for other_label, other in given[i + 1:]:
-            if _same(path, other) or _inside(path, other) or _inside(other, path):
+            if same_place(path, other):
                 raise OutputPlaceError(
                     f"{label} {line_text(path)} and {other_label} {line_text(other)} are the "
-                    "same place (or one is inside the other). Give each output its own place.")
+                    "same place. Give each output its own place.")
 
 
 # --- one run's outputs, together or not at all ----------------------------------------------
@@ -312,7 +312,7 @@ class OutputSet:
 
     def _guard(self, final: Path) -> None:
         for p in self._protected:
-            if _same(final, p):
+            if same_place(final, p):
                 raise FileError(f"Refusing to write {line_text(final)}: it is an input of "
                                 "this run. Nothing was written.")
 

@@ -19,15 +19,18 @@ from openpyxl import Workbook
 from . import styles
 from .consolidate import consolidate, read_received, run_checks, stage_outputs
 from .exports import (
+    OutputPlaceError,
     OutputSet,
     cell_text,
     check_output_places,
     csv_text,
     line_text,
+    same_place,
     shown,
     xlsx_value,
 )
 from .model import Finding
+from .totals_book import SHEETS
 from .validate import PlanCheck, district_record, sort_findings
 from .xlsx import save_atomically, title
 
@@ -205,6 +208,12 @@ def consolidate_folder(district_xlsx: Path, returned_dir: Path, totals_xlsx: Pat
         [("the folder of returned plans", returned_dir)],
         [("the district workbook", district_xlsx), ("the ledger", ledger),
          ("the --received list", received)])
+    if exports_dir is not None and Path(totals_xlsx).name.lower() in {
+            f"{name}.csv" for name in SHEETS}:
+        if same_place(Path(totals_xlsx).parent, Path(exports_dir)):
+            raise OutputPlaceError(
+                f"--out {line_text(totals_xlsx)} is one of the CSV files --exports writes in "
+                f"{line_text(exports_dir)}. Give the totals workbook another name.")
     inputs = [p for p in (district_xlsx, ledger, received) if p is not None]
     outputs = OutputSet(protected=inputs)
     try:

@@ -399,6 +399,9 @@ PLACES = {  # name -> (command args given the folder and district, the two paths
     "out is exports": lambda f, d: (
         ["consolidate", d, f, "--out", f.parent / "x", "--exports", f.parent / "x"],
         (f.parent / "x", f.parent / "x")),
+    "out is one of the exports": lambda f, d: (
+        ["consolidate", d, f, "--out", f.parent / "x" / "lines.csv", "--exports",
+         f.parent / "x"], (f.parent / "x" / "lines.csv", f.parent / "x")),
     "feedback in the folder": lambda f, d: (
         ["validate", f, "--district", d, "--feedback", f / "fb"], (f / "fb", f)),
     "feedback is a returned file": lambda f, d: (
@@ -424,6 +427,16 @@ def test_an_output_that_would_touch_an_input_is_a_usage_error(
     assert snapshot(season_dir) == before
     assert snapshot(setup.district.parent) == district_before
     assert not (season_dir.parent / "season.sqlite").exists()
+
+
+def test_the_totals_workbook_may_sit_beside_its_exports(setup: Setup, season_dir: Path,
+                                                       tmp_path: Path) -> None:
+    out = tmp_path / "season"
+    done = run("consolidate", setup.district, season_dir, "--out", out / "totals.xlsx",
+               "--exports", out)
+    assert done.returncode == 1  # schools are missing
+    assert {"totals.xlsx", "lines.csv", "status.csv"} <= {p.name for p in out.iterdir()}
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
 
 
 def _outputs(out: Path) -> dict[str, bytes]:
