@@ -952,8 +952,9 @@ def _resolve_formulas(texts: dict[str, str], special: list[tuple[str, dict[str, 
             continue
         if kind == "shared":
             si = attrs.get("si", "")
-            if not (si.isascii() and si.isdigit()):
+            if not (si.isascii() and si.isdigit() and len(si) <= 9):
                 raise _Unusual("damaged", coord, "a shared formula has no valid number (si)")
+            si = str(int(si))  # a number: "07" is 7
             if ref is None:
                 followers.append((coord, si))
                 continue
