@@ -1788,6 +1788,12 @@ def _scan_sheet(pkg: _Package, part: str, names: list[str], found: _Inspection,
         raise _too_many_cells(label, e.cell, e.what, limits) from None
     except _Unusual as e:
         raise _unusual_problem(label, e) from None
+    except ReadProblem as p:
+        if p.code == "unsupported-encoding" and names:  # say which sheet the part holds
+            raise ReadProblem(p.code, p.message.replace(f"Part {part} ", f"Sheet {label} "
+                                                        f"({part}) ", 1),
+                              sheet=label) from None
+        raise
     except DefusedXmlException:
         raise _unsafe(part) from None
     except expat.ExpatError as e:
