@@ -444,6 +444,7 @@ class SeasonResult:
     attributed: dict[Path, str] = field(default_factory=dict)  # school guessed from the name
     ledger_checks: list[PlanCheck] = field(default_factory=list)  # re-checked, not in folder
     received_unmatched: list[str] = field(default_factory=list)  # --received names not seen
+    rechecked: int = 0  # ledger versions checked again against a changed district workbook
 
     @property
     def findings(self) -> list[Finding]:
@@ -505,7 +506,8 @@ def choose_plans(record: DistrictRecord, checks: Sequence[PlanCheck],
         present = claims.get(sid, [])
         if history is not None:
             outcome, older, shown_checks = _choose_with_ledger(
-                sid, school.name, present, versions.get(sid, []), fingerprint, recheck)
+                sid, school.name, present, versions.get(sid, []), fingerprint, recheck,
+                attributed)
             superseded.update(older)
             extra += shown_checks
         else:
@@ -533,13 +535,17 @@ def _choose_without_ledger(sid: str, name: str, present: list[PlanCheck],
     if len(present) > 1:
         reason = f"{len(present)} files claim this school: " + ", ".join(
             shown(c.file) for c in present) + "; keep only the final version"
-    elif best.file in attributed and not best.school_id:
-        reason = (f"probably {shown(best.file)} (its name starts with this school's id), "
-                  f"which could not be read: {_first_message(best)}")
     else:
-        reason = _first_message(best)
+        reason = _rejected_reason(best, attributed)
     return SchoolOutcome(sid, name, "rejected", best, file_name=shown(best.file),
                          sha256=best.sha256, reason=reason)
+
+
+def _rejected_reason(check: PlanCheck, attributed: Mapping[Path, str]) -> str:
+    if check.file in attributed and not check.school_id:
+        return (f"probably {shown(check.file)} (its name starts with this school's id), "
+                f"which could not be read: {_first_message(check)}")
+    return _first_message(check)
 
 
 def _no_longer_passes(check: PlanCheck, sid: str) -> None:
@@ -553,7 +559,7 @@ def _no_longer_passes(check: PlanCheck, sid: str) -> None:
 
 def _choose_with_ledger(sid: str, name: str, present: list[PlanCheck],
                         versions: list[Version], fingerprint: str,
-                        recheck: Mapping[str, PlanCheck]
+                        recheck: Mapping[str, PlanCheck], attributed: Mapping[Path, str]
                         ) -> tuple[SchoolOutcome, dict[Path, str], list[PlanCheck]]:
     by_sha = {c.sha256: c for c in present if c.sha256}
     of_record = [v for v in versions if v.ever_accepted]
@@ -566,7 +572,7 @@ def _choose_with_ledger(sid: str, name: str, present: list[PlanCheck],
             best = min(present, key=lambda c: (c.errors, shown(c.file)))
             return SchoolOutcome(sid, name, "rejected", best, file_name=shown(best.file),
                                  sha256=best.sha256,
-                                 reason=_first_message(best)), superseded, extra
+                                 reason=_rejected_reason(best, attributed)), superseded, extra
         newest = max(versions, key=lambda v: (v.order(), v.sha256))
         return SchoolOutcome(sid, name, "rejected", file_name=newest.file_name,
                              sha256=newest.sha256,
@@ -820,7 +826,7 @@ def consolidate(record: DistrictRecord, returned: Path, *, ledger: Path | None =
                                                       fingerprint, rechecked)
             book.record_outcomes(run, record, schools)
             result = SeasonResult(record, checks, ignored, schools, superseded, attributed,
-                                  extra, sorted(unmatched))
+                                  extra, sorted(unmatched), len(rechecked))
             if before_commit is not None:
                 before_commit(result)
     return result

@@ -228,6 +228,9 @@ class Ledger:
                                 "writable or give another ledger.")
         elif self.readonly:
             raise FileError(f"There is no ledger {self.name}.")
+        elif not os.path.isdir(os.path.dirname(os.path.abspath(os.fspath(path)))):
+            raise FileError(f"Cannot create the ledger {self.name}: its folder does not "
+                            "exist. Create the folder or give another place.")
         try:
             self.db = sqlite3.connect(_uri(path, "ro" if self.readonly else "rwc"),
                                       uri=True, timeout=timeout, isolation_level=None)

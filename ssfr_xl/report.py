@@ -264,6 +264,9 @@ def _summary(result, totals_xlsx: Path, exports_dir: Path | None,
     if unattributed:
         lines.append(f"{len(unattributed)} file(s) could not be matched to a school (no "
                      "school could be read from them): see the Files sheet.")
+    if result.rechecked:
+        lines.append(f"The district workbook changed since the last run: "
+                     f"{result.rechecked} recorded version(s) were checked again against it.")
     if result.received_unmatched:
         lines.append(line_text(
             f"{shown(received) if received else '--received'}: "

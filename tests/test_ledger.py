@@ -563,3 +563,29 @@ def test_the_ledger_in_the_returned_folder_is_listed_as_ignored(season: Season) 
     row = next(r for r in tables["files"] if r["file"] == "season.sqlite")
     assert row["status"] == "ignored" and "season ledger" in row["use"]
     assert status_of(tables, spec.school.school_id)["status"].startswith("accepted")
+
+
+def test_an_ods_plan_is_rejected_for_its_school_never_missing(season: Season) -> None:
+    from tests.corpus import _ods
+
+    spec = season.setup.specs[3]
+    sid = spec.school.school_id
+    _ods(season.returned / f"{sid}_plan.ods")
+    tables = season.consolidate()
+    row = status_of(tables, sid)
+    assert row["status"] == "rejected" and row["file"] == f"{sid}_plan.ods"
+    assert row["reason"].startswith(f"probably {sid}_plan.ods")
+    assert "Save As" in row["reason"]
+    (season.returned / f"{sid}_plan.ods").unlink()  # still recorded for the school
+    assert status_of(season.consolidate(), sid)["status"] == "rejected"
+    done = ssfr("status", "--ledger", season.ledger)
+    line = next(li for li in done.stdout.splitlines() if li.startswith(sid))
+    assert "rejected" in line and spec.school.name[:20] in line
+
+
+def test_a_ledger_in_a_missing_folder_is_one_error(season: Season) -> None:
+    done = ssfr("consolidate", season.setup.district, season.returned, "--out",
+                season.root / "t.xlsx", "--ledger", season.root / "no" / "season.sqlite")
+    assert_exit(done, 1)
+    assert done.stderr.startswith("Error: Cannot create the ledger")
+    assert not (season.root / "t.xlsx").exists()
