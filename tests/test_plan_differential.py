@@ -2,8 +2,9 @@
 
 Hundreds of mutated filled plans (tests/mutants.py: every class issue 13 lists, plus random
 edits of values, codes, formulas and XML) are recalculated headless in LibreOffice (all of them,
-in two soffice batches side by side) and gnumeric (the first SSFR_DIFF_GNUMERIC, which include
-one mutant of every class). For every file:
+in a few large batches, two soffice processes at a time, so each batch is validated while the
+next runs) and gnumeric (the first SSFR_DIFF_GNUMERIC, which include one mutant of every
+class). For every file:
 
   - validate rejects it with at least one error finding, OR its per-fund planned and remaining
     money equal both engines' recalculated Summary cells to the cent, both engines' Start Here
