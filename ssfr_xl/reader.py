@@ -645,6 +645,7 @@ class _Inspection:
 
 _WORKBOOK_READ = frozenset({"sheets", "sheet", "definedNames", "definedName", "calcPr",
                             "workbookPr"})  # what python-calamine or this module reads
+_WORKBOOK_ONCE = ("sheets", "definedNames", "calcPr", "workbookPr")  # children of the root
 _WORKBOOK_LISTS = {"sheets": "sheet", "definedNames": "definedName"}
 _WORKBOOK_ELSEWHERE = (
     "so which sheets and names a spreadsheet shows could differ from what would be read; the "
@@ -659,46 +660,61 @@ def _split_tag(tag: str) -> tuple[str, str]:
     return "", tag
 
 
-def _workbook_checks(workbook: Element) -> dict[str, str]:
-    """The calculation settings (<calcPr>'s attributes), once sure that the sheets, names and
-    settings python-calamine and this module read (by local name, anywhere) are exactly
-    those Excel reads: in their places, in SpreadsheetML, once, never alternate content."""
+def _read_by_name(el: Element) -> bool:
+    """Whether python-calamine or this module would read the element by its local name.
+
+    python-calamine takes any <sheet> and any workbookPr's date1904 in the workbook, whatever
+    its namespace; extensions Excel writes (<x15:workbookPr chartTrackingRefBase="1"/>,
+    <x14:definedName> argument descriptions) are read by neither, so they are fine.
+    """
+    uri, local = _split_tag(el.tag)
+    if local in ("sheets", "sheet"):
+        return True
+    if uri in _MAIN_NS:
+        return local in _WORKBOOK_READ
+    return local == "workbookPr" and any(_local(k) == "date1904" for k in el.attrib)
+
+
+def _workbook_checks(workbook: Element) -> tuple[dict[str, str], list[Element], list[Element]]:
+    """The calculation settings (<calcPr>'s attributes), the <sheet> and the <definedName>
+    elements, once sure that what python-calamine and this module read is exactly what Excel
+    reads: in SpreadsheetML, in its place, once, never in alternate content."""
     if _split_tag(workbook.tag) not in {(ns, "workbook") for ns in _MAIN_NS}:
         raise _not_xlsx("The file is damaged: its list of sheets (xl/workbook.xml) is not "
                         "SpreadsheetML.")
     for alternate in workbook.iter(f"{{{_MC_NS}}}AlternateContent"):
         for el in alternate.iter():
-            if _local(el.tag) in _WORKBOOK_READ:
+            if _read_by_name(el):
                 raise ReadProblem(
                     "alternate-content",
                     "The workbook's list of sheets, names or settings (xl/workbook.xml) holds "
                     f"<{_local(el.tag)}> in alternative versions for different spreadsheet "
                     f"programs (mc:AlternateContent), {_WORKBOOK_ELSEWHERE}")
     placed: set[int] = set()
+    seen: set[str] = set()
     calc: dict[str, str] = {}
+    lists: dict[str, list[Element]] = {"sheet": [], "definedName": []}
     for child in workbook:
         uri, local = _split_tag(child.tag)
-        if uri not in _MAIN_NS or local not in _WORKBOOK_READ or local in ("sheet",
-                                                                           "definedName"):
-            continue
-        if any(_split_tag(other.tag) == (uri, local) and id(other) in placed
-               for other in workbook):
-            continue  # a second one: refused below
+        if uri not in _MAIN_NS or local not in _WORKBOOK_ONCE or local in seen:
+            continue  # a second one stays unplaced: refused below
+        seen.add(local)
         placed.add(id(child))
         item = _WORKBOOK_LISTS.get(local)
         for el in child if item else ():
             if _split_tag(el.tag) == (uri, item):
                 placed.add(id(el))
+                lists[item].append(el)
         if local == "calcPr":
             calc = {_local(k): v for k, v in child.attrib.items()}
     for el in workbook.iter():
-        if _local(el.tag) in _WORKBOOK_READ and id(el) not in placed:
+        if id(el) not in placed and _read_by_name(el):
             raise ReadProblem(
                 "unexpected-markup",
                 f"The workbook's list of sheets, names or settings (xl/workbook.xml) has "
                 f"<{_local(el.tag)}> in a place or form Excel does not read it from, "
                 f"{_WORKBOOK_ELSEWHERE}")
-    return calc
+    return calc, lists["sheet"], lists["definedName"]
 
 
 def _structure(pkg: _Package, file_name: str) -> _Inspection:
@@ -749,11 +765,11 @@ def _structure(pkg: _Package, file_name: str) -> _Inspection:
     for rel in rels:
         if rel.get("TargetMode", "").lower() != "external" and rel.get("Id"):
             targets[rel.get("Id", "")] = rel.get("Target", "")
-    calc = _workbook_checks(workbook)
+    calc, sheet_elements, name_elements = _workbook_checks(workbook)
     sheets: list[_SheetInfo] = []
     defined: dict[str, str] = {}
     local: dict[str, dict[str, str]] = {}
-    for el in workbook.iter():
+    for el in [*sheet_elements, *name_elements]:
         tag = _local(el.tag)
         if tag == "sheet":
             rid = next((v for k, v in el.attrib.items() if _local(k) == "id"), "")

@@ -608,9 +608,27 @@ def _utf16_strings(plan: Path, dst: Path) -> Path:
     return dst
 
 
+X14_NS = "http://schemas.microsoft.com/office/spreadsheetml/2009/9/main"
+X15_NS = "http://schemas.microsoft.com/office/spreadsheetml/2010/11/main"
+#: The workbook extensions Excel 2013+ writes in every file it saves.
+EXCEL_WORKBOOK_EXTENSIONS = (
+    f'<extLst><ext uri="{{140A7094-0E35-4892-8432-C4D2E57EDEB5}}" xmlns:x15="{X15_NS}">'
+    '<x15:workbookPr chartTrackingRefBase="1"/></ext>'
+    '<ext uri="{B58B0392-4F1F-4190-BB64-5DF3571DCE5F}" xmlns:xcalcf="http://schemas.microsoft.'
+    'com/office/spreadsheetml/2018/calcfeatures"><xcalcf:calcFeatures><xcalcf:feature '
+    'name="microsoft.com:RD"/><xcalcf:feature name="microsoft.com:Single"/>'
+    "</xcalcf:calcFeatures></ext>"
+    # function argument descriptions (Excel 2010): names no spreadsheet lists
+    f'<ext uri="{{FCE2AD5D-F65C-4FA6-A056-5C36A1767C68}}" xmlns:x14="{X14_NS}"><x14:definedNames>'
+    '<x14:definedName name="Plan_School"><x14:argumentDescriptions count="1">'
+    "<x14:argumentDescription index=\"1\">a cell</x14:argumentDescription>"
+    "</x14:argumentDescriptions></x14:definedName></x14:definedNames></ext></extLst>").encode()
+
+
 def _excel_alternate_content(plan: Path, dst: Path) -> Path:
-    """The plan with the mc:AlternateContent Excel itself writes: the folder the file was
-    saved in (workbook.xml, x15ac:absPath) and a form control on a sheet (x14 controls)."""
+    """The plan with the mc:AlternateContent and extensions Excel itself writes: the folder the
+    file was saved in (workbook.xml, x15ac:absPath), its workbook extensions (x15:workbookPr,
+    calculation features, x14 names) and a form control on a sheet (x14 controls)."""
     workbook = _read(plan, "xl/workbook.xml")
     abs_path = _alternate(
         b'<x15ac:absPath xmlns:x15ac="http://schemas.microsoft.com/office/spreadsheetml/2010/'
@@ -618,6 +636,7 @@ def _excel_alternate_content(plan: Path, dst: Path) -> Path:
     abs_path = abs_path.replace(b"<mc:Fallback></mc:Fallback>", b"")
     at = workbook.index(b"<bookViews")
     workbook = workbook[:at] + abs_path + workbook[at:]
+    workbook = workbook.replace(b"</workbook>", EXCEL_WORKBOOK_EXTENSIONS + b"</workbook>", 1)
     part = sheet_part(plan, "Start Here")
     sheet = _read(plan, part)
     xdr = "http://schemas.openxmlformats.org/drawingml/2006/spreadsheetDrawing"

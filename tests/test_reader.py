@@ -643,11 +643,38 @@ def test_excel_alternate_content_elsewhere_is_read(corpus):
         read_workbook(directory / "valid.xlsx")
     assert raw.values == original.values
     assert raw.formula_text == original.formula_text
+    assert (raw.defined_names, raw.local_names, raw.calc) == \
+        (original.defined_names, original.local_names, original.calc)  # not x14's names
+    with zipfile.ZipFile(directory / "excel-alternate-content.xlsx") as z:
+        assert b"<x15:workbookPr" in z.read("xl/workbook.xml")
     with zipfile.ZipFile(directory / "excel-alternate-content.xlsx") as z:
         start = z.read(sheet_part(directory / "valid.xlsx", SS.START))
     assert b"AlternateContent" in start and b"<controls>" in start
     assert reader._scan_fast(start, Limits()) is not None  # still the fast path
     both_scans(start)
+
+
+def test_workbook_parts_python_calamine_reads_by_name_are_where_excel_reads_them(plan,
+                                                                                 tmp_path):
+    with zipfile.ZipFile(plan) as z:
+        workbook = z.read("xl/workbook.xml")
+    ext = (b'<extLst><ext uri="{x}" xmlns:q="urn:example:q">%s</ext></extLst></workbook>')
+    cases = {  # python-calamine would take the 1904 date system, or a sheet, from these
+        b'<q:workbookPr date1904="1"/>': "unexpected-markup",
+        b'<q:sheets><q:sheet name="Staffing" sheetId="3" r:id="rId3"/></q:sheets>':
+            "unexpected-markup",
+        b'<workbookPr xmlns="' + MAIN_NS.encode() + b'" date1904="1"/>': "unexpected-markup",
+        b'<q:workbookPr chartTrackingRefBase="1"/>': None,  # what Excel writes: fine
+    }
+    for inner, code in cases.items():
+        edited = workbook.replace(b"</workbook>", ext % inner, 1)
+        path = rewrite_zip(plan, tmp_path / "wb.xlsx", replace={"xl/workbook.xml": edited})
+        if code is None:
+            assert read_workbook(path).sheet_names == list(SS.ORDER)
+        else:
+            with pytest.raises(ReadProblem) as caught:
+                read_workbook(path)
+            assert caught.value.code == code, inner
 
 
 def test_utf8_with_a_byte_order_mark_and_declaration_reads(plan, tmp_path):
