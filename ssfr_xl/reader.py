@@ -160,8 +160,9 @@ class RawWorkbook:
     sha256: str = ""  # of the bytes that were read
     size: int = 0  # bytes
     # requested worksheets: cell -> formula as a spreadsheet shows it, without the "=" and
-    # XML-unescaped; shared formulas expanded to each cell; an array formula's or data table's
-    # text on its anchor only ({=TABLE(r1,r2)} for a data table, as Excel shows it)
+    # XML-unescaped; shared formulas expanded to each cell (relative references moved, as
+    # Excel does); an array formula's or data table's text on its anchor only (a data table
+    # as Excel shows it, without braces: "TABLE(A1,B1)", "TABLE(A1,)", "TABLE(,B1)")
     formula_text: dict[str, dict[str, str]] = field(default_factory=dict)
     # requested worksheets: anchor cell -> the range ("D7:D20") its array formula or data table
     # covers (every cell of it is in formulas)
