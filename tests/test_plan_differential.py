@@ -412,7 +412,7 @@ def _saved_failures(run: Run, saved: dict[int, Verdict], files: dict[int, Path |
                     values: dict[int, Shown | str], name: str
                     ) -> list[tuple[Mutant, Path | None, str]]:
     failures = []
-    for index, v in saved.items():
+    for index, v in sorted(saved.items()):
         m = run.mutant(index)
         path = files[index]
         assert path is not None
