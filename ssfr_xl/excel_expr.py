@@ -248,8 +248,12 @@ def excel_trim(text: str) -> str:
 
 
 def fixed(x: float, decimals: int = 2) -> str:
-    """FIXED(x, decimals): rounded, with thousands separators."""
-    return f"{excel_round(x, decimals):,.{decimals}f}"
+    """FIXED(x, decimals): rounded, with thousands separators; like the spreadsheets, at most
+    15 significant digits, the rest shown as zeros."""
+    from decimal import Decimal
+
+    value = Decimal(f"{excel_round(x, decimals):.15g}")
+    return f"{value:,.{decimals}f}"
 
 
 # --- nodes ---------------------------------------------------------------------------------

@@ -97,6 +97,10 @@ def line_message(p: LineProblem, policy: Policy) -> str:
         hint = (f" Did you mean {near!r}? Choose it from the list; the district only counts "
                 "codes typed exactly as listed." if near else " Choose one from the list.")
         return f"{where}: {describe(text)} is not one of the district's {what}.{hint}"
+    if code == "not-a-number" and isinstance(value, bool):
+        return (f"{where} holds {'TRUE' if value else 'FALSE'}, a yes/no value, not a number "
+                "(Excel does not count it; LibreOffice counts it as 1 or 0). Type the number "
+                "itself.")
     if code == "not-a-number":
         return (f"{where} holds the text {describe(value)}, which the workbook's totals leave "
                 "out; type it again as a number.")
@@ -117,6 +121,8 @@ def line_message(p: LineProblem, policy: Policy) -> str:
                            "instead.",
         "amount-cents": f"{where}: {as_text(value)} has fractions of a cent; type the amount "
                         "in dollars and cents.",
+        "too-large": f"{where}: {as_text(value)} is larger than one line may hold; check for a "
+                     "typing slip.",
         "incomplete-goal": f"{where}: this goal needs both a strategy and a measure of "
                            "success.",
     }

@@ -57,6 +57,12 @@ from .model import Policy
 
 #: Most FTE one staffing line may hold.
 MAX_LINE_FTE = 1.0
+#: Most one services line may buy, and most one other-spending line may cost (the data
+#: validation's limits; larger numbers are typing slips).
+MAX_QUANTITY = 100_000.0
+MAX_AMOUNT = 100_000_000.0
+#: How far an amount may be from whole cents and still count as dollars and cents.
+CENT_TOLERANCE = 0.000001
 #: How far FTE / step may be from a whole number and still count as on a step.
 STEP_TOLERANCE = 0.000001
 
@@ -278,7 +284,9 @@ def services(allow: tuple[str, ...]) -> LineTable:
             (Rule("missing-quantity", "quantity", qty.eq(""), "Type a quantity"),
              Rule("not-a-number", "quantity", NOT(IS_NUMBER(qty)),
                   "Type the quantity as a number"),
-             Rule("negative-amount", "quantity", qty.lt(0), "Quantity must be 0 or more")),
+             Rule("negative-amount", "quantity", qty.lt(0), "Quantity must be 0 or more"),
+             Rule("too-large", "quantity", qty.gt(MAX_QUANTITY),
+                  f"Quantity must be at most {MAX_QUANTITY:,.0f}")),
             *_fund_goal_groups(),
             _restricted("restricted-service", "service_row", "service_menu", allow,
                         " may not buy this service"),
@@ -308,7 +316,11 @@ def other(allow: tuple[str, ...]) -> LineTable:
              Rule("not-a-number", "amount", NOT(IS_NUMBER(amount)),
                   "Type the amount as a number"),
              Rule("negative-amount", "amount", amount.lt(0), "Amount must be 0 or more"),
-             Rule("amount-cents", "amount", ROUND(amount).ne(amount),
+             Rule("too-large", "amount", amount.gt(MAX_AMOUNT),
+                  f"Amount must be at most ${MAX_AMOUNT:,.0f}"),
+             # a tolerance: gnumeric's ROUND(846.18, 2) is not exactly 846.18
+             Rule("amount-cents", "amount",
+                  fn("ABS", ROUND(amount) - amount).gt(CENT_TOLERANCE),
                   "Type the amount in dollars and cents")),
             *_fund_goal_groups(),
             _restricted("restricted-object", "object_row", "objects", allow,
@@ -383,12 +395,14 @@ def plan_math(policy: Policy, layout: SchoolLayout | None = None) -> PlanMath:
             fn("FIXED", -remaining[i], 2)), over)
     problems = Sum("staffing", "flag") + Sum("services", "flag") + Sum("other", "flag")
     any_over = OR(*(r.lt(0) for r in remaining)) if remaining else lift(False)
-    status = IF(any_over, over, IF(
-        problems.gt(0), lift("Incomplete: ").cat(problems).cat(
-            " line(s) need attention - see the Check column"),
-        IF(CountIf("goals", "check", "OK").eq(0),
-           "Incomplete: write at least one goal with a strategy and a measure "
-           "(Goals & Strategies)", "Balanced")))
+    # lines with problems first: until they are fixed the totals are not final (and a line
+    # with an absurd number could not be shown as dollars the same way in every engine)
+    status = IF(problems.gt(0), lift("Incomplete: ").cat(problems).cat(
+        " line(s) need attention - see the Check column"),
+        IF(any_over, over,
+           IF(CountIf("goals", "check", "OK").eq(0),
+              "Incomplete: write at least one goal with a strategy and a measure "
+              "(Goals & Strategies)", "Balanced")))
     totals = (
         ("total_allocation", ROUND(Sum("funds", "allocation"))),
         ("total_planned", ROUND(Sum("funds", "planned"))),

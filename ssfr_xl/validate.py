@@ -186,10 +186,17 @@ def check_plan(raw, record: DistrictRecord, path: Path | None = None) -> PlanChe
     inputs = read_plan_inputs(raw.values, record.policy, layout, allocation,
                               errors=getattr(raw, "errors", None))
     _check_lists(raw, record, layout, allocation, inputs, f)
+    # a formula typed into an input is reported as such: the district never runs it, so
+    # what the line would be with its result is not judged as well
+    formula_inputs = {(x.sheet, x.cell) for x in f.items if x.code == "formula-in-input"}
     for problem in inputs.problems:
-        severity = "warning" if problem.rule.code == "incomplete-goal" else "error"
-        f.add(severity, problem.rule.code, problem.sheet, problem.cell,
-              line_message(problem, record.policy))
+        if (problem.sheet, problem.cell) in formula_inputs:
+            continue
+        code = problem.rule.code
+        if code == "not-a-number" and isinstance(problem.values.get(problem.rule.column), bool):
+            code = "true-false-value"  # Excel's Check flags it; LibreOffice counts it as 1
+        severity = "warning" if code == "incomplete-goal" else "error"
+        f.add(severity, code, problem.sheet, problem.cell, line_message(problem, record.policy))
     totals = plan_totals(inputs, record.policy)
     _check_goals(totals, inputs, layout, f)
     _check_money(totals, record, school_id, layout, f)

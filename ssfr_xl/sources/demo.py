@@ -57,9 +57,11 @@ def demo_plan(spec: SchoolPlanSpec, seed: int = 0, fill_share: float = 0.985) ->
         j = jobs[code]
         return excel_round(fte * j.average_salary * (1 + j.benefits_rate))
 
+    lines = SchoolLayout(policy).staffing.rows
+
     def hire(code: str, fte: float, fund: str, goal: str, note: str = "") -> bool:
-        if code not in jobs or fund not in budget:
-            return False
+        if code not in jobs or fund not in budget or len(plan.positions) >= lines:
+            return False  # a plan holds as many positions as the Staffing sheet has lines
         if not _allowed(policy, fund, jobs[code].object_code):
             return False
         c = cost(code, fte)
