@@ -210,7 +210,7 @@ def test_a_boolean_in_a_number_cell_is_never_counted(odd_plan, tmp_path: Path) -
     from ssfr_xl.validate import check_plan
 
     check = check_plan(raw, record)
-    assert ("not-a-number", t.sheet, t.cell("fte", 100)) in {
+    assert ("true-false-value", t.sheet, t.cell("fte", 100)) in {
         (f.code, f.sheet, f.cell) for f in check.findings}
     assert check.status == "rejected"
     cells = evaluated_cells(check.inputs.evaluated, layout)
