@@ -66,6 +66,8 @@ SUBMIT_CODES = frozenset({
     "sheet-missing", "xlwings-config-sheet", "merged-cells", "names-changed", "rows-inserted",
     "formula-changed", "formula-overwritten", "formula-added", "formula-in-input",
     "outside-plan-area", "precision-as-displayed",
+    # a TRUE/FALSE in a number cell: Excel's Check flags it, LibreOffice counts it as 1 or 0
+    "true-false-value",
     # lists, prices and allocation of record
     "prices-changed", "allocation-changed",
     # the reader: what a file is and how its XML is spelled
@@ -83,6 +85,8 @@ COMPUTES_DIFFERENTLY = frozenset({
     "formula-changed", "formula-overwritten", "formula-added", "formula-in-input",
     "names-changed", "rows-inserted", "prices-changed", "allocation-changed",
     "precision-as-displayed",
+    # LibreOffice reads TRUE in a number-formatted cell as 1: its Status is not Excel's
+    "true-false-value",
 })
 
 MISSING = "<missing>"
