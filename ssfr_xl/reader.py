@@ -66,7 +66,6 @@ import zlib
 from collections import deque
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import compress
 from multiprocessing import connection as mp_connection
 from multiprocessing import get_context
 from operator import itemgetter
@@ -1318,17 +1317,26 @@ class _SheetScan:
 _ATTRS = rb'(?: [^\s="\'<>/&]++="[^"<>&]*+")*+'
 _ANY_CELL = re.compile(rb"<c[\s/>]")
 _PREFIXED_CELL = re.compile(rb":c[\s/>]")  # text such as "a:c d" also sends a sheet to expat
-# groups: whole match, r, its letters, its digits, the t attribute, "<f" and its attributes,
-# the formula's text, the <v> element, "<is>"; whitespace between elements (gnumeric indents)
-# belongs to the match
+# A cell in the canonical form, whitespace between elements (gnumeric indents) included.
+# The fast path removes these from the cell list and requires that only row tags are left;
+# the patterns below then read what it needs from cells known to be canonical, with few
+# groups each (every group of every match is a new bytes object: they cost most).
 _CANON_CELL = re.compile(
-    rb'(<c r="(([A-Z]{1,3})([1-9][0-9]{0,6}))"'
-    rb'(?: (?!t=)[^\s="\'<>/&]++="[^"<>&]*+")*+(?: t="([^"<>&]*+)")?' + _ATTRS
-    + rb'\s*+(?:/>|>\s*+(?:(<f' + _ATTRS + rb')\s*+(?:/>|>([^<]*+)</f>)\s*+)?'
-    rb'(?:(<v\s*+/>|<v>[^<]*+</v>)\s*+|(<is>)\s*+(?:<t(?: xml:space="preserve")?>[^<]*+</t>'
-    rb'|<t\s*+/>)\s*+</is>\s*+)?</c>)\s*+)')
+    rb'<c r="[A-Z]{1,3}[1-9][0-9]{0,6}"' + _ATTRS + rb'\s*+(?:/>|>\s*+'
+    rb'(?:<f' + _ATTRS + rb'\s*+(?:/>|>[^<]*+</f>)\s*+)?'
+    rb'(?:(?:<v\s*+/>|<v>[^<]*+</v>)\s*+|<is>\s*+(?:<t(?: xml:space="preserve")?>[^<]*+</t>'
+    rb'|<t\s*+/>)\s*+</is>\s*+)?</c>)\s*+')
+_CELL_REF = re.compile(rb'<c r="(([A-Z]{1,3})([1-9][0-9]{0,6}))"')
+# in canonical cells: the formula cells' r, "<f" with its attributes, and text; the
+# attributes of cells of inline text; a <v> in a cell of inline text; error values
+_FORMULA_CELL = re.compile(
+    rb'<c r="([A-Z]{1,3}[1-9][0-9]{0,6})"[^>]*+>\s*+(<f' + _ATTRS + rb')\s*+(?:/>|>([^<]*+)</f>)')
+_INLINE_CELL = re.compile(rb'<c r="[^"]*+"([^>]*+)>\s*+<is>')
+_INLINE_VALUE = re.compile(rb' t="inlineStr"[^>]*+>\s*+(?:<f[^>]*+(?:/>|>[^<]*+</f>)\s*+)?<v')
+_ERROR_CELL = re.compile(  # possessive attributes never give back t="e": skip it by name
+    rb'<c r="([A-Z]{1,3}[1-9][0-9]{0,6})"(?: (?!t=)[^\s="\'<>/&]++="[^"<>&]*+")*+ t="e"' + _ATTRS
+    + rb"\s*+>\s*+(?:<f[^<>]*+/>\s*+|<f[^<>]*+>[^<]*+</f>\s*+)?<v>([^<]*+)</v>")
 _ANY_F = re.compile(rb"<f[\s/>]")
-_CELL_REF = re.compile(rb'<c r="([A-Z]{1,3})([1-9][0-9]{0,6})"')
 _ROW_OPEN = re.compile(rb"<row(?:[\s/][^<>]*+)?>\s*+")
 _ROW_CLOSE = re.compile(rb"</row>\s*+")
 _LEADING_SPACE = re.compile(rb"\s*+")
@@ -1449,21 +1457,24 @@ def _scan_fast(buf: bytes, limits: Limits) -> _SheetFacts | None:
 
     last = body.rfind(b'<row r="')  # rows come in order: the last says if rows are too many
     if last >= 0 and int(_DIGITS.match(body, last + 8)[0] or 0) > limits.max_rows:  # type: ignore[index]
-        for m in _CELL_REF.finditer(body):  # say which cell: the first one too far
-            if int(m[2]) > limits.max_rows or _column_number(m[1].decode()) > limits.max_columns:
-                raise _TooFar((m[1] + m[2]).decode(), "cell")
-    cells = _CANON_CELL.findall(body)
+        for ref, letters, digits in _CELL_REF.findall(body):  # say which: the first too far
+            if int(digits) > limits.max_rows or _column_number(letters.decode()) > \
+                    limits.max_columns:
+                raise _TooFar(ref.decode(), "cell")
     # outside sheetData: no cell and no <f> (python-calamine and the general path would
-    # count or place them); inside, nothing but canonical cells and row tags (by length)
+    # count or place them); inside, nothing but canonical cells and row tags
     if _ANY_CELL.search(buf, 0, opened) or _ANY_CELL.search(buf, closed) \
             or _ANY_F.search(buf, 0, opened) or _ANY_F.search(buf, closed):
         return None
-    opens, closes = _ROW_OPEN.findall(body), _ROW_CLOSE.findall(body)
-    covered = sum(map(len, map(itemgetter(0), cells))) + sum(map(len, opens)) \
-        + sum(map(len, closes))
-    if covered != len(body) - _LEADING_SPACE.match(body).end():  # type: ignore[union-attr]
+    refs = _CELL_REF.findall(body)
+    rest, canonical = _CANON_CELL.subn(b"", body)
+    if canonical != len(refs):
         return None
-    if len(opens) - sum(1 for tag in opens if tag.rstrip().endswith(b"/>")) != len(closes):
+    opens = _ROW_OPEN.findall(rest)
+    if _ROW_CLOSE.sub(b"", _ROW_OPEN.sub(b"", rest)).strip():
+        return None  # something besides rows and cells in sheetData
+    if len(opens) - sum(1 for tag in opens if tag.rstrip().endswith(b"/>")) \
+            != rest.count(b"</row>"):
         return None  # a row left open: expat says how the XML is broken
     # every occurrence of the words must be a canonical tag (a note that says "dimension"
     # only costs the slow path); "mergeCells" is the container, not a range
@@ -1476,40 +1487,42 @@ def _scan_fast(buf: bytes, limits: Limits) -> _SheetFacts | None:
     for ref in dimensions:
         _check_range(ref.decode("ascii", "replace"), "declared size", limits)
     facts = _SheetFacts()
-    if cells:
-        rows, columns = set(map(itemgetter(3), cells)), set(map(itemgetter(2), cells))
+    if refs:
+        rows, columns = set(map(itemgetter(2), refs)), set(map(itemgetter(1), refs))
         if max(map(int, rows)) > limits.max_rows or \
                 max(_column_number(c.decode()) for c in columns) > limits.max_columns:
-            for c in cells:  # say which cell: the first one too far
-                col, row = _column_number(c[2].decode()), int(c[3])
-                if row > limits.max_rows or col > limits.max_columns:
-                    raise _TooFar(c[1].decode(), "cell")
-        if len(set(map(itemgetter(1), cells))) != len(cells):
+            for ref, letters, digits in refs:  # say which cell: the first one too far
+                if int(digits) > limits.max_rows or \
+                        _column_number(letters.decode()) > limits.max_columns:
+                    raise _TooFar(ref.decode(), "cell")
+        if len(set(map(itemgetter(0), refs))) != len(refs):
             once: set[bytes] = set()
-            for c in cells:  # say which cell: the first one seen twice
-                if c[1] in once:
-                    raise _Unusual("duplicate-cells", c[1].decode())
-                once.add(c[1])
-        types = list(map(itemgetter(4), cells))
-        # inline text only in cells of inline text, which hold no <v> (python-calamine reads
-        # the <is> of any cell, Excel the <v> of one of shared text)
-        if not set(compress(types, map(itemgetter(8), cells))) <= {b"inlineStr"} \
-                or b"inlineStr" in set(compress(types, map(itemgetter(7), cells))):
+            for ref, _, _ in refs:  # say which cell: the first one seen twice
+                if ref in once:
+                    raise _Unusual("duplicate-cells", ref.decode())
+                once.add(ref)
+    # inline text only in cells of inline text, which hold no <v> (python-calamine reads the
+    # <is> of any cell, Excel the <v> of one of shared text)
+    inline = _INLINE_CELL.findall(body)
+    if inline or b"inlineStr" in body:
+        if len(inline) != body.count(b"<is>") \
+                or b"\x00".join(inline).count(b' t="inlineStr"') != len(inline) \
+                or _INLINE_VALUE.search(body):
             return None
-        if b"e" in types:
-            for c in compress(cells, map(b"e".__eq__, types)):
-                if not c[7]:
-                    continue  # no <v>: no error value
-                text = c[7][3:-4] if c[7].endswith(b"</v>") else b""
-                if b"&" in text:
-                    return None
-                facts.errors[c[1].decode()] = text.decode().strip()
+    if b' t="e"' in body:
+        errors = _ERROR_CELL.findall(body)
+        if len(errors) != buf.count(b' t="e"') or any(b"&" in text for _, text in errors):
+            return None
+        facts.errors = {coord.decode(): text.decode().strip() for coord, text in errors}
 
-    formula_cells = list(compress(cells, map(itemgetter(5), cells)))
+    formula_tags = body.count(b"<f")
+    formula_cells = _FORMULA_CELL.findall(body) if formula_tags else []
+    if len(formula_cells) != formula_tags:
+        return None
     texts: dict[str, str] = {}
     special: list[tuple[str, dict[str, str]]] = []
     if formula_cells:
-        raw = b"\x00".join(map(itemgetter(6), formula_cells))
+        raw = b"\x00".join(map(itemgetter(2), formula_cells))
         if b"\r" in raw or len(raw.translate(None, _CONTROLS)) != len(raw) - len(formula_cells) + 1:
             return None  # expat normalises line ends and refuses control characters
         if b"&" in raw:
@@ -1517,15 +1530,15 @@ def _scan_fast(buf: bytes, limits: Limits) -> _SheetFacts | None:
             if unescaped is None:
                 return None
             raw = unescaped
-        coords = b"\x00".join(map(itemgetter(1), formula_cells)).decode("ascii")
+        coords = b"\x00".join(map(itemgetter(0), formula_cells)).decode("ascii")
         texts = dict(zip(coords.split("\x00"), raw.decode("utf-8").split("\x00"), strict=True))
-        if any(b' t="' in tag for tag in set(map(itemgetter(5), formula_cells))):
-            for c in formula_cells:
-                if b' t="' in c[5]:
-                    attrs = _fast_attrs(c[5][2:])
+        if any(b' t="' in tag for tag in set(map(itemgetter(1), formula_cells))):
+            for coord, tag, _ in formula_cells:
+                if b' t="' in tag:
+                    attrs = _fast_attrs(tag[2:])
                     if attrs is None:
                         return None
-                    special.append((c[1].decode(), attrs))
+                    special.append((coord.decode(), attrs))
     facts.formula_text, facts.formulas, facts.array_ranges = _resolve_formulas(
         texts, special, limits)
     facts.merged = [m.decode("ascii", "replace").replace("$", "").upper() for m in merges]
