@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import email.utils
+import functools
 import hashlib
 import io
 import json
@@ -457,9 +458,13 @@ class SeasonResult:
         return [(s, line) for s in self.schools if s.status.startswith("accepted")
                 for line in s.lines]
 
+    @functools.cached_property
+    def _by_school(self) -> dict[str, SchoolOutcome]:
+        return {s.school_id: s for s in self.schools}
+
     def use_of(self, check: PlanCheck) -> str:
         """What became of a file in the folder, in a few words."""
-        chosen = {s.school_id: s for s in self.schools}.get(check.school_id)
+        chosen = self._by_school.get(check.school_id)
         if check.file in self.superseded:
             return "superseded by a newer accepted version"
         if chosen is not None and chosen.status.startswith("accepted"):
