@@ -57,6 +57,8 @@ from .model import Policy
 
 #: Most FTE one staffing line may hold.
 MAX_LINE_FTE = 1.0
+#: What the Check column says when a cell of the line holds an error value (#N/A, #VALUE!).
+ERROR_WORDS = "A cell holds an error value: retype it"
 #: Most one services line may buy, and most one other-spending line may cost (the data
 #: validation's limits; larger numbers are typing slips).
 MAX_QUANTITY = 100_000.0
@@ -167,13 +169,15 @@ class LineTable:
         for group in self.groups:
             shown = first_true(*((r.when, lift("; ").cat(r.says)) for r in group), otherwise="")
             parts = shown if isinstance(parts, Text) and parts.value == "" else parts.cat(shown)
-        return parts
+        return fn("IFERROR", parts, "; " + ERROR_WORDS)
 
     @property
     def check(self) -> Expr:
         """The Check cell: "" when the line is unused, else "OK" or its problems."""
         problems = Cell("problems")
-        return IF(NOT(self.used), "", IF(problems.eq(""), "OK", fn("MID", problems, 3, 999)))
+        return fn("IFERROR", IF(NOT(self.used), "", IF(problems.eq(""), "OK",
+                                                       fn("MID", problems, 3, 999))),
+                  ERROR_WORDS)
 
     def columns(self) -> tuple[tuple[str, Expr], ...]:
         """Every computed column in evaluation order, the Check column included."""
@@ -533,7 +537,8 @@ class CompiledPlan:
                 rows.append(line)
                 if empty and table.table != "goals":
                     blank = line
-                if _true(is_used(line)):
+                if _true(is_used(line)) or isinstance(line.get("check"), str) and \
+                        line["check"] == ERROR_WORDS:
                     used[name].append(i)
                     bad = [rule for group in groups for rule in _first_failing(group, line)]
                     if bad:

@@ -1781,12 +1781,37 @@ def _strings_problem(e: _Unusual, found: _Inspection, kept: dict[str, bytes]) ->
                        sheet=sheet, cell=cell)
 
 
+#: A <t> (any prefix) that does not say how to treat the spaces at its ends.
+_BARE_TEXT = re.compile(rb"<((?:[A-Za-z_][\w.\-]*:)?t)(?=[\s>/])(?![^>]*xml:space)")
+#: A cell whose value is an ISO 8601 date (t="d"): gnumeric does not read it as a number.
+_DATE_CELL = re.compile(rb'<(?:[A-Za-z_][\w.\-]*:)?c\s[^>]*?\bt\s*=\s*["\']d["\']')
+
+
+def _for_calamine(name: str, data: bytes) -> bytes | None:
+    """A checked part as python-calamine gets it, so that it reads what spreadsheets show.
+
+    - Texts keep the spaces and line breaks at their ends, as LibreOffice and gnumeric do:
+      python-calamine trims those of a <t> not marked xml:space="preserve". (Excel may trim
+      them; then a code reads with spaces here and is reported, never counted.)
+    - No styles: python-calamine turns numbers formatted as dates into dates, and cannot turn
+      some back (serial 60, Excel's 1900-02-29); without styles every number is a number.
+    """
+    low = name.lower()
+    if low.endswith("styles.xml"):
+        return None
+    if low.endswith(".xml") and (low.startswith(_WORKSHEET_DIRS) or low == _SHARED_STRINGS):
+        return _BARE_TEXT.sub(rb'<\1 xml:space="preserve"', data)
+    return data
+
+
 def _stored_zip(parts: dict[str, bytes]) -> bytes:
     """An uncompressed zip of checked parts: all python-calamine ever sees of a file."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
         for name, data in parts.items():
-            z.writestr(name, data)
+            kept = _for_calamine(name, data)
+            if kept is not None:
+                z.writestr(name, kept)
     return out.getvalue()
 
 
@@ -1861,6 +1886,14 @@ def read_workbook(path: Path, limits: Limits = Limits(),
     wanted = [s for s in found.sheets if s.kind == "worksheet" and s.part is not None
               and (sheets is None or s.name in sheets)]
     values: dict[str, list[list[object]]] = {}
+    for s in wanted:
+        part = found.parts.get(s.part or "")
+        if part is not None and _DATE_CELL.search(part):
+            raise ReadProblem(
+                "unexpected-markup",
+                f"Sheet {s.name} stores a date as text in ISO form (a cell of type d), which "
+                "spreadsheet programs read differently (gnumeric does not count it). "
+                f"{_RESAVE}", sheet=s.name)
     try:
         if wanted:
             # never the file as received: only the parts checked above, stored uncompressed

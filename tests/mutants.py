@@ -538,7 +538,7 @@ def boolean_input(m: Maker) -> Expect:
     if m.rng.random() < 0.6:
         table, key, i = _number_cell(m)
         m.put(table, key, i, m.rng.choice((True, False)))
-        return frozenset({"not-a-number"})
+        return frozenset({"true-false-value"})
     table, key = m.rng.choice([c for c in CODE_CELLS if m.filled(c[0])])
     i = m.pick(table)
     m.put(table, key, i, m.rng.choice((True, False)))
