@@ -295,7 +295,11 @@ def _check_read(path: Path, raw, record: DistrictRecord) -> PlanCheck | Ignored:
 
     try:
         if isinstance(raw, ReadProblem):
-            return file_problem(path, raw.code, raw.message, raw.severity, raw.sheet, raw.cell)
+            check = file_problem(path, raw.code, raw.message, raw.severity, raw.sheet, raw.cell)
+            if raw.code == "internal-error":  # the reader's own fault: never disguised
+                for finding in check.findings:
+                    report_internal_error(finding)
+            return check
         own = _own_output(raw)
         if own is not None:
             return Ignored(path, own)

@@ -225,7 +225,12 @@ def _load(path: Path, limits: Limits) -> bytes:
     except OSError as e:
         raise ReadProblem("unreadable", f"The file could not be opened ({e.strerror or e}). "
                           "Send it again.") from None
-    st = os.fstat(fd)
+    try:
+        st = os.fstat(fd)
+    except OSError as e:
+        os.close(fd)
+        raise ReadProblem("unreadable", f"The file could not be read ({e.strerror or e}). "
+                          "Send it again.") from None
     if not stat.S_ISREG(st.st_mode):
         os.close(fd)
         raise ReadProblem("unreadable", "This is not a regular file (a folder, device or pipe); "
@@ -1964,10 +1969,12 @@ def _memory_problem(limits: Limits) -> ReadProblem:
 
 
 def _unexpected_problem(e: BaseException) -> ReadProblem:
+    """An exception of ssfr-xl's own while reading: a fault to report, never disguised."""
     return ReadProblem(
-        "unreadable",
-        f"This file could not be read ({type(e).__name__}: {e}). {_RESAVE} If it keeps "
-        "happening, send the file to the budget office.")
+        "internal-error",
+        f"ssfr-xl could not finish reading this file: internal error ({type(e).__name__}: "
+        f"{str(e)[:500]}). This is a fault in ssfr-xl, not something the school can fix; "
+        "please report this to the budget office's ssfr-xl maintainer, with the file.")
 
 
 def _address_space() -> int:

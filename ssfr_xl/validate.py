@@ -7,7 +7,6 @@ from the district workbook, and every total is recomputed in Python from the inp
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -96,7 +95,6 @@ class PlanCheck:
     findings: list[Finding] = field(default_factory=list)
     inputs: PlanInputs | None = None
     totals: PlanTotals | None = None
-    received: float = 0.0  # file modification time
 
     @property
     def errors(self) -> int:
@@ -116,33 +114,6 @@ class PlanCheck:
         return "accepted with warnings" if self.warnings else "accepted"
 
 
-def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file's bytes ('' if unreadable)."""
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
-    except OSError:
-        return ""
-    return digest.hexdigest()
-
-
-def check_file_problem(path: Path, code: str, message: str, severity: str = "error"
-                       ) -> PlanCheck:
-    """A PlanCheck for a file that could not be read at all."""
-    check = PlanCheck(path, sha256_of(path), received=_mtime(path))
-    check.findings.append(Finding(path.name, "", "", "", severity, code, message))
-    return check
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return 0.0
-
-
 def check_plan(raw, record: DistrictRecord, path: Path | None = None) -> PlanCheck:
     """Check one returned workbook (a reader.RawWorkbook) against the district of record.
 
@@ -152,8 +123,8 @@ def check_plan(raw, record: DistrictRecord, path: Path | None = None) -> PlanChe
     workbook's own formulas compute them (plan_math), evaluated on the input cells.
     """
     path = Path(path or raw.path)
-    # the hash of exactly the bytes that were checked, when the reader kept it
-    check = PlanCheck(path, getattr(raw, "sha256", "") or sha256_of(path), received=_mtime(path))
+    # the hash of exactly the bytes that were checked (the reader keeps it)
+    check = PlanCheck(path, getattr(raw, "sha256", ""))
     f = Findings(path)
     for w in getattr(raw, "warnings", ()):
         f.add(w.severity, w.code, w.sheet, w.cell, w.message)

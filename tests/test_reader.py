@@ -797,13 +797,14 @@ def test_running_out_of_memory_is_contained(plans):
     assert all(isinstance(results[p], RawWorkbook) for p in plans if p != hungry)
 
 
-def test_an_unexpected_exception_becomes_unreadable(plans):
+def test_an_unexpected_exception_is_an_internal_error_never_disguised(plans):
     def hook(path: Path) -> None:
         if path == plans[2]:
             raise RuntimeError("a bug in the reader")
 
     results = dict(read_many(plans, workers=2, _hook=hook))
-    assert results[plans[2]].code == "unreadable"
+    assert results[plans[2]].code == "internal-error"
+    assert "ssfr-xl maintainer" in results[plans[2]].message
     assert "a bug in the reader" in results[plans[2]].message
     assert all(isinstance(results[p], RawWorkbook) for p in plans if p != plans[2])
 
