@@ -167,3 +167,25 @@ def test_every_input_name_is_in_the_readme(workbooks: dict[str, Path], book: str
     assert len(names) >= (20 if book == "district" else 15)
     known = readme_names()
     assert sorted(n for n in names if not documented(n, known)) == []
+
+
+# --- finding codes ---------------------------------------------------------------------------
+
+_CODE_PATTERNS = (
+    r'ReadProblem\(\s*"([a-z0-9-]+)"', r'\.(?:error|warning)\(\s*"([a-z0-9-]+)"',
+    r'Rule\(\s*"([a-z0-9-]+)"', r'"(?:error|warning)",\s*"([a-z0-9-]+)"',
+    r'\bcode\s*=\s*"([a-z0-9-]+)"', r'file_problem\(\s*[^,()]+,\s*"([a-z0-9-]+)"',
+)
+
+
+def test_every_finding_code_is_documented() -> None:
+    """Every stable code the package can report appears in the README's Findings section."""
+    codes = set()
+    for source in (ROOT / "ssfr_xl").rglob("*.py"):
+        text = source.read_text(encoding="utf-8")
+        for pattern in _CODE_PATTERNS:
+            codes.update(re.findall(pattern, text))
+    codes -= {"warning", "error", "damaged"}  # severities; "damaged" is the reader's own class
+    assert len(codes) > 50
+    names = readme_names()
+    assert sorted(c for c in codes if c not in names) == []
