@@ -203,6 +203,9 @@ def consolidate_folder(district_xlsx: Path, returned_dir: Path, totals_xlsx: Pat
     error); they all appear at the end of the run, or none does and older ones stay.
     """
     district_xlsx, returned_dir = Path(district_xlsx), Path(returned_dir)
+    if ledger is not None:  # the ledger is written every run: never among the returned plans
+        check_output_places([("--ledger", Path(ledger))],
+                            [("the folder of returned plans", returned_dir)], [])
     check_output_places(
         [("--out", Path(totals_xlsx)), ("--exports", exports_dir)],
         [("the folder of returned plans", returned_dir)],

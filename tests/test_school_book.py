@@ -615,12 +615,15 @@ def test_start_here_status_line(live: Live, name: str) -> None:
 def test_status_names_the_first_fund_python_finds_over(live: Live, name: str) -> None:
     case = live.cases[name]
     names = openpyxl.load_workbook(case.filled)
-    _, remaining = python_totals(case.spec, grid_of(names))
+    totals, remaining = python_totals(case.spec, grid_of(names))
     over = [(code, r) for code, r in remaining.items() if r < 0]
     expected = f"Over budget in {over[0][0]} by ${-over[0][1]:,.2f}" if over else None
     for kind, book in case.books.items():
         status = status_of(book, names)
         assert isinstance(status, str), kind
+        assert status == totals.status, kind  # Python evaluates the very same Status
+        if status.startswith("Incomplete: "):
+            continue  # lines with problems come first; the budget is judged once they are fixed
         if expected is None:
             assert not status.startswith("Over"), f"{kind}: {status}"
         else:

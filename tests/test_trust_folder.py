@@ -406,6 +406,9 @@ PLACES = {  # name -> (command args given the folder and district, the two paths
     "out is one of the exports": lambda f, d: (
         ["consolidate", d, f, "--out", f.parent / "x" / "lines.csv", "--exports",
          f.parent / "x"], (f.parent / "x" / "lines.csv", f.parent / "x")),
+    "ledger in the folder": lambda f, d: (
+        ["consolidate", d, f, "--out", f.parent / "t.xlsx", "--ledger", f / "season.sqlite"],
+        (f / "season.sqlite", f)),
     "feedback in the folder": lambda f, d: (
         ["validate", f, "--district", d, "--feedback", f / "fb"], (f / "fb", f)),
     "feedback is a returned file": lambda f, d: (
