@@ -8,6 +8,7 @@ Python from the inputs alone.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import hashlib
 import json
@@ -92,11 +93,17 @@ class SchoolPlanSpec:
 
     @property
     def fingerprint(self) -> str:
-        """sha256 of what was allocated: school, year, and each component's fund and cents."""
+        """sha256 of what the plan computes with: school, year, each component's fund and
+        cents, and every list the plan uses (job classes, services, objects, funds and their
+        rules, goals, the FTE step)."""
+        p = self.policy
         payload = json.dumps(
             [self.school.school_id, self.district.fiscal_year,
-             [[li.code, li.fund, round(li.amount * 100)] for li in self.lines]],
-            separators=(",", ":"),
+             [[li.code, li.fund, round(li.amount * 100)] for li in self.lines],
+             [dataclasses.astuple(x) for x in (*p.job_classes, *p.services, *p.objects,
+                                                *p.funds, *p.goals)],
+             p.fte_step],
+            separators=(",", ":"), default=str,
         )
         return hashlib.sha256(payload.encode()).hexdigest()
 

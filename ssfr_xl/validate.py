@@ -157,6 +157,7 @@ def check_plan(raw, record: DistrictRecord, path: Path | None = None) -> PlanChe
     inputs = read_plan_inputs(raw.values, record.policy, layout, allocation,
                               errors=getattr(raw, "errors", None))
     _check_lists(raw, record, layout, allocation, inputs, f)
+    _check_fingerprint(meta, record, school_id, f)
     # a formula typed into an input is reported as such: the district never runs it, so
     # what the line would be with its result is not judged as well
     formula_inputs = {(x.sheet, x.cell) for x in f.items if x.code == "formula-in-input"}
@@ -375,8 +376,14 @@ def _check_allocation_copy(raw, record: DistrictRecord, school_id: str, meta: di
                 f"({detail}), so its Summary and Status are not the district's. Ask the budget "
                 "office for an updated plan workbook, copy your entries into it and send it "
                 "again.")
-    elif meta.get("allocation_fingerprint") != record.fingerprints.get(school_id):
-        f.warning("allocation-changed", SS.ALLOCATION, layout.allocation_total_cell(0),
+
+
+def _check_fingerprint(meta: dict, record: DistrictRecord, school_id: str, f: Findings) -> None:
+    """A workbook made from an earlier record whose numbers are still the current ones."""
+    if any(x.code in ("allocation-changed", "prices-changed") for x in f.items):
+        return
+    if meta.get("allocation_fingerprint") != record.fingerprints.get(school_id):
+        f.warning("allocation-changed", SS.ALLOCATION, record.layout.allocation_total_cell(0),
                   "This workbook was made from an earlier version of the district's allocation "
                   "or lists; its amounts and prices are still the district's current ones, so "
                   "the plan was checked as it is. Use an updated plan workbook next time.")

@@ -196,3 +196,29 @@ def test_precision_as_displayed_is_an_error(season, tmp_path: Path) -> None:
         pytest.skip("the reader does not expose calculation settings")
     check = check_plan(raw, season[1])
     assert "precision-as-displayed" in {f.code for f in check.findings}
+
+
+def test_the_fingerprint_covers_every_list_a_plan_uses(season) -> None:
+    import dataclasses
+
+    spec = season[2]
+    job = spec.policy.job_classes[0]
+    policy = dataclasses.replace(spec.policy, job_classes=(
+        dataclasses.replace(job, average_salary=job.average_salary + 1),
+        *spec.policy.job_classes[1:]))
+    assert dataclasses.replace(spec, policy=policy).fingerprint != spec.fingerprint
+    step = dataclasses.replace(spec.policy, fte_step=0.05)
+    assert dataclasses.replace(spec, policy=step).fingerprint != spec.fingerprint
+
+
+def test_prices_changed_is_not_also_called_an_older_fingerprint(season, tmp_path: Path) -> None:
+    layout, spec = season[3], season[2]
+    used = demo_plan(spec).positions[0][0]
+    i = next(k for k, j in enumerate(spec.policy.job_classes) if j.code == used)
+
+    def edit(wb):
+        wb[SS.LISTS][layout.jobs.cell("average_salary", i)] = 1.0
+
+    check = _check(season, _plan(season, tmp_path, edit))
+    assert "prices-changed" in {f.code for f in check.findings}
+    assert "allocation-changed" not in {f.code for f in check.findings}
