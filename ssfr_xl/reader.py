@@ -437,6 +437,27 @@ def _entry_count(data: bytes) -> int | None:
     return total
 
 
+def _damaged_part(detail: str) -> ReadProblem:
+    return ReadProblem("not-an-xlsx-file", f"The file is damaged: {detail}. {_RESAVE}")
+
+
+def _odd_part(detail: str) -> ReadProblem:
+    return ReadProblem(
+        "unexpected-markup",
+        f"The file {detail}, which Excel never writes and which spreadsheet programs read "
+        "differently, so what a spreadsheet shows could differ from what would be counted; "
+        f"the file was not read. {_RESAVE}")
+
+
+def _check_entry_name(name: str) -> None:
+    """Refuse a zip entry name that programs could map to different paths."""
+    segments = name.split("/")
+    if name.startswith("/") or "\\" in name or any(
+            seg in ("", ".", "..") for seg in (segments[:-1] if name.endswith("/") else segments)):
+        raise _damaged_part(f"it holds a part with a path no spreadsheet program writes "
+                            f"({name[:80]!r})")
+
+
 @dataclass
 class _Entry:
     info: zipfile.ZipInfo
@@ -467,6 +488,7 @@ class _Package:
         self.entries: dict[str, _Entry] = {}
         self.by_lower: dict[str, str] = {}
         for info in infos:
+            _check_entry_name(info.filename)
             lower = info.filename.lower()
             if lower in self.by_lower:
                 # python-calamine looks names up ignoring case and takes the first: a second
@@ -615,6 +637,44 @@ def _parse_xml(pkg: _Package, name: str) -> Element:
         raise _not_xlsx(f"The file is damaged: its part {name} is not valid ({e}).") from None
 
 
+_TARGET_FORBIDDEN = re.compile(r"[\\%?#:\s\x00-\x1f\x7f]")
+
+
+def _rel_path(rels_name: str, base: str, target: str) -> str:
+    """A relationship's internal target as a zip entry name, refusing every spelling that
+    programs resolve differently (dot segments, //, backslashes, %-escapes ...): then the
+    literal spelling is the only reading (an absolute /xl/... is resolved from the root)."""
+    path = target[1:] if target.startswith("/") else base + target
+    if not target or _TARGET_FORBIDDEN.search(target) or any(
+            seg in ("", ".", "..") for seg in path.split("/")):
+        raise _odd_part(f"names one of its parts in its list of parts ({rels_name}) in an "
+                        f"unusual spelling ({target[:80]!r})")
+    return path
+
+
+def _relationships(pkg: _Package, name: str, base: str) -> list[tuple[str, str]]:
+    """(type, entry path) of each internal relationship of a rels part, in order; each Id
+    once (programs disagree on which of two with one Id counts)."""
+    ids: set[str] = set()
+    out = []
+    for rel in _parse_xml(pkg, name):
+        if _local(rel.tag) != "Relationship":
+            continue
+        rid = rel.get("Id", "")
+        if rid in ids:
+            raise _damaged_part(f"its list of parts ({name}) gives the relationship Id "
+                                f"{rid[:40]!r} twice")
+        ids.add(rid)
+        if rel.get("TargetMode", "").lower() == "external":
+            continue
+        out.append((rel.get("Type", ""), _rel_path(name, base, rel.get("Target", ""))))
+    return out
+
+
+def _of_type(rels: list[tuple[str, str]], kind: str) -> list[str]:
+    return [path for rtype, path in rels if rtype.rsplit("/", 1)[-1] == kind]
+
+
 def _calamine_path(target: str) -> str:
     """A workbook relationship target resolved exactly as python-calamine resolves it."""
     if target.startswith("/xl/"):
@@ -646,6 +706,7 @@ class _Inspection:
     merged: dict[str, list[str]] = field(default_factory=dict)
     errors: dict[str, dict[str, str]] = field(default_factory=dict)
     parts: dict[str, bytes] = field(default_factory=dict)  # for python-calamine
+    string_index: dict[str, tuple[int, str]] = field(default_factory=dict)  # sheet -> top
 
 
 _WORKBOOK_READ = frozenset({"sheets", "sheet", "definedNames", "definedName", "calcPr",
@@ -736,12 +797,38 @@ def _structure(pkg: _Package, file_name: str) -> _Inspection:
             raise _not_xlsx("This is a PowerPoint presentation, not an Excel workbook.")
         raise _not_xlsx("This zip file is not an Excel workbook (it has no workbook inside).")
     types = _parse_xml(pkg, types_name)
+    # python-calamine reads xl/workbook.xml by name; spreadsheets the part _rels/.rels names
+    package_rels = pkg.find("_rels/.rels")
+    if package_rels is None:
+        raise _damaged_part("the list of its parts (_rels/.rels) is missing")
+    documents = _of_type(_relationships(pkg, package_rels, ""), "officeDocument")
+    if documents != [workbook_name] or workbook_name != "xl/workbook.xml":
+        raise _odd_part("names its workbook part (_rels/.rels) "
+                        + (f"as {documents[0]!r}, not xl/workbook.xml" if len(documents) == 1
+                           else f"{len(documents)} times"))
     workbook = _parse_xml(pkg, workbook_name)
     rels_name = pkg.find("xl/_rels/workbook.xml.rels")
     if rels_name is None:
         raise _not_xlsx("The file is damaged: the list of its sheets' parts "
                         "(xl/_rels/workbook.xml.rels) is missing.")
     rels = _parse_xml(pkg, rels_name)
+    workbook_rels = _relationships(pkg, rels_name, "xl/")
+    for _rtype, path in workbook_rels:
+        if _calamine_path(path) != path:  # an absolute target outside xl/
+            raise _odd_part(f"names one of its parts in its list of parts ({rels_name}) "
+                            f"outside the workbook's folder ({path[:80]!r})")
+    # python-calamine reads xl/sharedStrings.xml by name; spreadsheets the part named here
+    strings = _of_type(workbook_rels, "sharedStrings")
+    present = pkg.find(_SHARED_STRINGS)
+    if len(strings) > 1:
+        raise _odd_part(f"names {len(strings)} lists of texts (shared strings) in "
+                        f"{rels_name}; a workbook has one")
+    if strings and (strings[0] != _SHARED_STRINGS or present != _SHARED_STRINGS):
+        raise _odd_part(f"keeps its list of texts in {strings[0]!r}, not "
+                        f"{_SHARED_STRINGS}")
+    if present is not None and not strings:
+        raise _odd_part(f"holds a list of texts ({present}) that its list of parts "
+                        f"({rels_name}) does not name")
     app_name = pkg.find("docProps/app.xml")
     application = ""
     if app_name:
@@ -769,17 +856,21 @@ def _structure(pkg: _Package, file_name: str) -> _Inspection:
     targets: dict[str, str] = {}
     for rel in rels:
         if rel.get("TargetMode", "").lower() != "external" and rel.get("Id"):
-            targets[rel.get("Id", "")] = rel.get("Target", "")
+            targets[rel.get("Id", "")] = rel.get("Target", "")  # checked above
     calc, sheet_elements, name_elements = _workbook_checks(workbook)
     sheets: list[_SheetInfo] = []
     defined: dict[str, str] = {}
     local: dict[str, dict[str, str]] = {}
+    names_seen: set[tuple[str, str | None]] = set()
     for el in [*sheet_elements, *name_elements]:
         tag = _local(el.tag)
         if tag == "sheet":
             rid = next((v for k, v in el.attrib.items() if _local(k) == "id"), "")
             target = targets.get(rid)
             part = pkg.find(_calamine_path(target)) if target is not None else None
+            if part is not None and part != _calamine_path(target):
+                raise _odd_part(f"names the part of sheet {el.get('name')} as {target!r} "
+                                f"while it is stored as {part!r}")
             folder = _calamine_path(target).split("/")[1] if target is not None else ""
             kind = {"worksheets": "worksheet", "chartsheets": "chartsheet",
                     "dialogsheets": "dialogsheet"}.get(folder, "other")
@@ -793,6 +884,17 @@ def _structure(pkg: _Package, file_name: str) -> _Inspection:
             sheets.append(_SheetInfo(el.get("name", ""), el.get("state", "visible"), part, kind))
         elif tag == "definedName":
             name, text = el.get("name", ""), el.text or ""
+            scope = el.get("localSheetId")
+            if scope is not None and scope.strip().isdigit():
+                scope = str(int(scope))
+            if (name.lower(), scope) in names_seen:
+                raise ReadProblem(
+                    "unexpected-markup",
+                    f"The workbook defines the name {name} twice (in xl/workbook.xml), which "
+                    "Excel never writes: spreadsheet programs use the first, so what they show "
+                    f"could differ from what would be checked; the file was not read. "
+                    f"{_RESAVE}")
+            names_seen.add((name.lower(), scope))
             if el.get("localSheetId") is None:
                 defined[name] = text
             else:
@@ -876,6 +978,37 @@ class _SheetFacts:
     array_ranges: dict[str, str] = field(default_factory=dict)  # anchor -> "D7:D20"
     merged: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
+    # the highest shared-string number a cell of the sheet uses, and that cell
+    string_index: tuple[int, str] = (-1, "")
+
+
+#: Cell types python-calamine reads (t="d" is refused in read_workbook, naming the sheet).
+_CELL_TYPES = frozenset({"n", "s", "str", "b", "e", "inlineStr", "d"})
+#: A number as python-calamine (Rust's f64 parser) reads it; anything else it cannot read.
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+                     r"|[+-]?(?i:inf|infinity|nan)")
+_STRING_INDEX = re.compile(r"0|[1-9][0-9]{0,8}")
+_CALAMINE_ERRORS = ("#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!", "#VALUE!")
+_CANONICAL_REF = re.compile(r"[A-Z]+[1-9][0-9]*")
+
+
+def _value_problem(kind: str | None, value: str) -> str | None:
+    """Why python-calamine cannot read a cell's <v> the way spreadsheets do; None if it can."""
+    if not value or kind in ("str", "d", "inlineStr"):
+        return None
+    if kind is None or kind == "n":
+        ok, what = _NUMBER.fullmatch(value), "number"
+    elif kind == "s":
+        ok, what = _STRING_INDEX.fullmatch(value), "text number"
+    elif kind == "b":
+        ok, what = value in ("0", "1"), "true/false value (0 or 1)"
+    else:
+        ok, what = value in _CALAMINE_ERRORS, "known error value"
+    return None if ok else f"a value {value[:30]!r} that is not a plain {what}"
+
+
+def _type_problem(kind: str) -> str:
+    return f"a cell of a type Excel does not know (t={kind[:20]!r})"
 
 
 class _Unusual(Exception):
@@ -1195,6 +1328,24 @@ class _SheetScan:
                                "XML is not SpreadsheetML)")
             if local == "c":
                 r = attrs.get("r")
+                if data is not None:  # in sheetData: gnumeric places other cells elsewhere
+                    if not r:
+                        if row > max_rows or col + 1 > max_cols:  # the bigger problem first
+                            raise _TooFar(f"{_column_letters(min(col + 1, 10**6))}{row}",
+                                          "cell")
+                        raise _Unusual("unexpected-markup",
+                                       f"{_column_letters(col + 1)}{max(row, 1)}",
+                                       "a cell without its address (r)")
+                    if ref_match(r) is None and _CANONICAL_REF.fullmatch(r) is None \
+                            and _LOOSE_REF.fullmatch(r.strip()) is not None:
+                        lc, lr = _loose_ref(r)
+                        raise _Unusual("unexpected-markup",
+                                       f"{_column_letters(min(lc, 10**6))}{lr}",
+                                       f"a cell address written as {r[:20]!r}")
+                    kind = attrs.get("t")
+                    if kind is not None and kind not in _CELL_TYPES:
+                        raise _Unusual("unexpected-markup", r if ref_match(r) else "",
+                                       _type_problem(kind))
                 if r:
                     # fast path: "AB12" on row 12 with AB a column seen before (the cache
                     # holds only valid letters, so "A112" on row 12 cannot pass as "A1")
@@ -1260,9 +1411,12 @@ class _SheetScan:
                         if cell_type == "inlineStr":
                             raise _Unusual("unexpected-markup", cell, "a value <v> in a cell "
                                            "of inline text")
-                        if cell_type == "e":
-                            text = []
-                            parser.CharacterDataHandler = text.append
+                        # piece by piece, to see references (&#51;) in it: python-calamine
+                        # reads only the text before one
+                        text = []
+                        in_value[:] = [-1, False]
+                        parser.buffer_text = False
+                        parser.CharacterDataHandler = value_data
                     elif cell_type != "inlineStr":
                         raise _Unusual("unexpected-markup", cell, "inline text <is> in a cell "
                                        "that is not of inline text")
@@ -1289,12 +1443,25 @@ class _SheetScan:
                     cell = ""
                 return
             local = data.pop()[0]
-            if text is not None:  # the end of an <f>, error <v> or run <t>: no elements inside
+            if text is not None:  # the end of an <f>, <v> or run <t>: no elements inside
                 joined = "".join(text)
                 if local == "f":
                     texts[cell] = joined
                 elif local == "v":
-                    facts.errors[cell] = joined.strip()
+                    parser.buffer_text = True
+                    nxt, broken = in_value
+                    in_value.clear()
+                    if (broken or (nxt >= 0 and parser.CurrentByteIndex != nxt)) \
+                            and cell_type != "str":
+                        raise _Unusual("unexpected-markup", cell, "a value <v> spelled with "
+                                       "character or entity references (&...;)")
+                    problem = _value_problem(cell_type, joined)
+                    if problem is not None:
+                        raise _Unusual("unexpected-markup", cell, problem)
+                    if cell_type == "e":
+                        facts.errors[cell] = joined.strip()
+                    elif cell_type == "s" and joined and int(joined) > facts.string_index[0]:
+                        facts.string_index = (int(joined), cell)
                 elif joined != joined.strip(_XML_WHITESPACE):
                     raise _Unusual("unexpected-markup", cell, _RUN_SPACES)
                 text = None
@@ -1304,8 +1471,27 @@ class _SheetScan:
             elif not data:
                 data = None
 
+        in_value: list = []  # [byte index the <v>'s next text must start at, broken]
+
+        def value_data(piece: str) -> None:
+            at = parser.CurrentByteIndex
+            if in_value[0] >= 0 and at != in_value[0]:
+                in_value[1] = True
+            in_value[0] = at + len(piece.encode("utf-8", "surrogatepass"))
+            assert text is not None
+            text.append(piece)
+
+        def inside_value(what: str) -> Callable[..., None]:
+            def handler(*_args: object) -> None:
+                if in_value:
+                    raise _Unusual("unexpected-markup", cell, f"{what} inside a value <v>")
+            return handler
+
         parser.StartElementHandler = start
         parser.EndElementHandler = end
+        parser.CommentHandler = inside_value("an XML comment")
+        parser.ProcessingInstructionHandler = inside_value("a processing instruction")
+        parser.StartCdataSectionHandler = inside_value("a CDATA section")
 
 
 # --- the fast path: C-level patterns over the canonical form --------------------------------
@@ -1342,6 +1528,24 @@ _ERROR_CELL = re.compile(  # possessive attributes never give back t="e": skip i
     rb'<c r="([A-Z]{1,3}[1-9][0-9]{0,6})"(?: (?!t=)[^\s="\'<>/&]++="[^"<>&]*+")*+ t="e"' + _ATTRS
     + rb"\s*+>\s*+(?:<f[^<>]*+/>\s*+|<f[^<>]*+>[^<]*+</f>\s*+)?<v>([^<]*+)</v>")
 _ANY_F = re.compile(rb"<f[\s/>]")
+# in canonical cells: a cell of a type python-calamine does not know; the first <v>
+# python-calamine cannot read as spreadsheets do (a number, text number, true/false value or
+# error value in another form: references, spaces, commas ...); cells of shared text
+_NOT_T = rb'(?: (?!t=)[^\s="\'<>/&]++="[^"<>&]*+")*+'
+_ODD_TYPE = re.compile(rb'<c r="([A-Z]{1,3}[1-9][0-9]{0,6})"' + _NOT_T
+                       + rb' t="(?!(?:n|s|str|b|e|inlineStr|d)")([^"]*+)"')
+_VALUE_START = rb'\s*+>\s*+(?:<f' + _ATTRS + rb'\s*+(?:/>|>[^<]*+</f>)\s*+)?<v>'
+_BAD_VALUE = re.compile(
+    rb'<c r="([A-Z]{1,3}[1-9][0-9]{0,6})"' + _NOT_T + rb'(?:'
+    rb'(?: t="n"' + _ATTRS + rb')?' + _VALUE_START
+    + rb'(?!(?:[+-]?+(?:[0-9]++\.?+[0-9]*+|\.[0-9]++)(?:[eE][+-]?+[0-9]++)?+'
+      rb'|[+-]?+(?i:inf|infinity|nan))?+</v>)'
+    rb'| t="s"' + _ATTRS + _VALUE_START + rb'(?!(?:0|[1-9][0-9]{0,8})?+</v>)'
+    rb'| t="b"' + _ATTRS + _VALUE_START + rb'(?![01]?+</v>)'
+    rb'| t="e"' + _ATTRS + _VALUE_START + rb'(?!(?:#DIV/0!|#N/A|#NAME\?|#NULL!|#NUM!|#REF!'
+      rb'|#VALUE!)?+</v>))([^<]*+)')
+_STRING_CELL = re.compile(rb'<c r="([A-Z]{1,3}[1-9][0-9]{0,6})"' + _NOT_T + rb' t="s"' + _ATTRS
+                          + _VALUE_START + rb'([0-9]++)</v>')
 _ROW_OPEN = re.compile(rb"<row(?:[\s/][^<>]*+)?>\s*+")
 _ROW_CLOSE = re.compile(rb"</row>\s*+")
 _LEADING_SPACE = re.compile(rb"\s*+")
@@ -1514,6 +1718,22 @@ def _scan_fast(buf: bytes, limits: Limits) -> _SheetFacts | None:
                 or b"\x00".join(inline).count(b' t="inlineStr"') != len(inline) \
                 or _INLINE_VALUE.search(body):
             return None
+    if b' t="' in body:
+        odd = _ODD_TYPE.search(body)
+        if odd is not None:
+            raise _Unusual("unexpected-markup", odd[1].decode(),
+                           _type_problem(odd[2].decode("utf-8", "replace")))
+    bad = _BAD_VALUE.search(body)
+    if bad is not None:
+        raise _Unusual("unexpected-markup", bad[1].decode(),
+                       f"a value {bad[2][:30].decode('utf-8', 'replace')!r} in a form "
+                       "spreadsheets read differently")
+    if b' t="s"' in body:
+        used = _STRING_CELL.findall(body)
+        if used:
+            numbers = [int(n) for _, n in used]
+            top = max(range(len(numbers)), key=numbers.__getitem__)
+            facts.string_index = (numbers[top], used[top][0].decode())
     if b' t="e"' in body:
         errors = _ERROR_CELL.findall(body)
         if len(errors) != buf.count(b' t="e"') or any(b"&" in text for _, text in errors):
@@ -1644,18 +1864,23 @@ class _StringsScan:
             raise
 
 
-def _scan_strings(data: bytes) -> None:
-    """Refuse shared strings that python-calamine would read otherwise than Excel shows them."""
+def _scan_strings(data: bytes) -> int:
+    """Refuse shared strings that python-calamine would read otherwise than Excel shows them;
+    the number of texts."""
     if not (b"<!" in data or _not_xml(data)) and _plain_namespaces(data, b"sst") \
             and data.count(b"<sst") == 1:
         m = _SST_OPEN.search(data)
         if m is not None:
             if m[1]:  # <sst/>
-                return
+                return 0
             closed = data.rfind(b"</sst>")
-            if closed >= m.end() and not _CANON_SI.sub(b"", data[m.end():closed]).strip():
-                return
-    _StringsScan().scan(data)
+            if closed >= m.end():
+                rest, count = _CANON_SI.subn(b"", data[m.end():closed])
+                if not rest.strip():
+                    return count
+    scan = _StringsScan()
+    scan.scan(data)
+    return scan.index + 1
 
 
 def _too_many_cells(sheet: str, cell: str, what: str, limits: Limits) -> ReadProblem:
@@ -1716,11 +1941,13 @@ def _inspect(data: bytes, file_name: str, limits: Limits,
             sheet_parts.setdefault(name, [])
     done = set()
     for name in (pkg.find("[Content_Types].xml"), pkg.find("xl/workbook.xml"),
-                 pkg.find("xl/_rels/workbook.xml.rels"), pkg.find("docProps/app.xml")):
+                 pkg.find("xl/_rels/workbook.xml.rels"), pkg.find("docProps/app.xml"),
+                 pkg.find("_rels/.rels")):
         done.add(name)
     readable = {s.part for s in found.sheets if s.kind == "worksheet"
                 and (wanted_set is None or s.name in wanted_set)}
     strings_problem: _Unusual | None = None
+    string_count = 0
     for name in pkg.entries:
         if name in done:
             continue
@@ -1734,7 +1961,7 @@ def _inspect(data: bytes, file_name: str, limits: Limits,
                 name, cap=limits.max_shared_strings_bytes,
                 cap_problem=lambda n: _too_many_strings(n, limits)))
             try:
-                _scan_strings(pkg.kept[name])
+                string_count = _scan_strings(pkg.kept[name])
             except _Unusual as e:
                 strings_problem = e  # raised once the sheets say which cell shows it
             except DefusedXmlException:
@@ -1749,6 +1976,15 @@ def _inspect(data: bytes, file_name: str, limits: Limits,
                 pass
     if strings_problem is not None:
         raise _strings_problem(strings_problem, found, pkg.kept)
+    for s in found.sheets:  # python-calamine cannot read a text number beyond the list
+        index, cell = found.string_index.get(s.name, (-1, ""))
+        if index >= string_count:
+            raise ReadProblem(
+                "unexpected-markup",
+                f"Sheet {s.name} shows at cell {cell} text number {index + 1} of the "
+                f"workbook's list of texts, which holds only {string_count}, so what a "
+                f"spreadsheet shows there could differ from what would be counted; the file "
+                f"was not read. {_RESAVE}", sheet=s.name, cell=cell)
     found.parts = pkg.kept
     return found
 
@@ -1859,6 +2095,8 @@ def _scan_sheet(pkg: _Package, part: str, names: list[str], found: _Inspection,
     except expat.ExpatError as e:
         raise _not_xlsx(f"The file is damaged: sheet {label} is not valid "
                         f"({expat.ErrorString(e.code)}, line {e.lineno}).") from None
+    for n in names or [label]:
+        found.string_index[n] = facts.string_index
     for n in collect_for:
         found.formulas[n] = set(facts.formulas)
         found.formula_text[n] = dict(facts.formula_text)

@@ -783,7 +783,7 @@ def make_corpus(directory: Path, plan: Path | None = None) -> dict[str, str | No
         plan, p, "Staffing", lambda x: re.sub(rb'<dimension ref="[^"]*"',
                                               b'<dimension ref="A1:XFD1048576"', x, count=1)))
     shape("junk-rows.xlsx", "too-many-cells", lambda p: _junk_rows(plan, p))
-    shape("cells-without-r.xlsx", "too-many-cells", lambda p: _sheet_edit(
+    shape("cells-without-r.xlsx", "unexpected-markup", lambda p: _sheet_edit(
         plan, p, "Summary", lambda x: x.replace(
             b"</sheetData>", b"<row>" + b"<c><v>1</v></c>" * 300 + b"</row></sheetData>", 1)))
     shape("far-row-without-r.xlsx", "too-many-cells", lambda p: _sheet_edit(

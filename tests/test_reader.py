@@ -325,7 +325,8 @@ def test_fast_and_general_sheet_scans_agree(plan, tmp_path):
         assert fast is not None and fast == general.close()
     # shapes the fast path declines, read by expat the way python-calamine reads them
     odd = (f'<x:worksheet xmlns:x="{MAIN_NS}"><x:sheetData><x:row r="2"><x:c r="C2"><x:f>1'
-           '</x:f></x:c><x:c><x:v>2</x:v></x:c></x:row><x:row><x:c><x:v>3</x:v></x:c></x:row>'
+           '</x:f></x:c><x:c r="D2"><x:v>2</x:v></x:c></x:row><x:row><x:c r="A3"><x:v>3</x:v>'
+           '</x:c></x:row>'
            "</x:sheetData><x:extLst><xm:f xmlns:xm='y'>Lists!A1</xm:f></x:extLst>"
            "</x:worksheet>").encode()
     assert reader._scan_fast(odd, limits) is None
@@ -335,7 +336,13 @@ def test_fast_and_general_sheet_scans_agree(plan, tmp_path):
     tight = Limits(max_columns=4, max_rows=2)
     with pytest.raises(reader._TooFar) as caught:
         reader._scan_sheet_bytes(iter([odd]), tight)
-    assert caught.value.cell == "A3"  # the <row> without r is row 3, its cell column A
+    assert caught.value.cell == "A3"  # the <row> without r is row 3, as its cell says
+    # a cell without r, or with r spelled otherwise: gnumeric places it elsewhere
+    for cell in (b"<x:c>", b'<x:c r="a3">', b'<x:c r="$A$3">', b'<x:c r="A03">',
+                 b'<x:c r=" A3 ">'):
+        with pytest.raises(reader._Unusual) as unusual:
+            reader._scan_sheet_bytes(iter([odd.replace(b'<x:c r="A3">', cell)]), limits)
+        assert (unusual.value.code, unusual.value.cell) == ("unexpected-markup", "A3")
 
 
 def test_big_sheets_stream_through_expat(plan, monkeypatch):
