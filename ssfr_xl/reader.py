@@ -637,6 +637,8 @@ def _parse_xml(pkg: _Package, name: str) -> Element:
         raise _not_xlsx(f"The file is damaged: its part {name} is not valid ({e}).") from None
 
 
+_REL_NS = frozenset({"http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+                     "http://purl.oclc.org/ooxml/officeDocument/relationships"})
 _TARGET_FORBIDDEN = re.compile(r"[\\%?#:\s\x00-\x1f\x7f]")
 
 
@@ -865,7 +867,12 @@ def _structure(pkg: _Package, file_name: str) -> _Inspection:
     for el in [*sheet_elements, *name_elements]:
         tag = _local(el.tag)
         if tag == "sheet":
-            rid = next((v for k, v in el.attrib.items() if _local(k) == "id"), "")
+            ids = [(k, v) for k, v in el.attrib.items() if _local(k) == "id"]
+            if len(ids) != 1 or _split_tag(ids[0][0])[0] not in _REL_NS:
+                # python-calamine takes any attribute named id, spreadsheets r:id
+                raise _odd_part(f"gives sheet {el.get('name', '')[:40]} its part in an unusual "
+                                "way (xl/workbook.xml)")
+            rid = ids[0][1]
             target = targets.get(rid)
             part = pkg.find(_calamine_path(target)) if target is not None else None
             if part is not None and part != _calamine_path(target):
@@ -1544,6 +1551,9 @@ _BAD_VALUE = re.compile(
     rb'| t="b"' + _ATTRS + _VALUE_START + rb'(?![01]?+</v>)'
     rb'| t="e"' + _ATTRS + _VALUE_START + rb'(?!(?:#DIV/0!|#N/A|#NAME\?|#NULL!|#NUM!|#REF!'
       rb'|#VALUE!)?+</v>))([^<]*+)')
+_V_TEXT = re.compile(rb"<v>([^<]*+)</v>")
+_PLAIN_NUMBER = rb"(?:-?+[0-9]++(?:\.[0-9]++)?+(?:[eE][+-]?+[0-9]++)?+)?+"
+_PLAIN_VALUES = re.compile(_PLAIN_NUMBER + rb"(?:<" + _PLAIN_NUMBER + rb")*+")  # "<" joins
 _STRING_CELL = re.compile(rb'<c r="([A-Z]{1,3}[1-9][0-9]{0,6})"' + _NOT_T + rb' t="s"' + _ATTRS
                           + _VALUE_START + rb'([0-9]++)</v>')
 _ROW_OPEN = re.compile(rb"<row(?:[\s/][^<>]*+)?>\s*+")
@@ -1723,17 +1733,21 @@ def _scan_fast(buf: bytes, limits: Limits) -> _SheetFacts | None:
         if odd is not None:
             raise _Unusual("unexpected-markup", odd[1].decode(),
                            _type_problem(odd[2].decode("utf-8", "replace")))
-    bad = _BAD_VALUE.search(body)
-    if bad is not None:
-        raise _Unusual("unexpected-markup", bad[1].decode(),
-                       f"a value {bad[2][:30].decode('utf-8', 'replace')!r} in a form "
-                       "spreadsheets read differently")
-    if b' t="s"' in body:
-        used = _STRING_CELL.findall(body)
-        if used:
-            numbers = [int(n) for _, n in used]
-            top = max(range(len(numbers)), key=numbers.__getitem__)
-            facts.string_index = (numbers[top], used[top][0].decode())
+    used = _STRING_CELL.findall(body) if b' t="s"' in body else []
+    # the usual case, cheaply: every <v> a plain number, every text number plain, no cells
+    # of true/false or error values; else the pattern that finds the first odd value
+    if b' t="b"' in body or b' t="e"' in body or len(used) != body.count(b' t="s"') \
+            or any(n[:1] == b"0" and n != b"0" for _, n in used) \
+            or not _PLAIN_VALUES.fullmatch(b"<".join(_V_TEXT.findall(body))):
+        bad = _BAD_VALUE.search(body)
+        if bad is not None:
+            raise _Unusual("unexpected-markup", bad[1].decode(),
+                           f"a value {bad[2][:30].decode('utf-8', 'replace')!r} in a form "
+                           "spreadsheets read differently")
+    if used:
+        numbers = [int(n) for _, n in used]
+        top = max(range(len(numbers)), key=numbers.__getitem__)
+        facts.string_index = (numbers[top], used[top][0].decode())
     if b' t="e"' in body:
         errors = _ERROR_CELL.findall(body)
         if len(errors) != buf.count(b' t="e"') or any(b"&" in text for _, text in errors):

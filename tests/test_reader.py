@@ -882,3 +882,122 @@ def test_read_problem_pickles_and_becomes_a_finding():
         ("too-many-cells", "Sheet X has ...", "error", "X", "XFD1")
     finding = q.as_finding("plan.xlsx", "01999996000013")
     assert (finding.sheet, finding.cell, finding.code) == ("X", "XFD1", "too-many-cells")
+
+
+# --- what spreadsheets read otherwise than python-calamine: refused, never guessed ----------
+
+def _edited_sheet(plan: Path, dst: Path, sheet: str, edit) -> Path:
+    part = sheet_part(plan, sheet)
+    with zipfile.ZipFile(plan) as z:
+        xml = z.read(part)
+    return rewrite_zip(plan, dst, replace={part: edit(xml)})
+
+
+def _problem(path: Path) -> ReadProblem:
+    with pytest.raises(ReadProblem) as caught:
+        read_workbook(path)
+    return caught.value
+
+
+def test_text_spelled_with_references_comments_or_cdata_reads_as_shown(plan, tmp_path):
+    """Inside <t> (inline or shared) python-calamine reads references, comments, processing
+    instructions and CDATA as every spreadsheet does: nothing to refuse there."""
+    fund = STAFF.cell("fund", 0)
+    spellings = [b"G&#69;N", b"G<!-- x -->EN", b"G<?pi x?>EN", b"G<![CDATA[E]]>N", b"&#x47;EN"]
+    for n, text in enumerate(spellings):
+        path = _edited_sheet(plan, tmp_path / f"inline{n}.xlsx", SS.STAFFING, lambda x, t=text:
+                             replace_cell(x, fund, b'<c r="%s" t="inlineStr"><is><t>%s</t></is>'
+                                          b"</c>" % (fund.encode(), t)))
+        raw = read_workbook(path, sheets=[SS.STAFFING])
+        row, col = int(fund[1:]) - 1, ord(fund[0]) - 65
+        assert raw.values[SS.STAFFING][row][col] == "GEN", text
+        shared = with_shared_strings(plan, tmp_path / f"shared{n}.xlsx",
+                                     [b"<si><t>" + text + b"</t></si>"], {fund: 0})
+        assert read_workbook(shared, sheets=[SS.STAFFING]).values[SS.STAFFING][row][col] \
+            == "GEN", text
+
+
+@pytest.mark.parametrize(("value", "kind"), [
+    (b"38,094.69", b""), (b"0x10", b""), (b"38094.69\t", b""), (b"38094.69\n", b""),
+    (b"\xef\xbc\x93\xef\xbc\x98", b""), (b"3&#56;", b""), (b"3<!-- -->8", b""), (b"3<?x?>8", b""),
+    (b"<![CDATA[38]]>", b""), (b" 38", b' t="n"'), (b"2", b' t="b"'), (b"TRUE", b' t="b"'),
+    (b"38", b' t="e"'), (b"#SPILL!", b' t="e"'), (b"-1", b' t="s"'), (b"00", b' t="s"'),
+    (b"999999", b' t="s"'), (b"38", b' t="x"'), (b"38", b' t="N"'),
+])
+@pytest.mark.parametrize("path_kind", ["fast", "streaming"])
+def test_values_python_calamine_cannot_read_are_refused_at_their_cell(
+        plan, tmp_path, monkeypatch, value, kind, path_kind):
+    cell = OTHER.cell("amount", 0)
+    path = _edited_sheet(plan, tmp_path / "value.xlsx", SS.OTHER, lambda x: replace_cell(
+        x, cell, b'<c r="%s"%s><v>%s</v></c>' % (cell.encode(), kind, value)))
+    if path_kind == "streaming":  # every sheet through expat, in small chunks
+        monkeypatch.setattr(reader, "_FAST_MAX", 1000)
+        monkeypatch.setattr(reader, "_OUT_CHUNK", 4096)
+    p = _problem(path)
+    assert (p.code, p.sheet, p.cell) == ("unexpected-markup", SS.OTHER, cell), p.message
+    assert p.message.endswith(reader._RESAVE)
+
+
+@pytest.mark.parametrize("r", [None, "g7", "$G$7", "G07", " G7 "])
+def test_cells_with_no_or_a_non_canonical_address_are_refused(plan, tmp_path, r):
+    cell = OTHER.cell("amount", 0)
+    attr = b"" if r is None else b' r="%s"' % r.replace("G7", cell).replace(
+        "g7", cell.lower()).encode()
+    path = _edited_sheet(plan, tmp_path / "r.xlsx", SS.OTHER, lambda x: replace_cell(
+        x, cell, b"<c%s><v>1</v></c>" % attr))
+    p = _problem(path)
+    assert (p.code, p.sheet, p.cell) == ("unexpected-markup", SS.OTHER, cell), p.message
+
+
+@pytest.mark.parametrize("target", ["worksheets/../worksheets/{}", "worksheets//{}",
+                                    "./worksheets/{}", "worksheets\\{}", "worksheets/%73{}",
+                                    "/other/../xl/worksheets/{}", "worksheets/{}#x",
+                                    "/worksheets/{}"])
+def test_relationship_targets_not_in_canonical_form_are_refused(plan, tmp_path, target):
+    part = sheet_part(plan, SS.STAFFING)
+    with zipfile.ZipFile(plan) as z:
+        rels = z.read("xl/_rels/workbook.xml.rels")
+    base = part.rsplit("/", 1)[1]
+    spelled = rels.replace(b'Target="/' + part.encode() + b'"',
+                           b'Target="' + target.format(base).encode() + b'"')
+    assert spelled != rels
+    path = rewrite_zip(plan, tmp_path / "t.xlsx", replace={"xl/_rels/workbook.xml.rels": spelled})
+    p = _problem(path)
+    assert p.code in ("unexpected-markup", "not-an-xlsx-file") and p.code != "unreadable"
+    assert p.message.endswith(reader._RESAVE)
+
+
+def test_absolute_and_relative_targets_are_both_read(plan, tmp_path):
+    part = sheet_part(plan, SS.STAFFING)
+    with zipfile.ZipFile(plan) as z:
+        rels = z.read("xl/_rels/workbook.xml.rels")
+    relative = rels.replace(b'Target="/' + part.encode() + b'"',
+                            b'Target="' + part.removeprefix("xl/").encode() + b'"')
+    assert relative != rels
+    path = rewrite_zip(plan, tmp_path / "rel.xlsx", replace={"xl/_rels/workbook.xml.rels":
+                                                               relative})
+    assert read_workbook(path).values == read_workbook(plan).values
+
+
+@pytest.mark.parametrize("name", ["xl/../xl/x.xml", "xl/./x.xml", "xl//x.xml", "/xl/x.xml",
+                                  "xl\\x.xml"])
+def test_zip_entry_names_with_odd_segments_are_refused(plan, tmp_path, name):
+    path = rewrite_zip(plan, tmp_path / "n.xlsx", add={name: b"<x/>"})
+    assert _problem(path).code == "not-an-xlsx-file"
+
+
+def test_package_and_workbook_relationships_must_be_what_python_calamine_reads(plan, tmp_path):
+    with zipfile.ZipFile(plan) as z:
+        package = z.read("_rels/.rels")
+        workbook = z.read("xl/_rels/workbook.xml.rels")
+    cases = {
+        "no-package-rels": {"_rels/.rels": None},
+        "workbook-elsewhere": {"_rels/.rels": package.replace(b'Target="xl/workbook.xml"',
+                                                              b'Target="xl/other.xml"')},
+        "duplicate-id": {"xl/_rels/workbook.xml.rels": re.sub(
+            rb'(<Relationship [^>]*Id=")rId\d+(")', rb"\1rId1\2", workbook, count=2)},
+    }
+    assert cases["workbook-elsewhere"]["_rels/.rels"] != package
+    for name, replace in cases.items():
+        p = _problem(rewrite_zip(plan, tmp_path / f"{name}.xlsx", replace=replace))
+        assert p.code in ("unexpected-markup", "not-an-xlsx-file"), (name, p)
