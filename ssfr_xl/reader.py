@@ -8,17 +8,25 @@ Every file goes through a pre-flight before any spreadsheet parser touches it:
                 CRC-checked, scanned for DOCTYPE/ENTITY declarations; every part
                 python-calamine reads must be UTF-8 (what every spreadsheet program writes),
                 so it and the scans below decode the same characters from the same bytes
-    structure   [Content_Types].xml, xl/workbook.xml and its rels, docProps/app.xml
-                (defusedxml), mapped exactly as python-calamine maps them; sheets, names and
-                <calcPr> only where Excel reads them (no mc:AlternateContent around them)
+    structure   [Content_Types].xml, _rels/.rels, xl/workbook.xml and its rels,
+                docProps/app.xml (defusedxml), mapped exactly as python-calamine maps them;
+                sheets, names and <calcPr> only where Excel reads them (no
+                mc:AlternateContent around them), each name once. Part names and
+                relationship targets only in the one spelling every program resolves alike
+                (no dot segments, //, backslashes, %-escapes; each Id once), and the parts
+                python-calamine reads by name (xl/workbook.xml, xl/sharedStrings.xml) exactly
+                the parts the relationships name (styles are never given to it)
     sheets      every worksheet part: cell references and the declared dimension against
                 the row/column limits; formulas (their text, shared formulas expanded, the
                 ranges array formulas cover), merged ranges and error values; and inside
                 sheetData only what Excel reads the way python-calamine reads it: the
                 schema's rows, cells and cell content in SpreadsheetML (any prefix), each
-                cell once. C-level patterns when the XML has the canonical form Excel,
-                LibreOffice, gnumeric and openpyxl write (cross-checked), else a streaming
-                expat pass by namespace
+                cell once, at its canonical address (r="G7"); every <v> a value
+                python-calamine reads whole (no comments, CDATA or references in it, a plain
+                number, text number within the texts, 0/1, or an error it knows).
+                C-level patterns when the XML has the canonical form Excel, LibreOffice,
+                gnumeric and openpyxl write (cross-checked), else a streaming expat pass by
+                namespace
     strings     sharedStrings.xml in the same schema form (python-calamine joins every <t>
                 of a text outside its phonetic runs, as Excel shows it, in any form)
 
