@@ -376,10 +376,10 @@ class Case:
 
 def python_totals(spec: SchoolPlanSpec, grid: Grid) -> tuple[PlanTotals, dict[str, float]]:
     """plan_totals of a grid's input cells, and remaining per fund."""
-    totals = plan_totals(read_plan_inputs(grid, spec.policy), spec.policy)
-    remaining = totals.remaining({f.code: spec.fund_allocation(f.code)
-                                  for f in spec.policy.funds})
-    return totals, remaining
+    allocation = {f.code: spec.fund_allocation(f.code) for f in spec.policy.funds}
+    totals = plan_totals(read_plan_inputs(grid, spec.policy, allocation=allocation),
+                         spec.policy)
+    return totals, totals.remaining(allocation)
 
 
 def make_case(name: str, spec: SchoolPlanSpec, folder: Path, seed: int = 0,
