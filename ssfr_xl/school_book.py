@@ -13,6 +13,7 @@ import datetime as _dt
 import hashlib
 import json
 import re
+import textwrap
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -519,8 +520,9 @@ def _write_start(wb: Workbook, ws: Worksheet, layout: SchoolLayout,
         "",
         "Only yellow cells can be typed in. Restricted funds (see Summary) may only buy what "
         "the district allows. Keep the file name and sheet names as they are.",
-        "When the Status says Balanced and every Check says OK, the district's check will "
-        "accept the plan. " + CHECKED_ON_SUBMIT,
+        "",
+        *textwrap.wrap("When the Status says Balanced and every Check says OK, the district's "
+                       "check will accept the plan. " + CHECKED_ON_SUBMIT, 100),
     ]
     first = START_FIELDS.last_row + 2
     for i, line in enumerate(steps):
