@@ -85,8 +85,6 @@ def test_a_changed_cost_formula_is_formula_changed(season, tmp_path: Path) -> No
 
 
 def test_a_formula_added_outside_the_inputs(season, tmp_path: Path) -> None:
-    layout = season[3]
-
     def edit(wb):
         wb[SS.SUMMARY]["J40"] = "=1+1"
 
