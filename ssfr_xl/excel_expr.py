@@ -22,7 +22,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -678,6 +678,18 @@ def ROUND(a: object, digits: int = 2) -> Call:  # noqa: N802
 
 # --- aggregates over the lines of a table ----------------------------------------------------
 
+def _sum_numbers(values: Iterable[Value]) -> Value:
+    """What SUM and SUMIF add: numbers only (not text, not TRUE/FALSE); an error is the
+    result."""
+    total = 0.0
+    for value in values:
+        if isinstance(value, XlError):
+            return value
+        if is_number(value):
+            total += value
+    return total
+
+
 @dataclass(frozen=True, eq=False)
 class SumIf(Expr):
     """SUMIF(table's criteria column, criterion, table's sum column)."""
@@ -698,16 +710,8 @@ class SumIf(Expr):
             c = crit(env)
             if isinstance(c, XlError):
                 return c
-            total = 0.0
-            for line in env.lines(table):
-                if compare(line.get(ck), c) != 0:
-                    continue
-                value = line.get(sk)
-                if isinstance(value, XlError):
-                    return value
-                if is_number(value):
-                    total += value
-            return total
+            return _sum_numbers(line.get(sk) for line in env.lines(table)
+                                if compare(line.get(ck), c) == 0)
         return run
 
 
@@ -725,14 +729,7 @@ class Sum(Expr):
         table, key = self.table, self.key
 
         def run(env: Env) -> Value:
-            total = 0.0
-            for line in env.lines(table):
-                value = line.get(key)
-                if isinstance(value, XlError):
-                    return value
-                if is_number(value):
-                    total += value
-            return total
+            return _sum_numbers(line.get(key) for line in env.lines(table))
         return run
 
 
