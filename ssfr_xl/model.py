@@ -7,6 +7,7 @@ workbooks are written from and read back into, and what the allocation engine co
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Literal
 
 #: Grades in the order a roster lists them (TK = transitional kindergarten).
@@ -29,6 +30,9 @@ COUNT_FIELDS: tuple[str, ...] = (
     "hard_to_staff_teachers",
 )
 
+#: Whole-number built-in counts that are pupils (each at most the school's enrollment).
+PUPIL_FIELDS: tuple[str, ...] = ("frpm", "el", "swd", "foster", "homeless", "unduplicated")
+
 ComponentKind = Literal[
     "base",  # span-weighted enrollment x base rate (the rate the budget-neutral solve finds)
     "per_pupil",  # pupils counted on a basis x rate
@@ -39,6 +43,7 @@ ComponentKind = Literal[
     "pool",  # a fixed pot shared in proportion to a basis (incentives)
     "floor",  # greater of rate x pupils and a minimum, for eligible schools
     "transition",  # limits each school's loss vs prior year, paid for by scaling gains
+    "adjustment",  # per-school dollar lines typed on the Adjustments sheet, each with a reason
 ]
 COMPONENT_KINDS: tuple[str, ...] = ComponentKind.__args__  # type: ignore[attr-defined]
 
@@ -46,6 +51,12 @@ COMPONENT_KINDS: tuple[str, ...] = ComponentKind.__args__  # type: ignore[attr-d
 LINEAR_KINDS: frozenset[str] = frozenset({"base", "per_pupil", "concentration", "categorical"})
 
 RateUnit = Literal["dollars", "weight"]
+#: How a component's eligibility conditions combine.
+ELIGIBLE_MODES: tuple[str, ...] = ("all", "any")
+#: Comparison operators a condition may use.
+CONDITION_OPERATORS: tuple[str, ...] = (">", ">=", "<", "<=", "=", "<>")
+#: Transition rules: how protection against losses is paid for.
+TRANSITION_MODES: tuple[str, ...] = ("scale_gains", "reserve", "cap_gains")
 Counting = Literal["duplicated", "unduplicated"]
 
 
@@ -82,6 +93,9 @@ class District:
     base_rate_mode: Literal["solve", "fixed"] = "solve"
     base_rate: float = 0.0  # used when base_rate_mode is "fixed"
     transition_max_loss: float = 0.0  # share of prior-year allocation a school may lose; 0 = off
+    transition_mode: str = "scale_gains"  # one of TRANSITION_MODES
+    transition_reserve: float = 0.0  # dollars set aside for protection (mode "reserve")
+    transition_gain_cap: float = 0.0  # share of prior year a gain may reach (mode "cap_gains")
     plan_deadline: str = ""
     contact: str = ""
     unspent_warning: float = 0.05  # warn when a plan leaves more than this share of a fund
@@ -91,7 +105,7 @@ class District:
 class School:
     """One school of the roster: identity, grades, counts and prior-year allocation."""
 
-    school_id: str  # 14-digit CDS code
+    school_id: str  # the district's own site code (a 14-digit CDS code when imported from CDE)
     name: str
     level: str  # one of LEVELS
     low_grade: str
@@ -107,6 +121,8 @@ class School:
     performance_points: float = 0.0
     hard_to_staff_teachers: float = 0.0
     grades_estimated: bool = False  # True when grade counts were spread from a total
+    cds_code: str = ""  # 14-digit CDS code when the school_id is a district site code
+    extra: Mapping[str, float] = field(default_factory=dict)  # the policy's roster columns
 
     @property
     def enrollment(self) -> int:
@@ -117,9 +133,62 @@ class School:
         """Value of a count column by name (see COUNT_FIELDS)."""
         if field_name == "enrollment":
             return self.enrollment
-        if field_name not in COUNT_FIELDS:
-            raise KeyError(field_name)
-        return getattr(self, field_name)
+        if field_name in COUNT_FIELDS:
+            return getattr(self, field_name)
+        if field_name in self.extra:
+            return float(self.extra[field_name])
+        raise KeyError(field_name)
+
+
+@dataclass(frozen=True)
+class RosterColumn:
+    """A count or yes/no flag of the district's own, declared in the policy: a roster CSV
+    column and a Schools sheet column (newcomers, long-term EL, TK program, ...)."""
+
+    key: str  # lowercase identifier: the CSV header and what components name
+    header: str  # shown on the Schools sheet
+    kind: str = "count"  # "count" (a number) or "flag" (Yes/No, counted as 1/0)
+    fractional: bool = False  # a count may hold decimals (FTE-weighted, rates)
+    instances: bool = False  # a count may exceed enrollment (each instance of a need)
+    help: str = ""
+
+    @property
+    def is_flag(self) -> bool:
+        """True for a Yes/No column."""
+        return self.kind == "flag"
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One test a school must pass for a component to apply (see Component.conditions).
+
+    measure: a count column ("el", "nonstability_rate", a roster column), "share:<column>"
+    (that column over the component's enrollment), "flag:<column>" (1 for Yes, 0 for No),
+    "grades:<first>-<last>" (pupils enrolled in those grades) or "level:<Level>" (1 when the
+    school is at that level)."""
+
+    measure: str
+    operator: str  # one of CONDITION_OPERATORS
+    value: float
+
+
+@dataclass(frozen=True)
+class RateBand:
+    """A rate that applies to part of a component's pupils: a school level ("High") or a
+    range of grades ("6"-"12"). A banded component's amount adds rate x pupils per band."""
+
+    label: str
+    rate: float
+    level: str = ""  # one of LEVELS: the band applies to schools of this level
+    first_grade: str = ""  # or: the band counts pupils in these grades
+    last_grade: str = ""
+
+    @property
+    def grades(self) -> tuple[str, ...]:
+        """The grades a grade band counts (empty for a level band)."""
+        if not self.first_grade:
+            return ()
+        return GRADES[grade_index(self.first_grade) : grade_index(self.last_grade) + 1]
 
 
 @dataclass(frozen=True)
@@ -199,6 +268,12 @@ class Component:
     pool: float = 0.0  # dollars shared (pool)
     by_level: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)  # in LEVELS order
     note: str = ""
+    enrollment: str = "enrollment"  # the count shares, thresholds and minimums are measured on
+    conditions: tuple[Condition, ...] = ()  # eligibility tests (see Condition)
+    eligible: str = "all"  # conditions combine: "all" must hold, or "any" one
+    bands: tuple[RateBand, ...] = ()  # rates by level or grades instead of one rate
+    round_digits: int = 2  # each school's amount rounded to the cent (2) or whole dollar (0)
+    in_budget: bool = True  # unrestricted amounts count against the budget the base solves to
 
 
 @dataclass(frozen=True)
@@ -258,6 +333,15 @@ class Policy:
     objects: tuple[ObjectCode, ...] = ()
     goals: tuple[Goal, ...] = ()
     fte_step: float = 0.1
+    roster_columns: tuple[RosterColumn, ...] = ()
+
+    def roster_column(self, key: str) -> RosterColumn | None:
+        """The declared roster column with this key, if any."""
+        return next((c for c in self.roster_columns if c.key == key), None)
+
+    def count_fields(self) -> tuple[str, ...]:
+        """Every count a component may use: the built-in ones and the declared columns."""
+        return COUNT_FIELDS + tuple(c.key for c in self.roster_columns)
 
     def fund(self, code: str) -> Fund:
         """The fund with this code."""
@@ -268,12 +352,24 @@ class Policy:
 
 
 @dataclass(frozen=True)
+class Adjustment:
+    """A named dollar line for one school, typed on the Adjustments sheet: a hold-harmless
+    or baseline-staffing supplement, a state adjustment, "other". Positive or negative."""
+
+    school_id: str
+    component: str  # code of an "adjustment" component (which gives the fund)
+    amount: float
+    reason: str
+
+
+@dataclass(frozen=True)
 class DistrictInputs:
     """All inputs of the formula: what the district workbook holds."""
 
     district: District
     policy: Policy
     schools: tuple[School, ...]
+    adjustments: tuple[Adjustment, ...] = ()
 
 
 Severity = Literal["error", "warning"]

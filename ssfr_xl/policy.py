@@ -13,11 +13,15 @@ from typing import Any
 from .errors import FileError, PolicyError
 from .model import (
     COMPONENT_KINDS,
+    CONDITION_OPERATORS,
     COUNT_FIELDS,
+    ELIGIBLE_MODES,
     GRADES,
     LEVELS,
     LINEAR_KINDS,
+    TRANSITION_MODES,
     Component,
+    Condition,
     District,
     Fund,
     Goal,
@@ -25,12 +29,19 @@ from .model import (
     JobClass,
     ObjectCode,
     Policy,
+    RateBand,
+    RosterColumn,
     School,
     Service,
+    grade_index,
 )
 from .money import excel_round
 
 CODE_PATTERN = re.compile(r"^[A-Z][A-Z0-9_-]{0,15}$")
+#: Roster column keys: lowercase identifiers (they are CSV headers and workbook labels).
+COLUMN_KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+#: Rounding of each school's amount: to the cent or to the whole dollar.
+ROUNDINGS = {"cent": 2, "dollar": 0}
 #: Fund codes may be SACS resource numbers ("3010"): letters or digits, - and _.
 FUND_CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 _-]{0,15}$")
 
@@ -47,6 +58,8 @@ class PolicyFile:
         s = self.settings
         if "budget" in s:
             budget = float(s["budget"])
+        elif "budget_per_pupil" not in s:
+            budget = 0.0  # a fixed base rate needs no budget
         else:
             enrollment = sum(school.enrollment for school in schools)
             budget = excel_round(float(s.get("budget_per_pupil", 0)) * enrollment, 0)
@@ -58,6 +71,9 @@ class PolicyFile:
             base_rate_mode=s.get("base_rate_mode", "solve"),
             base_rate=float(s.get("base_rate", 0)),
             transition_max_loss=float(s.get("transition_max_loss", 0)),
+            transition_mode=str(s.get("transition_mode", "scale_gains")),
+            transition_reserve=float(s.get("transition_reserve", 0)),
+            transition_gain_cap=float(s.get("transition_gain_cap", 0)),
             plan_deadline=str(s.get("plan_deadline", "")),
             contact=str(s.get("contact", "")),
             unspent_warning=float(s.get("unspent_warning", 0.05)),
@@ -156,6 +172,12 @@ def _component(r: Mapping[str, Any], at: str) -> Component:
         raise PolicyError(f"{at}: by_level needs {len(LEVELS)} numbers "
                           f"({', '.join(LEVELS)}).")
     code = _text(r, "code", at)
+    rounding = _text(r, "round_to", at, "cent")
+    if rounding not in ROUNDINGS:
+        raise PolicyError(f"{at}: round_to must be 'cent' or 'dollar', not {rounding!r}.")
+    in_budget = r.get("in_budget", True)
+    if not isinstance(in_budget, bool):
+        raise PolicyError(f"{at}: in_budget must be true or false.")
     return Component(
         code=code, name=_text(r, "name", at, code), kind=_text(r, "kind", at),
         fund=_text(r, "fund", at), basis=tuple(basis),
@@ -165,7 +187,47 @@ def _component(r: Mapping[str, Any], at: str) -> Component:
         minimum=_num(r, "minimum", at), cap=_num(r, "cap", at), pool=_num(r, "pool", at),
         by_level=tuple(float(v) for v in by_level),  # type: ignore[arg-type]
         note=_text(r, "note", at, ""),
+        enrollment=_text(r, "enrollment", at, "enrollment"),
+        conditions=tuple(_condition(c, f"{at} condition #{i}")
+                         for i, c in enumerate(_sub_tables(r, "condition", at), start=1)),
+        eligible=_text(r, "eligible", at, "all"),
+        bands=tuple(_band(b, f"{at} band #{i}")
+                    for i, b in enumerate(_sub_tables(r, "band", at), start=1)),
+        round_digits=ROUNDINGS[rounding],
+        in_budget=in_budget,
     )
+
+
+def _sub_tables(r: Mapping[str, Any], key: str, at: str) -> list[Mapping[str, Any]]:
+    rows = r.get(key, [])
+    if not isinstance(rows, list) or not all(isinstance(x, Mapping) for x in rows):
+        raise PolicyError(f"{at}: [[component.{key}]] must be a list of tables.")
+    return rows
+
+
+def _condition(r: Mapping[str, Any], at: str) -> Condition:
+    return Condition(_text(r, "measure", at), _text(r, "operator", at, ">"),
+                     _num(r, "value", at))
+
+
+def _band(r: Mapping[str, Any], at: str) -> RateBand:
+    level = _text(r, "level", at, "")
+    first, last = _text(r, "first_grade", at, ""), _text(r, "last_grade", at, "")
+    label = _text(r, "label", at, level or (f"{first}-{last}" if first else ""))
+    return RateBand(label, _num(r, "rate", at), level, first, last)
+
+
+def _roster_column(r: Mapping[str, Any], at: str) -> RosterColumn:
+    key = _text(r, "key", at)
+    flags = {}
+    for name in ("fractional", "instances"):
+        value = r.get(name, False)
+        if not isinstance(value, bool):
+            raise PolicyError(f"{at}: '{name}' must be true or false.")
+        flags[name] = value
+    return RosterColumn(key, _text(r, "header", at, key.replace("_", " ").capitalize()),
+                        _text(r, "kind", at, "count"), flags["fractional"],
+                        flags["instances"], _text(r, "help", at, ""))
 
 
 def _job_class(r: Mapping[str, Any], at: str) -> JobClass:
@@ -190,7 +252,7 @@ def _goal(r: Mapping[str, Any], at: str) -> Goal:
 
 
 NUMERIC_SETTINGS = ("budget", "budget_per_pupil", "base_rate", "transition_max_loss",
-                    "fte_step", "unspent_warning")
+                    "transition_reserve", "transition_gain_cap", "fte_step", "unspent_warning")
 
 
 def parse_policy(data: Mapping[str, Any], where: str = "policy") -> PolicyFile:
@@ -206,6 +268,7 @@ def parse_policy(data: Mapping[str, Any], where: str = "policy") -> PolicyFile:
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
             problems.append(f"{where}: [district] {key} must be a number, not {value!r}.")
             settings.pop(key)
+    roster_columns = _entries(data, "roster_column", where, _roster_column, problems)
     spans = _entries(data, "grade_span", where, _span, problems)
     funds = _entries(data, "fund", where, _fund, problems)
     components = list(_entries(data, "component", where, _component, problems))
@@ -221,6 +284,7 @@ def parse_policy(data: Mapping[str, Any], where: str = "policy") -> PolicyFile:
         objects=_entries(data, "object", where, _object, problems),
         goals=_entries(data, "goal", where, _goal, problems),
         fte_step=float(settings.get("fte_step", 0.1)),
+        roster_columns=roster_columns,
     )
     if not problems:
         problems += check_policy(policy, settings, where)
@@ -235,8 +299,20 @@ def check_policy(policy: Policy, settings: Mapping[str, Any], where: str) -> lis
     mode = settings.get("base_rate_mode", "solve")
     if mode not in ("solve", "fixed"):
         problems.append(f"{where}: base_rate_mode must be 'solve' or 'fixed', not {mode!r}.")
-    if "budget" not in settings and "budget_per_pupil" not in settings:
-        problems.append(f"{where}: [district] needs 'budget' or 'budget_per_pupil'.")
+    if mode == "solve" and "budget" not in settings and "budget_per_pupil" not in settings:
+        problems.append(f"{where}: [district] needs 'budget' or 'budget_per_pupil' to solve "
+                        "the base rate for (or set base_rate_mode = \"fixed\" and base_rate).")
+    tmode = settings.get("transition_mode", "scale_gains")
+    if tmode not in TRANSITION_MODES:
+        problems.append(f"{where}: transition_mode must be one of {', '.join(TRANSITION_MODES)}, "
+                        f"not {tmode!r}.")
+    cap = settings.get("transition_gain_cap", 0)
+    if isinstance(cap, int | float) and cap < 0:
+        problems.append(f"{where}: transition_gain_cap cannot be negative.")
+    if isinstance(settings.get("transition_reserve", 0), int | float) and \
+            settings.get("transition_reserve", 0) < 0:
+        problems.append(f"{where}: transition_reserve cannot be negative.")
+    problems += roster_column_problems(policy, where)
     loss = settings.get("transition_max_loss", 0)
     if not isinstance(loss, int | float) or not 0 <= loss <= 1:
         problems.append(f"{where}: transition_max_loss must be a share from 0 (hold harmless) "
@@ -283,6 +359,7 @@ def check_policy(policy: Policy, settings: Mapping[str, Any], where: str) -> lis
     codes = [c.code for c in policy.components]
     if len(set(codes)) != len(codes):
         problems.append(f"{where}: component codes must be unique.")
+    count_fields = policy.count_fields()
     kinds = [c.kind for c in policy.components]
     for single in ("base", "transition"):
         if kinds.count(single) > 1:
@@ -309,13 +386,15 @@ def check_policy(policy: Policy, settings: Mapping[str, Any], where: str) -> lis
             if b.startswith("span:"):
                 if b[5:] not in span_names:
                     problems.append(f"{at}: basis {b!r} names no grade span.")
-            elif b not in COUNT_FIELDS:
-                problems.append(f"{at}: basis {b!r} is not one of {', '.join(COUNT_FIELDS)}.")
+            elif b not in count_fields:
+                problems.append(f"{at}: basis {b!r} is not one of {', '.join(count_fields)} "
+                                "(declare a district column with [[roster_column]]).")
         for name in ("rate", "threshold", "minimum", "cap", "pool"):
             if getattr(c, name) < 0:
                 problems.append(f"{at}: {name} cannot be negative.")
         if any(v < 0 for v in c.by_level):
             problems.append(f"{at}: by_level values cannot be negative.")
+        problems += _component_rule_problems(policy, c, at)
         if c.kind == "transition":
             fund = next((f for f in policy.funds if f.code == c.fund), None)
             if fund is not None and fund.restricted:
@@ -331,6 +410,105 @@ def check_policy(policy: Policy, settings: Mapping[str, Any], where: str) -> lis
     if not isinstance(step, int | float) or not 0 < step <= 1:
         problems.append(f"{where}: fte_step must be a number above 0 and at most 1.")
     problems += list_code_problems(policy, where)
+    return problems
+
+
+def _component_rule_problems(policy: Policy, c: Component, at: str) -> list[str]:
+    """Problems with a component's enrollment, conditions, bands and rounding."""
+    problems = []
+    counts = policy.count_fields()
+    if c.enrollment not in counts:
+        problems.append(f"{at}: enrollment {c.enrollment!r} is not a count column.")
+    if c.eligible not in ELIGIBLE_MODES:
+        problems.append(f"{at}: eligible must be 'all' or 'any', not {c.eligible!r}.")
+    if c.conditions and c.kind in ("transition", "adjustment", "pool"):
+        problems.append(f"{at}: a {c.kind} component cannot have eligibility conditions.")
+    for k, cond in enumerate(c.conditions, start=1):
+        where_ = f"{at} condition #{k}"
+        if cond.operator not in CONDITION_OPERATORS:
+            problems.append(f"{where_}: operator must be one of "
+                            f"{' '.join(CONDITION_OPERATORS)}, not {cond.operator!r}.")
+        problem = measure_problem(policy, cond.measure)
+        if problem:
+            problems.append(f"{where_}: {problem}")
+    if c.bands:
+        if c.kind != "per_pupil":
+            problems.append(f"{at}: rates by level or grades (bands) are for per_pupil "
+                            "components.")
+        kinds = {"level" if b.level else "grades" for b in c.bands}
+        if len(kinds) > 1:
+            problems.append(f"{at}: bands are either all by level or all by grades.")
+        for k, b in enumerate(c.bands, start=1):
+            where_ = f"{at} band #{k}"
+            if b.rate < 0:
+                problems.append(f"{where_}: rate cannot be negative.")
+            if b.level and b.level not in LEVELS:
+                problems.append(f"{where_}: level {b.level!r} is not one of {', '.join(LEVELS)}.")
+            elif not b.level:
+                try:
+                    if grade_index(b.first_grade) > grade_index(b.last_grade):
+                        problems.append(f"{where_}: first_grade comes after last_grade.")
+                except ValueError:
+                    problems.append(f"{where_}: give a level, or first_grade and last_grade "
+                                    "(TK, K, 1..12).")
+        if "grades" in kinds and list(c.basis) not in ([], ["enrollment"]):
+            problems.append(f"{at}: bands by grades count enrolled pupils; the basis must be "
+                            "enrollment.")
+        if "level" in kinds and len({b.level for b in c.bands}) != len(c.bands):
+            problems.append(f"{at}: each level may have one band.")
+    if c.round_digits not in (0, 2):
+        problems.append(f"{at}: round_to must be cent or dollar.")
+    return problems
+
+
+def measure_problem(policy: Policy, measure: str) -> str:
+    """Why a condition's measure is not one ssfr-xl can compute ("" when it is fine)."""
+    counts = policy.count_fields()
+    kind, _, arg = measure.partition(":")
+    if not arg:
+        return "" if measure in counts else (
+            f"measure {measure!r} is not a count column ({', '.join(counts)}).")
+    if kind == "share":
+        return "" if arg in counts else f"share:{arg} names no count column."
+    if kind == "flag":
+        col = policy.roster_column(arg)
+        return "" if col is not None and col.is_flag else (
+            f"flag:{arg} names no yes/no [[roster_column]] (kind = \"flag\").")
+    if kind == "level":
+        return "" if arg in LEVELS else f"level:{arg} is not one of {', '.join(LEVELS)}."
+    if kind == "grades":
+        first, _, last = arg.partition("-")
+        try:
+            if grade_index(first) > grade_index(last):
+                return f"grades:{arg}: the first grade comes after the last."
+        except ValueError:
+            return f"grades:{arg} must be <first>-<last>, e.g. grades:9-12."
+        return ""
+    return (f"measure {measure!r}: use a count column, share:<column>, flag:<column>, "
+            "grades:<first>-<last> or level:<Level>.")
+
+
+def roster_column_problems(policy: Policy, where: str) -> list[str]:
+    """Declared roster columns must have distinct, valid keys that clash with nothing."""
+    problems = []
+    reserved = set(COUNT_FIELDS) | {"school_id", "school_name", "level", "low_grade",
+                                    "high_grade", "cds_code", "prior_year_allocation",
+                                    "grades_estimated", *GRADES}
+    seen: set[str] = set()
+    for col in policy.roster_columns:
+        at = f"{where} [[roster_column]] {col.key}"
+        if not COLUMN_KEY_PATTERN.match(col.key):
+            problems.append(f"{at}: key must be lowercase letters, digits or _ (at most 32), "
+                            "starting with a letter.")
+        if col.key in reserved:
+            problems.append(f"{at}: {col.key} is a built-in roster column; choose another key.")
+        if col.key in seen:
+            problems.append(f"{at}: declared twice.")
+        seen.add(col.key)
+        if col.kind not in ("count", "flag"):
+            problems.append(f"{at}: kind must be 'count' or 'flag', not {col.kind!r}.")
+        if col.is_flag and (col.fractional or col.instances):
+            problems.append(f"{at}: a flag is Yes or No; fractional and instances are for counts.")
     return problems
 
 

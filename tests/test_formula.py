@@ -354,8 +354,14 @@ def test_transition_protection_above_gains_pays_a_share() -> None:
     ]
     assert sum(amounts(result, "TRANS")) == pytest.approx(0, abs=1e-9)
     assert len(result.notes) == 1
-    assert "Transition protection costs more than all gains" in result.notes[0]
-    assert "48.1%" in result.notes[0]
+    note = result.notes[0]
+    assert note.startswith("Transition promise not kept")
+    assert "Protected schools get 48.1% of their shortfall" in note
+    assert "2 school(s) lose more than 5.0%" in note
+    # School 1 alone: 200,000 x (1 - L) - 100,000 = 50,000 of gains gives L = 25%; school 4's
+    # floor 120,000 x 75% = 90,000 is then below its formula total of 100,000.
+    assert "a maximum loss of 25.00%" in note
+    assert "transition_reserve = 104000" in note
 
 
 def test_transition_with_no_gains_pays_nothing_and_says_so() -> None:
@@ -585,7 +591,7 @@ def test_transition_floor_holds_when_gains_pay_for_it(inputs: DistrictInputs) ->
     transition = next(r for r in result.components if r.component.kind == "transition")
     assert abs(sum(transition.amount)) <= 0.005 * len(result.schools) + 1e-6
     if result.transition_protection > result.transition_gains:
-        assert any("Transition protection costs more" in note for note in result.notes)
+        assert any(note.startswith("Transition promise not kept") for note in result.notes)
         return
     max_loss = inputs.district.transition_max_loss
     slack = 0.01 * len(result.components)
