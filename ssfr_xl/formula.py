@@ -250,7 +250,6 @@ def allocate(inputs: DistrictInputs) -> AllocationResult:
     policy, district, schools = inputs.policy, inputs.district, inputs.schools
     n = len(schools)
     restricted = {f.code: f.restricted for f in policy.funds}
-    enrollment = np.array([float(s.enrollment) for s in schools])
     unduplicated = np.array([float(s.unduplicated) for s in schools])
     level_index = np.array([LEVELS.index(s.level) for s in schools], dtype=int)
     for s in schools:

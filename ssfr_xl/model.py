@@ -6,8 +6,8 @@ workbooks are written from and read back into, and what the allocation engine co
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Literal
 
 #: Grades in the order a roster lists them (TK = transitional kindergarten).
