@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .cells import arithmetic_formula
-from .district_book import (
+from .district_formulas import (
     APPENDED_ROWS,
     COMPONENT_NAMED_CELLS,
     computed_cells,

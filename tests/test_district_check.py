@@ -20,12 +20,7 @@ import pytest
 from openpyxl.worksheet.formula import ArrayFormula
 
 from ssfr_xl import district_check
-from ssfr_xl.district_book import (
-    check_cached_values,
-    computed_cells,
-    read_district,
-    write_district,
-)
+from ssfr_xl.district_book import check_cached_values, read_district, write_district
 from ssfr_xl.district_check import (
     SHOWN,
     check_formulas,
@@ -34,6 +29,7 @@ from ssfr_xl.district_check import (
     normalise_formula,
     same_formula,
 )
+from ssfr_xl.district_formulas import computed_cells
 from ssfr_xl.formula import allocate
 from ssfr_xl.layout import DistrictLayout, cell_address
 from ssfr_xl.layout import DistrictSheets as S
