@@ -20,11 +20,16 @@ from . import __name__ as _pkg
 from . import styles
 from .district_formulas import (
     COMPONENT_NAMED_CELLS,
+    adjustment_records,
+    adjustments_list_column,
     allocation_marks,
     allocation_rows,
+    band_records,
     calculation_rows,
     component_records,
+    condition_records,
     job_class_rows,
+    rule_names,
     school_records,
     settings_values,
     span_records,
@@ -59,7 +64,7 @@ def write_district(path: str | Path, inputs: DistrictInputs,
                    progress: Callable[[str], None] | None = None) -> None:
     """Write the district formula workbook for these inputs (atomically)."""
     say = progress or (lambda _msg: None)
-    layout = DistrictLayout(inputs.policy, len(inputs.schools))
+    layout = DistrictLayout.of(inputs)
     wb = Workbook()
     styles.register(wb)
     sheets: dict[str, Worksheet] = {}
@@ -68,19 +73,22 @@ def write_district(path: str | Path, inputs: DistrictInputs,
         sheets[name].title = name
 
     say("lists and reference tables")
-    _write_lists(wb, sheets[S.LISTS])
+    _write_lists(wb, sheets[S.LISTS], layout)
     _write_reference_tables(wb, sheets, layout, inputs)
     say("policy")
     _write_policy(wb, sheets[S.POLICY], layout, inputs)
     say(f"{len(inputs.schools)} schools")
     _write_schools(wb, sheets[S.SCHOOLS], layout, inputs)
+    _write_adjustments(wb, sheets[S.ADJUSTMENTS], layout, inputs)
     say("calculation formulas")
     _write_calculation(sheets[S.CALCULATION], layout)
     say("allocation formulas")
     _write_allocations(sheets[S.ALLOCATIONS], layout)
     _write_summary(sheets[S.SUMMARY], layout)
     _write_instructions(sheets[S.INSTRUCTIONS], inputs)
-    _write_meta(sheets[S.META], inputs)
+    _write_meta(sheets[S.META], inputs, layout)
+    for name, (sheet, address) in rule_names(layout).items():
+        define_name(wb, name, sheet, address)
     for name, ws in sheets.items():
         if name != S.META:
             protect(ws)
@@ -92,7 +100,7 @@ def write_district(path: str | Path, inputs: DistrictInputs,
 
 # --- sheets ------------------------------------------------------------------------------
 
-def _write_lists(wb: Workbook, ws: Worksheet) -> None:
+def _write_lists(wb: Workbook, ws: Worksheet, layout: DistrictLayout) -> None:
     title(ws, "Lists", "Values offered by the dropdowns. Not for editing.")
     for col, (name, values) in enumerate(LISTS.items(), start=1):
         ws.cell(row=3, column=col, value=name.removeprefix("List_").replace("_", " "))
@@ -102,6 +110,12 @@ def _write_lists(wb: Workbook, ws: Worksheet) -> None:
         ws.column_dimensions[cell_address(1, col)[:-1]].width = 24
         define_name(wb, name, S.LISTS,
                     f"{cell_address(4, col)}:{cell_address(3 + len(values), col)}")
+    col = adjustments_list_column()
+    ws.cell(row=3, column=col, value="Adjustments").style = styles.HEADER
+    for i, c in enumerate(layout.adjustment_components):
+        put_text(ws.cell(row=4 + i, column=col), c.code)
+        ws.cell(row=4 + i, column=col).style = styles.FORMULA
+    ws.column_dimensions[cell_address(1, col)[:-1]].width = 24
 
 
 def _write_reference_tables(wb: Workbook, sheets: dict[str, Worksheet], layout: DistrictLayout,
@@ -159,6 +173,14 @@ def _write_policy(wb: Workbook, ws: Worksheet, layout: DistrictLayout,
             define_name(wb, layout.component_name(param, c), S.POLICY, comps.cell(key, i))
         first, last = comps.cell("level_0", i), comps.cell(f"level_{len(LEVELS) - 1}", i)
         define_name(wb, layout.component_name("Level", c), S.POLICY, f"{first}:{last}")
+    conditions, bands = layout.conditions, layout.bands
+    ws.cell(row=conditions.header_row - 1, column=1,
+            value="Eligibility conditions (a component applies where all, or any, hold)"
+            ).style = styles.LABEL
+    write_table(wb, ws, conditions, condition_records(layout))
+    ws.cell(row=bands.header_row - 1, column=1,
+            value="Rates by school level or grades").style = styles.LABEL
+    write_table(wb, ws, bands, band_records(layout))
     ws.freeze_panes = ws.cell(row=comps.first_row, column=3)
 
 
@@ -170,6 +192,17 @@ def _write_schools(wb: Workbook, ws: Worksheet, layout: DistrictLayout,
     write_table(wb, ws, t, school_records(layout, inputs))
     ws.freeze_panes = ws.cell(row=t.first_row, column=3)
     ws.auto_filter.ref = f"A{t.header_row}:{t.letter(t.columns[-1].key)}{t.last_row}"
+
+
+def _write_adjustments(wb: Workbook, ws: Worksheet, layout: DistrictLayout,
+                       inputs: DistrictInputs) -> None:
+    t = layout.adjustments
+    codes = ", ".join(c.code for c in layout.adjustment_components) or "none in this policy"
+    title(ws, "Adjustments", "Named dollar lines per school, positive or negative, each with a "
+          f"reason (hold-harmless or baseline-staffing supplements, state adjustments, other). "
+          f"Adjustments: {codes}. The Check column says what to fix.")
+    write_table(wb, ws, t, adjustment_records(layout, inputs))
+    ws.freeze_panes = ws.cell(row=t.first_row, column=2)
 
 
 def _write_calculation(ws: Worksheet, layout: DistrictLayout) -> None:
@@ -197,7 +230,9 @@ def _write_allocations(ws: Worksheet, layout: DistrictLayout) -> None:
     write_header(ws, t)
     ws.cell(row=layout.fund_row, column=t.col("enrollment"), value="Fund").style = styles.LABEL
     ws.cell(row=layout.unrestricted_row, column=t.col("enrollment"),
-            value="In formula total").style = styles.LABEL
+            value="Unrestricted (1/0)").style = styles.LABEL
+    ws.cell(row=layout.counted_row, column=t.col("enrollment"),
+            value="In budget (1/0)").style = styles.LABEL
     for row, col, value in allocation_marks(layout):
         ws.cell(row=row, column=col, value=value).style = styles.FORMULA
     for f in p.funds:
@@ -283,7 +318,7 @@ def _write_instructions(ws: Worksheet, inputs: DistrictInputs) -> None:
         ws.cell(row=4 + i, column=1).border = styles.Border()
 
 
-def _write_meta(ws: Worksheet, inputs: DistrictInputs) -> None:
+def _write_meta(ws: Worksheet, inputs: DistrictInputs, layout: DistrictLayout) -> None:
     from . import __version__
 
     values = {
@@ -292,7 +327,7 @@ def _write_meta(ws: Worksheet, inputs: DistrictInputs) -> None:
         "district": inputs.district.cds_code,
         "fiscal_year": inputs.district.fiscal_year,
         "n_schools": len(inputs.schools),
-        "structure": json.dumps(structure_of(inputs), separators=(",", ":")),
+        "structure": json.dumps(structure_of(inputs, layout), separators=(",", ":")),
         "created_by": f"{_pkg} {__version__}",
         "created_at": _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat(),
     }

@@ -34,6 +34,7 @@ from .district_formulas import (
     APPENDED_ROWS,
     COMPONENT_NAMED_CELLS,
     computed_cells,
+    rule_names,
     summary_descriptions,
 )
 from .layout import (
@@ -218,7 +219,8 @@ def expected_names(layout: DistrictLayout) -> dict[str, tuple[str, str]]:
         names[name] = (S.LISTS, f"{cell_address(4, col)}:{cell_address(3 + len(values), col)}")
     for f in SETTINGS.fields:
         names[f.name] = (SETTINGS.sheet, SETTINGS.cell(f.key))
-    tables = (layout.spans, layout.components, layout.schools, *_list_tables(layout))
+    tables = (layout.spans, layout.components, layout.schools, layout.adjustments,
+              *_list_tables(layout))
     for t in tables:
         if not t.rows:
             continue
@@ -237,6 +239,7 @@ def expected_names(layout: DistrictLayout) -> dict[str, tuple[str, str]]:
             names[layout.component_name(param, c)] = (S.POLICY, comps.cell(key, i))
         first, last = comps.cell("level_0", i), comps.cell(f"level_{len(LEVELS) - 1}", i)
         names[layout.component_name("Level", c)] = (S.POLICY, f"{first}:{last}")
+    names.update(rule_names(layout))
     return names
 
 
@@ -246,7 +249,8 @@ def input_areas(layout: DistrictLayout) -> list[tuple[str, int, int, int, int]]:
     areas = [(SETTINGS.sheet, SETTINGS.row(f.key), SETTINGS.row(f.key), SETTINGS.value_col,
               SETTINGS.value_col) for f in SETTINGS.fields if f.input]
     appendable = {id(t) for t in _list_tables(layout)}
-    for t in (layout.spans, layout.components, layout.schools, *_list_tables(layout)):
+    for t in (layout.spans, layout.components, layout.conditions, layout.bands, layout.schools,
+              layout.adjustments, *_list_tables(layout)):
         last = t.last_row + (APPENDED_ROWS if id(t) in appendable else 0)
         for c in t.columns:
             if c.input:
@@ -361,7 +365,7 @@ def check_formulas(path: str | Path, inputs: DistrictInputs) -> FormulaCheck:
 
 
 def _check(path: Path, inputs: DistrictInputs, check: FormulaCheck) -> None:
-    layout = DistrictLayout(inputs.policy, len(inputs.schools))
+    layout = DistrictLayout.of(inputs)
     # count what is expected before reading, so an unreadable file still says how many
     cells = list(computed_cells(inputs, layout))
     check.expected = len(cells)
@@ -532,6 +536,11 @@ class _Describer:
             (layout.allocations, school),
             (layout.spans, [f"grade span {s.name}" for s in p.spans]),
             (layout.components, [f"component {c.code}" for c in p.components]),
+            (layout.conditions, [f"condition {k + 1} of {c.code}"
+                                 for c, k in layout.condition_list]),
+            (layout.bands, [f"band {c.bands[k].label} of {c.code}" for c, k in layout.band_list]),
+            (layout.adjustments, [f"adjustment line {i + 1}"
+                                  for i in range(layout.adjustments.rows)]),
             (layout.job_classes, [f"job class {j.code}" for j in p.job_classes]),
             (layout.funds, [f"fund {f.code}" for f in p.funds]),
             (layout.services, [f"service {s.code}" for s in p.services]),
@@ -554,13 +563,13 @@ class _Describer:
                 if sheet == S.ALLOCATIONS and column.key.startswith("amount_"):
                     header = f"{column.key.removeprefix('amount_')} amount"
                 return f"{header}, {labels[row - t.first_row]}"
-        if sheet == S.ALLOCATIONS and row in (self.layout.fund_row,
-                                              self.layout.unrestricted_row):
+        marks = {self.layout.fund_row: "fund", self.layout.unrestricted_row: "unrestricted flag",
+                 self.layout.counted_row: "in-budget flag"}
+        if sheet == S.ALLOCATIONS and row in marks:
             t = self.layout.allocations
             if t.first_col <= col < t.first_col + len(t.columns):
                 header = t.columns[col - t.first_col].header
-                what = "fund" if row == self.layout.fund_row else "in formula total"
-                return f"{what} of {header}"
+                return f"{marks[row]} of {header}"
         if sheet == S.SUMMARY:
             if self.summary is None:
                 self.summary = summary_descriptions(self.layout)

@@ -4,6 +4,7 @@ with the engine's."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,14 +17,17 @@ from .layout import (
     GOAL_COLUMNS,
     JOB_CLASS_COLUMNS,
     OBJECT_COLUMNS,
-    ROSTER_INPUTS,
     SERVICE_COLUMNS,
     SETTINGS,
     DistrictLayout,
     cell_address,
+    roster_columns,
 )
 from .layout import DistrictSheets as S
-from .model import GRADES, LEVELS, DistrictInputs
+from .model import GRADES, LEVELS, Condition, DistrictInputs, RateBand, RosterColumn
+
+#: School IDs: the district's own site codes or CDS codes.
+SCHOOL_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,19}$")
 
 # --- reading -----------------------------------------------------------------------------
 
@@ -113,8 +117,8 @@ def read_district(path: str | Path) -> DistrictInputs:
     from .policy import check_policy
 
     path = Path(path)
-    grid = _Grid(path, (S.POLICY, S.SCHOOLS, S.FUNDS, S.JOB_CLASSES, S.SERVICES, S.OBJECTS,
-                        S.GOALS, S.META))
+    grid = _Grid(path, (S.POLICY, S.SCHOOLS, S.ADJUSTMENTS, S.FUNDS, S.JOB_CLASSES,
+                        S.SERVICES, S.OBJECTS, S.GOALS, S.META))
     meta = {to_text(grid.value(S.META, r, 1)): grid.value(S.META, r, 2) for r in range(1, 20)}
     if meta.get("kind") != "district" or "structure" not in meta:
         raise WorkbookError(f"{path.name}: not an ssfr-xl district workbook (no metadata).")
@@ -187,9 +191,14 @@ def read_district(path: str | Path) -> DistrictInputs:
         problems.append(f"{S.FUNDS}: fund codes were changed or reordered; the allocation "
                         "formulas refer to them. Put them back or rebuild with ssfr-xl init.")
 
+    roster_cols = tuple(RosterColumn(key, header, kind, bool(fractional), bool(instances), help_)
+                        for key, header, kind, fractional, instances, help_
+                        in structure.get("roster_columns", []))
+    rules = structure.get("rules", {})
     components = []
     comp_cols = {c.key: i for i, c in enumerate(COMPONENT_COLUMNS)}
     for code, kind, basis in structure["components"]:
+        rule = rules.get(code, {})
         base = Component(code=code, name=code, kind=kind, fund="", basis=tuple(basis))
         sheet, row, _ = grid.named(f"Rate_{code.replace('-', '_')}")
 
@@ -220,6 +229,20 @@ def read_district(path: str | Path) -> DistrictInputs:
             pool=number("pool"),
             by_level=tuple(number(f"level_{j}") for j in range(len(LEVELS))),  # type: ignore
             note=to_text(cell("note")),
+            enrollment=rule.get("enrollment", "enrollment"),
+            conditions=tuple(
+                Condition(measure, operator, named(f"Cond_{code.replace('-', '_')}_{k + 1}",
+                                                   to_number, f"condition {k + 1} of {code}"))
+                for k, (measure, operator) in enumerate(rule.get("conditions", []))),
+            eligible=to_text(cell("eligible")) or "all",
+            bands=tuple(
+                RateBand(label, named(f"Band_{code.replace('-', '_')}_{k + 1}", to_number,
+                                      f"rate of band {label} of {code}"), level, first, last)
+                for k, (label, level, first, last) in enumerate(rule.get("bands", []))),
+            round_digits=_rounding(to_text(cell("round_to")), problems,
+                                   where(sheet, row, 1 + comp_cols["round_to"])),
+            in_budget=_yes_no(cell("in_budget"), problems,
+                              where(sheet, row, 1 + comp_cols["in_budget"]), default=True),
         ))
 
     jc_keys = keys(JOB_CLASS_COLUMNS)
@@ -245,12 +268,12 @@ def read_district(path: str | Path) -> DistrictInputs:
     policy = Policy(spans=tuple(spans), funds=tuple(funds), components=tuple(components),
                     job_classes=tuple(job_classes), services=tuple(services),
                     objects=tuple(objects), goals=tuple(goals),
-                    fte_step=float(settings.get("fte_step") or 0.1))
+                    fte_step=float(settings.get("fte_step") or 0.1), roster_columns=roster_cols)
     problems += check_policy(policy, settings, f"{path.name} Policy sheet")
 
     # schools
     sheet, first, last, col0 = grid.named_range_rows("Schools_Table")
-    roster_keys = keys(ROSTER_INPUTS)
+    roster_keys = keys(roster_columns(policy))
     col = {k: col0 + i for i, k in enumerate(roster_keys)}
     if last - first + 1 != expected:
         problems.append(f"{S.SCHOOLS}: the roster has {last - first + 1} rows but the formulas "
@@ -268,9 +291,22 @@ def read_district(path: str | Path) -> DistrictInputs:
             return read(sheet, r, col[key], to_whole, key.replace("_", " "))
 
         school_id = to_text(v("school_id"))
-        if not (len(school_id) == 14 and school_id.isdigit()):
-            problems.append(f"{where(sheet, r, col['school_id'])}: school ID {school_id!r} "
-                            "must be the 14-digit CDS code.")
+        id_problem = school_id_problem(school_id)
+        if id_problem:
+            problems.append(f"{where(sheet, r, col['school_id'])}: {id_problem}")
+        cds_code = to_text(v("cds_code"))
+        if cds_code and not (len(cds_code) == 14 and cds_code.isdigit()):
+            problems.append(f"{where(sheet, r, col['cds_code'])}: CDS code {cds_code!r} must be "
+                            "14 digits, or blank.")
+        extra: dict[str, float] = {}
+        for rc in roster_cols:
+            if rc.is_flag:
+                extra[rc.key] = 1.0 if _yes_no(v(rc.key), problems, where(sheet, r, col[rc.key]),
+                                               default=False) else 0.0
+            elif rc.fractional:
+                extra[rc.key] = read(sheet, r, col[rc.key], to_number, rc.header)
+            else:
+                extra[rc.key] = float(read(sheet, r, col[rc.key], to_whole, rc.header))
         if school_id in seen:
             problems.append(f"{where(sheet, r, col['school_id'])}: school ID {school_id} is "
                             f"also on row {seen[school_id]}.")
@@ -294,6 +330,7 @@ def read_district(path: str | Path) -> DistrictInputs:
             hard_to_staff_teachers=read(sheet, r, col["hard_to_staff_teachers"], to_number,
                                         "hard-to-staff teachers"),
             grades_estimated=to_text(v("grades_estimated")).lower() in ("yes", "y", "true"),
+            cds_code=cds_code, extra=extra,
         )
         for key in ("frpm", "el", "swd", "foster", "homeless", "unduplicated"):
             if getattr(school, key) > school.enrollment:
@@ -302,8 +339,11 @@ def read_district(path: str | Path) -> DistrictInputs:
         for key in ("prior_year_allocation", "performance_points", "hard_to_staff_teachers"):
             if getattr(school, key) < 0:
                 problems.append(f"{where(sheet, r, col[key])}: cannot be negative.")
+        problems += [f"{where(sheet, r, col[key])}: {text}"
+                     for key, text in extra_count_problems(school, roster_cols)]
         schools.append(school)
 
+    adjustments = _read_adjustments(grid, structure, policy, schools, problems)
     if problems:
         shown = problems[:40]
         more = f"\n  ... and {len(problems) - 40} more" if len(problems) > 40 else ""
@@ -314,10 +354,107 @@ def read_district(path: str | Path) -> DistrictInputs:
         fiscal_year=str(settings["fiscal_year"]), budget=float(settings["budget"]),
         base_rate_mode=str(settings["base_rate_mode"]), base_rate=float(settings["base_rate"]),
         transition_max_loss=float(settings["transition_max_loss"]),
+        transition_mode=str(settings["transition_mode"]),
+        transition_gain_cap=float(settings["transition_gain_cap"]),
+        transition_reserve=float(settings["transition_reserve"]),
         plan_deadline=str(settings["plan_deadline"]), contact=str(settings["contact"]),
         unspent_warning=float(settings["unspent_warning"]),
     )
-    return DistrictInputs(district, policy, tuple(schools))
+    return DistrictInputs(district, policy, tuple(schools), adjustments)
+
+
+def school_id_problem(school_id: str) -> str:
+    """Why a school ID cannot be used ("" when it can): the district's site code, or the
+    14-digit CDS code; letters, digits, - and _, at most 20 characters."""
+    if not school_id:
+        return "the school ID is blank; type the school's site code or CDS code."
+    if not SCHOOL_ID_PATTERN.match(school_id):
+        return (f"school ID {school_id!r} must be letters, digits, - or _ (at most 20), "
+                "such as the district's site code or the 14-digit CDS code.")
+    return ""
+
+
+def extra_count_problems(school, columns) -> list[tuple[str, str]]:
+    """(column key, problem) for a school's district columns: no negative counts, and no
+    pupil count above enrollment unless the column counts instances."""
+    out = []
+    for rc in columns:
+        value = school.extra.get(rc.key, 0.0)
+        if rc.is_flag:
+            continue
+        if value < 0:
+            out.append((rc.key, f"{rc.header} cannot be negative."))
+        elif rc.within_enrollment and value > school.enrollment:
+            out.append((rc.key, f"{value:g} {rc.header} is more than the school's enrollment "
+                                f"of {school.enrollment}; declare the column with "
+                                "instances = true if it counts each instance of a need."))
+    return out
+
+
+def _rounding(text: str, problems: list[str], at: str) -> int:
+    if text == "dollar":
+        return 0
+    if text in ("cent", ""):
+        return 2
+    problems.append(f"{at}: Round to must be cent or dollar, not {text!r}.")
+    return 2
+
+
+def _yes_no(value: object, problems: list[str], at: str, default: bool) -> bool:
+    """A Yes/No cell read as a spreadsheet compares it: exactly yes or no in any case."""
+    from .cells import to_text
+
+    if value is None or value == "":
+        return default
+    text = to_text(value) if isinstance(value, str) else None
+    if text is not None and text.casefold() == "yes":
+        return True
+    if text is not None and text.casefold() == "no":
+        return False
+    problems.append(f"{at}: must be Yes or No, not {value!r}.")
+    return default
+
+
+def _read_adjustments(grid, structure, policy, schools, problems: list[str]):
+    """The Adjustments sheet's lines, matched to schools and adjustment components the way
+    its MATCH formulas match them (any case; * and ? as wildcards), each problem named."""
+    from .cells import CellValueError, to_number, to_text
+    from .excel_expr import XlError, cell_value, match_exact
+    from .model import Adjustment
+
+    layout = DistrictLayout(policy, len(schools), int(structure.get("adjustment_rows", 0)))
+    t = layout.adjustments
+    ids = [cell_value(grid.value(S.SCHOOLS, layout.schools.first_row + i,
+                                 layout.schools.col("school_id"))) for i in range(len(schools))]
+    codes = [c.code for c in layout.adjustment_components]
+    lines = []
+    for i in range(t.rows):
+        r = t.first_row + i
+        raw = {k: grid.value(S.ADJUSTMENTS, r, t.col(k))
+               for k in ("school_id", "component", "amount", "reason")}
+        if all(raw[k] in (None, "") for k in ("school_id", "component", "amount")):
+            continue
+        at = lambda key, r=r: f"{S.ADJUSTMENTS}!{t.letter(key)}{r}"  # noqa: E731
+        school = match_exact(cell_value(raw["school_id"]), ids) \
+            if raw["school_id"] not in (None, "") else XlError("#N/A")
+        if isinstance(school, XlError):
+            problems.append(f"{at('school_id')}: school ID {raw['school_id']!r} is not on the "
+                            "Schools sheet; type it exactly as the Schools sheet has it.")
+            continue
+        component = match_exact(cell_value(raw["component"]), codes) \
+            if raw["component"] not in (None, "") else XlError("#N/A")
+        if isinstance(component, XlError):
+            problems.append(f"{at('component')}: choose an adjustment from the list "
+                            f"({', '.join(codes) or 'the policy has none'}).")
+            continue
+        try:
+            amount = to_number(raw["amount"])
+        except CellValueError as e:
+            problems.append(f"{at('amount')} (amount) {e}.")
+            continue
+        lines.append(Adjustment(schools[int(school) - 1].school_id, codes[int(component) - 1],
+                                amount, to_text(raw["reason"])))
+    return tuple(lines)
 
 
 @dataclass
@@ -371,7 +508,7 @@ def _check_cached_values(path: Path, result: AllocationResult, keys: list[tuple[
                          expected: int, tolerance: float) -> CachedCheck:
     from openpyxl import load_workbook
 
-    layout = DistrictLayout(result.inputs.policy, len(result.schools))
+    layout = DistrictLayout.of(result.inputs)
     t = layout.allocations
     # openpyxl, not calamine: calamine reads an error value (#VALUE!) as an empty cell, and an
     # error saved in the file must be reported, not skipped.

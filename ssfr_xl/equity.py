@@ -29,12 +29,12 @@ class EquityStats:
     """Equity figures of one allocation."""
 
     schools: int
-    cv: float
+    cv: float | None  # None = undefined (n/a): no funding at all
     mcloone: float
     verstegen: float
-    range_ratio: float
-    need_slope: float  # dollars per pupil per 1.00 of need share
-    need_correlation: float
+    range_ratio: float | None  # None = undefined (n/a): the 5th percentile is 0
+    need_slope: float | None  # dollars per pupil per 1.00 of need share; None: need is constant
+    need_correlation: float | None  # None: need or funding is constant
 
 
 def per_pupil(result: AllocationResult) -> tuple[list[float], list[float]]:
@@ -59,14 +59,14 @@ def equity_stats(result: AllocationResult) -> EquityStats | None:
     p5, p95 = np.percentile(pp, [5, 95])  # linear interpolation, as Excel's PERCENTILE
     x, y = np.array(need), np.array(pp)
     spread = float(np.sum((x - x.mean()) ** 2))
-    slope = float(np.sum((x - x.mean()) * (y - y.mean())) / spread) if spread else 0.0
-    corr = float(np.corrcoef(x, y)[0, 1]) if spread and y.std() else 0.0
+    slope = float(np.sum((x - x.mean()) * (y - y.mean())) / spread) if spread else None
+    corr = float(np.corrcoef(x, y)[0, 1]) if spread and y.std() else None
     return EquityStats(
         schools=len(pp),
-        cv=statistics.pstdev(pp) / mean if mean else 0.0,
+        cv=statistics.pstdev(pp) / mean if mean else None,
         mcloone=math.fsum(below) / (len(below) * median) if below and median else 1.0,
         verstegen=math.fsum(above) / (len(above) * median) if above and median else 1.0,
-        range_ratio=float((p95 - p5) / p5) if p5 else 0.0,
+        range_ratio=float((p95 - p5) / p5) if p5 else None,
         need_slope=slope,
         need_correlation=corr,
     )
@@ -77,10 +77,16 @@ def equity_lines(result: AllocationResult) -> list[str]:
     stats = equity_stats(result)
     if stats is None:
         return []
+    slope = "n/a" if stats.need_slope is None else f"${stats.need_slope:,.0f}"
     return [
         f"  Equity (per pupil, {stats.schools} schools): coefficient of variation "
-        f"{stats.cv:.3f}; McLoone {stats.mcloone:.3f}; Verstegen {stats.verstegen:.3f}; "
-        f"federal range ratio {stats.range_ratio:.3f}",
-        f"  Vertical equity: ${stats.need_slope:,.0f} more per pupil from 0% to 100% high-need "
-        f"pupils (correlation {stats.need_correlation:.2f})",
+        f"{shown(stats.cv)}; McLoone {stats.mcloone:.3f}; Verstegen {stats.verstegen:.3f}; "
+        f"federal range ratio {shown(stats.range_ratio)}",
+        f"  Vertical equity: {slope} more per pupil from 0% to 100% high-need "
+        f"pupils (correlation {shown(stats.need_correlation, 2)})",
     ]
+
+
+def shown(value: float | None, decimals: int = 3) -> str:
+    """A statistic as reports show it: n/a when it is undefined."""
+    return "n/a" if value is None else f"{value:.{decimals}f}"

@@ -13,7 +13,16 @@ from functools import cached_property
 from openpyxl.utils import get_column_letter, quote_sheetname
 
 from . import styles
-from .model import COUNT_FIELDS, GRADES, LEVELS, Component, Policy
+from .model import (
+    COUNT_FIELDS,
+    ELIGIBLE_MODES,
+    GRADES,
+    LEVELS,
+    TRANSITION_MODES,
+    Component,
+    Policy,
+    RosterColumn,
+)
 
 TEMPLATE_VERSION = "1.0"
 
@@ -190,6 +199,7 @@ YES_NO = ("Yes", "No")
 RATE_UNITS = ("dollars", "weight")
 COUNTINGS = ("duplicated", "unduplicated")
 BASE_MODES = ("solve", "fixed")
+ROUNDING = ("cent", "dollar")
 DEPARTMENTS = (
     "Instructional Support",
     "Professional Development",
@@ -225,6 +235,7 @@ class DistrictSheets:
     CALCULATION = "Calculation"
     ALLOCATIONS = "Allocations"
     SUMMARY = "Summary"
+    ADJUSTMENTS = "Adjustments"
     FUNDS = "Funds"
     JOB_CLASSES = "Job Classes"
     SERVICES = "Services"
@@ -233,8 +244,8 @@ class DistrictSheets:
     LISTS = "Lists"
     META = "_ssfr_meta"
 
-    ORDER = (INSTRUCTIONS, POLICY, SCHOOLS, CALCULATION, ALLOCATIONS, SUMMARY, FUNDS,
-             JOB_CLASSES, SERVICES, OBJECTS, GOALS, LISTS, META)
+    ORDER = (INSTRUCTIONS, POLICY, SCHOOLS, ADJUSTMENTS, CALCULATION, ALLOCATIONS, SUMMARY,
+             FUNDS, JOB_CLASSES, SERVICES, OBJECTS, GOALS, LISTS, META)
 
 
 S = DistrictSheets
@@ -260,8 +271,21 @@ SETTINGS = FieldBlock(
               validation=_decimal("Dollars per weighted pupil.")),
         Field("transition_max_loss", "Transition: maximum loss vs prior year", "Max_Loss",
               styles.SHARE,
-              help="0% = nobody loses; 100% = no protection. Paid for by scaling gains.",
+              help="0% = nobody loses; 100% = no protection.",
               validation=_decimal("A share from 0% to 100%.", "0", "1")),
+        Field("transition_mode", "Transition: paid for by", "Transition_Mode",
+              help="scale_gains: a share of every gain; cap_gains: gains above the cap; "
+                   "reserve: the transition reserve below (outside the budget).",
+              validation=_list_validation("List_Transition_Modes",
+                                          "scale_gains, cap_gains or reserve",
+                                          "Choose scale_gains, cap_gains or reserve.")),
+        Field("transition_gain_cap", "Transition: gains kept up to (cap_gains)",
+              "Gain_Cap", styles.SHARE,
+              help="cap_gains: a school keeps gains up to this share of last year.",
+              validation=_decimal("A share, 0% or more.", "0", "100")),
+        Field("transition_reserve", "Transition: reserve (reserve)", "Transition_Reserve",
+              styles.MONEY, help="reserve: dollars set aside, outside the budget.",
+              validation=_decimal("Dollars.")),
         Field("fte_step", "FTE step for school plans", "FTE_Step", "0.00",
               help="Positions are planned in steps of this size (0.1 = tenths).",
               validation=_decimal("From 0.01 to 1.", "0.01", "1")),
@@ -272,10 +296,10 @@ SETTINGS = FieldBlock(
               help="Shown on the school plan workbooks."),
         Field("contact", "Budget office contact", "Budget_Contact",
               help="Shown on the school plan workbooks."),
-        Field("solved_base_rate", "Solved base rate", "Solved_Base_Rate", styles.RATE,
+        Field("solved_base_rate", "Solved base rate", "Solved_Base_Rate", styles.PRECISE_RATE,
               input=False, help="(Budget - fixed unrestricted amounts) / base-weighted pupils."),
-        Field("base_rate_in_use", "Base rate in use", "Base_Rate", styles.RATE, input=False,
-              help="What every weight multiplies."),
+        Field("base_rate_in_use", "Base rate in use", "Base_Rate", styles.PRECISE_RATE,
+              input=False, help="What every weight multiplies."),
         Field("base_units", "Base-weighted pupils (unrestricted)", "Base_Units", "#,##0.00",
               input=False, help="Sum of the Base units column below."),
         Field("fixed_total", "Fixed unrestricted amounts", "Fixed_Unrestricted", styles.MONEY,
@@ -284,10 +308,15 @@ SETTINGS = FieldBlock(
               "Transition_Protection", styles.MONEY, input=False),
         Field("transition_gains", "Transition: gains above prior year", "Transition_Gains",
               styles.MONEY, input=False),
+        Field("transition_funding", "Transition: money available", "Transition_Funding",
+              styles.MONEY, input=False,
+              help="Gains that may be taken, or the reserve."),
         Field("transition_paid", "Transition: share of shortfall paid", "Transition_Paid",
               styles.SHARE, input=False),
         Field("transition_taken", "Transition: share of gains taken", "Transition_Taken",
               styles.SHARE, input=False),
+        Field("budget_counted", "Counted against the budget", "Budget_Counted", styles.MONEY,
+              input=False, help="Unrestricted amounts inside the budget (Counted = 1 below)."),
     ),
 )
 
@@ -308,6 +337,8 @@ COMPONENT_COLUMNS = (
            validation=_list_validation("Fund_Codes", "A fund code from the Funds sheet",
                                        "Choose a fund from the list.")),
     Column("basis", "Basis (counts)", 24, styles.TEXT),
+    Column("enrollment", "Measured on", 14, styles.TEXT,
+           help="The enrollment shares, thresholds and minimums are measured on."),
     Column("counting", "Counting", 13, input=True,
            validation=_list_validation("List_Counting", "duplicated or unduplicated",
                                        "Choose duplicated or unduplicated.")),
@@ -330,8 +361,19 @@ COMPONENT_COLUMNS = (
                                    "enrollment or eligibility threshold share."))
         for i, level in enumerate(LEVELS)
     ),
+    Column("eligible", "Conditions", 10, input=True,
+           validation=_list_validation("List_Eligible", "all: every condition must hold; "
+                                       "any: one is enough", "Choose all or any.")),
+    Column("round_to", "Round to", 9, input=True,
+           validation=_list_validation("List_Rounding", "cent or dollar: how each school's "
+                                       "amount is rounded", "Choose cent or dollar.")),
+    Column("in_budget", "In budget", 9, input=True,
+           validation=_list_validation("List_Yes_No", "Yes: counts against the budget the "
+                                       "base rate is solved to; No: on top", "Choose Yes or No.")),
     Column("rate_usd", "Rate $ in use", 12, styles.RATE),
+    Column("digits", "Decimals", 8, "0"),
     Column("unrestricted", "Unrestricted (1/0)", 11, "0"),
+    Column("counted", "Counted (1/0)", 9, "0"),
     Column("driver_total", "Driver total", 13, "#,##0.00"),
     Column("base_units", "Base units", 13, "#,##0.00"),
     Column("fixed", "Fixed $", 14, styles.MONEY),
@@ -341,7 +383,7 @@ COMPONENT_COLUMNS = (
 )
 
 #: Kinds whose amount never depends on the base rate (computed on the Calculation sheet).
-FIXED_KINDS = frozenset({"foundation", "small_school", "pool", "floor"})
+FIXED_KINDS = frozenset({"foundation", "small_school", "pool", "floor", "adjustment"})
 
 #: Parameter columns each kind uses; the others are locked and shaded on the Policy sheet.
 KIND_PARAMETERS: dict[str, frozenset[str]] = {
@@ -354,12 +396,55 @@ KIND_PARAMETERS: dict[str, frozenset[str]] = {
     "pool": frozenset({"counting", "pool"}),
     "floor": frozenset({"counting", "rate", "minimum", "levels"}),
     "transition": frozenset(),
+    "adjustment": frozenset(),
 }
 
+#: The conditions a component's eligibility is tested on (Policy sheet, below components).
+CONDITION_COLUMNS = (
+    Column("code", "Component", 12, styles.TEXT),
+    Column("measure", "Measure", 26, styles.TEXT),
+    Column("operator", "Test", 6, styles.TEXT),
+    Column("value", "Value", 12, "#,##0.0000", input=True,
+           validation=_decimal("The value the measure is compared with.", "-1000000000")),
+    Column("passing", "Schools passing", 10, styles.COUNT),
+)
+
+#: Rates by school level or grades inside one component (Policy sheet, below conditions).
+BAND_COLUMNS = (
+    Column("code", "Component", 12, styles.TEXT),
+    Column("label", "Band", 16, styles.TEXT),
+    Column("applies", "Applies to", 22, styles.TEXT),
+    Column("rate", "Rate", 12, "#,##0.0000", input=True,
+           validation=_decimal("Dollars per pupil, or a weight of the base rate.")),
+    Column("rate_usd", "Rate $ in use", 12, styles.RATE),
+    Column("pupils", "Pupils", 12, "#,##0.00"),
+)
+
+#: Per-school dollar lines (the Adjustments sheet). Rows beyond the written ones are room to
+#: type more; the formulas cover every row.
+ADJUSTMENT_COLUMNS = (
+    Column("school_id", "School ID", 17, styles.TEXT, input=True,
+           help="As on the Schools sheet"),
+    Column("component", "Adjustment", 14, styles.TEXT, input=True,
+           validation=_list_validation("List_Adjustments", "An adjustment component of the "
+                                       "Policy sheet", "Choose an adjustment from the list.")),
+    Column("amount", "Amount", 15, styles.MONEY, input=True,
+           validation=_decimal("Dollars; negative to hold back.", "-1000000000")),
+    Column("reason", "Reason", 60, input=True),
+    Column("school_row", "School no.", 8, "0"),
+    Column("component_row", "Adjustment no.", 8, "0"),
+    Column("status", "Check", 40),
+)
+#: Empty rows the Adjustments sheet offers beyond the lines written at init.
+ADJUSTMENT_ROOM = 200
+
 ROSTER_INPUTS: tuple[Column, ...] = (
-    Column("school_id", "School ID (CDS)", 17, styles.TEXT, input=True,
-           help="14-digit CDS code"),
+    Column("school_id", "School ID", 17, styles.TEXT, input=True,
+           help="The district's site code (the CDS code when imported from CDE)",
+           name="School_IDs"),
     Column("name", "School", 34, input=True),
+    Column("cds_code", "CDS code", 16, styles.TEXT, input=True,
+           help="14-digit CDS code, when the school ID is a site code"),
     Column("level", "Level", 11, input=True,
            validation=_list_validation("List_Levels", "Elementary, Middle, High or Span",
                                        "Choose a level from the list.")),
@@ -450,9 +535,35 @@ LISTS: dict[str, tuple[str, ...]] = {
     "List_Rate_Units": RATE_UNITS,
     "List_Counting": COUNTINGS,
     "List_Base_Modes": BASE_MODES,
+    "List_Rounding": ROUNDING,
+    "List_Eligible": ELIGIBLE_MODES,
+    "List_Transition_Modes": TRANSITION_MODES,
     "List_Departments": DEPARTMENTS,
     "List_Object_Groups": OBJECT_GROUPS,
 }
+
+
+def roster_columns(policy: Policy) -> tuple[Column, ...]:
+    """The Schools sheet's columns: the built-in ones, then the policy's own."""
+    return ROSTER_INPUTS + tuple(_district_column(c) for c in policy.roster_columns)
+
+
+def _district_column(c: RosterColumn) -> Column:
+    if c.is_flag:
+        return Column(c.key, c.header, 11, input=True, help=c.help,
+                      validation=_list_validation("List_Yes_No", c.help or "Yes or No",
+                                                  "Choose Yes or No."))
+    what = c.help or c.header
+    return Column(c.key, c.header, 11, "#,##0.00" if c.fractional else styles.COUNT,
+                  input=True, help=c.help,
+                  validation=_decimal(what + ".") if c.fractional else _whole(what + ".", 10**7))
+
+
+def band_applies(band) -> str:
+    """What a rate band covers, in words: "High schools" or "grades 6-12"."""
+    if band.level:
+        return f"{band.level} schools"
+    return f"grades {band.first_grade}-{band.last_grade}"
 
 
 def basis_label(c: Component) -> str:
@@ -466,9 +577,13 @@ class DistrictLayout:
 
     policy: Policy
     n_schools: int
+    adjustment_rows: int = ADJUSTMENT_ROOM
     spans: Table = field(init=False)
     components: Table = field(init=False)
+    conditions: Table = field(init=False)
+    bands: Table = field(init=False)
     schools: Table = field(init=False)
+    adjustments: Table = field(init=False)
     calculation: Table = field(init=False)
     allocations: Table = field(init=False)
     funds: Table = field(init=False)
@@ -478,7 +593,7 @@ class DistrictLayout:
     goals: Table = field(init=False)
 
     #: First data row of the per-school sheets (Schools, Calculation, Allocations share rows).
-    SCHOOL_HEADER_ROW = 5
+    SCHOOL_HEADER_ROW = 6
 
     def __post_init__(self) -> None:
         p = self.policy
@@ -486,8 +601,14 @@ class DistrictLayout:
         self.spans = Table(S.POLICY, spans_header, SPAN_COLUMNS, len(p.spans))
         comp_header = self.spans.last_row + 3
         self.components = Table(S.POLICY, comp_header, COMPONENT_COLUMNS, len(p.components))
-        self.schools = Table(S.SCHOOLS, self.SCHOOL_HEADER_ROW, ROSTER_INPUTS, self.n_schools,
-                             name="Schools_Table")
+        self.conditions = Table(S.POLICY, self.components.last_row + 3, CONDITION_COLUMNS,
+                                len(self.condition_list))
+        self.bands = Table(S.POLICY, self.conditions.last_row + 3, BAND_COLUMNS,
+                           len(self.band_list))
+        self.schools = Table(S.SCHOOLS, self.SCHOOL_HEADER_ROW, roster_columns(p),
+                             self.n_schools, name="Schools_Table")
+        self.adjustments = Table(S.ADJUSTMENTS, 4, ADJUSTMENT_COLUMNS, self.adjustment_rows,
+                                 name="Adjustments_Table")
         self.calculation = Table(S.CALCULATION, self.SCHOOL_HEADER_ROW,
                                  self._calculation_columns(), self.n_schools)
         self.allocations = Table(S.ALLOCATIONS, self.SCHOOL_HEADER_ROW,
@@ -500,6 +621,42 @@ class DistrictLayout:
         self.objects = Table(S.OBJECTS, 3, OBJECT_COLUMNS, len(p.objects), name="Objects_Table")
         self.goals = Table(S.GOALS, 3, GOAL_COLUMNS, len(p.goals), name="Goals_Table")
 
+    @classmethod
+    def of(cls, inputs) -> DistrictLayout:
+        """The layout of the workbook written for these inputs (DistrictInputs)."""
+        return cls(inputs.policy, len(inputs.schools), len(inputs.adjustments) + ADJUSTMENT_ROOM)
+
+    @cached_property
+    def condition_list(self) -> tuple[tuple[Component, int], ...]:
+        """(component, 0-based condition index) of every condition, in Policy-sheet order."""
+        return tuple((c, k) for c in self.policy.components for k in range(len(c.conditions)))
+
+    @cached_property
+    def band_list(self) -> tuple[tuple[Component, int], ...]:
+        """(component, 0-based band index) of every rate band, in Policy-sheet order."""
+        return tuple((c, k) for c in self.policy.components for k in range(len(c.bands)))
+
+    @cached_property
+    def adjustment_components(self) -> tuple[Component, ...]:
+        """The adjustment components, in the order their codes are listed for the dropdown."""
+        return tuple(c for c in self.policy.components if c.kind == "adjustment")
+
+    def condition_row(self, c: Component, k: int) -> int:
+        """Worksheet row of a component's condition on the Policy sheet."""
+        return self.conditions.first_row + self.condition_list.index((c, k))
+
+    def band_row(self, c: Component, k: int) -> int:
+        """Worksheet row of a component's rate band on the Policy sheet."""
+        return self.bands.first_row + self.band_list.index((c, k))
+
+    def condition_name(self, c: Component, k: int) -> str:
+        """Defined name of a condition's value cell (Cond_EQM_1)."""
+        return defined_name_for("Cond", c.code, str(k + 1))
+
+    def band_name(self, c: Component, k: int, param: str = "Band") -> str:
+        """Defined name of a band's rate cell (Band_ARTS_1) or its rate in use (BandUSD_...)."""
+        return defined_name_for(param, c.code, str(k + 1))
+
     def _calculation_columns(self) -> tuple[Column, ...]:
         cols = [
             Column("school_id", "School ID", 17, styles.TEXT),
@@ -510,8 +667,15 @@ class DistrictLayout:
         ]
         cols += [Column(f"span_{i}", f"Pupils {s.name}", 9, styles.COUNT)
                  for i, s in enumerate(self.policy.spans)]
+        for c in self.policy.components:
+            cols += [Column(f"cond_{c.code}_{k}", f"{c.code} test {k + 1}", 8, "0")
+                     for k in range(len(c.conditions))]
+            if c.conditions:
+                cols.append(Column(f"pass_{c.code}", f"{c.code} eligible", 8, "0"))
+            cols += [Column(f"band_{c.code}_{k}", f"{c.code} {b.label}", 10, "#,##0.00")
+                     for k, b in enumerate(c.bands)]
         cols += [Column(f"driver_{c.code}", f"{c.code} driver", 11, "#,##0.00")
-                 for c in self.policy.components if c.kind != "transition"]
+                 for c in self.policy.components if c.kind not in ("transition", "adjustment")]
         # Amounts that do not move with the base rate are computed here, so the base-rate
         # solve depends on this sheet only (LibreOffice's threaded calculation reports false
         # circular references when a formula column depends, through the solve, on another
@@ -553,11 +717,17 @@ class DistrictLayout:
     @property
     def fund_row(self) -> int:
         """Allocations row holding each component's fund code."""
-        return self.SCHOOL_HEADER_ROW - 2
+        return self.SCHOOL_HEADER_ROW - 3
 
     @property
     def unrestricted_row(self) -> int:
-        """Allocations row flagging components counted in the unrestricted formula total."""
+        """Allocations row flagging unrestricted components (and unrestricted funds)."""
+        return self.SCHOOL_HEADER_ROW - 2
+
+    @property
+    def counted_row(self) -> int:
+        """Allocations row flagging components counted against the budget (the transition
+        rule's formula total)."""
         return self.SCHOOL_HEADER_ROW - 1
 
     def component_name(self, param: str, c: Component) -> str:

@@ -147,7 +147,8 @@ class RosterColumn:
 
     key: str  # lowercase identifier: the CSV header and what components name
     header: str  # shown on the Schools sheet
-    kind: str = "count"  # "count" (a number) or "flag" (Yes/No, counted as 1/0)
+    kind: str = "count"  # "count" of pupils, "enrollment" (another count of all pupils:
+    # census, prior-year cumulative), or "flag" (Yes/No, counted as 1/0)
     fractional: bool = False  # a count may hold decimals (FTE-weighted, rates)
     instances: bool = False  # a count may exceed enrollment (each instance of a need)
     help: str = ""
@@ -156,6 +157,11 @@ class RosterColumn:
     def is_flag(self) -> bool:
         """True for a Yes/No column."""
         return self.kind == "flag"
+
+    @property
+    def within_enrollment(self) -> bool:
+        """True when each school's value may not exceed its (projected) enrollment."""
+        return self.kind == "count" and not self.instances and not self.fractional
 
 
 @dataclass(frozen=True)

@@ -505,8 +505,9 @@ def roster_column_problems(policy: Policy, where: str) -> list[str]:
         if col.key in seen:
             problems.append(f"{at}: declared twice.")
         seen.add(col.key)
-        if col.kind not in ("count", "flag"):
-            problems.append(f"{at}: kind must be 'count' or 'flag', not {col.kind!r}.")
+        if col.kind not in ("count", "enrollment", "flag"):
+            problems.append(f"{at}: kind must be 'count', 'enrollment' or 'flag', not "
+                            f"{col.kind!r}.")
         if col.is_flag and (col.fractional or col.instances):
             problems.append(f"{at}: a flag is Yes or No; fractional and instances are for counts.")
     return problems

@@ -35,6 +35,7 @@ def create_district(
     district_code: str | None = None,
     prior: Path | None = None,
     policy_path: Path | None = None,
+    adjustments: Path | None = None,
     force: bool = False,
     progress: Progress = _quiet,
 ) -> str:
@@ -54,10 +55,13 @@ def create_district(
         name, cds = sample_info.name, sample_info.cds_code
     elif roster is not None:
         progress(f"reading roster {roster.name}")
-        schools = read_roster_csv(roster)
+        schools = read_roster_csv(roster, policy_file.policy.roster_columns)
         if not schools:
             raise RosterError(f"{roster.name}: the roster has no schools.")
-        name, cds = str(policy_file.settings.get("name", "")), schools[0].school_id[:7]
+        first = schools[0].cds_code or schools[0].school_id
+        name = str(policy_file.settings.get("name", ""))
+        cds = str(policy_file.settings.get("cds_code", "")) or (
+            first[:7] if len(first) == 14 and first.isdigit() else "")
     else:
         assert cde is not None and district_code is not None
         progress(f"reading {cde.name} for district {district_code}")
@@ -69,13 +73,27 @@ def create_district(
             schools, prior_note = _with_prior_year(schools, prior, district_code, policy_file,
                                                    name, cds)
             notes = [n for n in notes if "prior-year" not in n.lower()] + [prior_note]
+    schools = [with_columns(s, policy_file.policy) for s in schools]
     district = policy_file.district(name, cds, schools)
-    inputs = DistrictInputs(district, policy_file.policy, tuple(schools))
+    lines = ()
+    if adjustments is not None:
+        from .sources.adjustments import read_adjustments_csv
+
+        progress(f"reading adjustments {adjustments.name}")
+        lines = read_adjustments_csv(adjustments, policy_file.policy, schools)
+    inputs = DistrictInputs(district, policy_file.policy, tuple(schools), lines)
     progress("computing allocations")
     result = allocate(inputs)
     write_district(out, inputs, progress=progress)
     lines = [f"Wrote {out}", *summary_lines(result), *[f"Note: {n}" for n in notes]]
     return "\n".join(lines)
+
+
+def with_columns(school: School, policy) -> School:
+    """A school with every roster column the policy declares (0 / No where a source, such
+    as CDE's file or the sample, has no such column)."""
+    missing = {c.key: 0.0 for c in policy.roster_columns if c.key not in school.extra}
+    return replace(school, extra={**school.extra, **missing}) if missing else school
 
 
 def _with_prior_year(schools: list[School], prior: Path, district_code: str, policy_file,
@@ -106,9 +124,11 @@ def summary_lines(result: AllocationResult) -> list[str]:
         f"  {len(schools):,} schools, {pupils:,} pupils",
         f"  Base rate: {format_money(result.base_rate)} per weighted pupil "
         f"({'solved for the budget' if d.base_rate_mode == 'solve' else 'fixed'})",
-        f"  Budget (unrestricted): {format_money(d.budget)}; allocated "
-        f"{format_money(result.unrestricted_total)}; rounding difference "
-        f"{format_money(result.rounding_difference)}",
+        f"  Budget (unrestricted): {format_money(d.budget)}; counted against it "
+        f"{format_money(result.budget_total)}; "
+        + ("rounding difference " if d.base_rate_mode == "solve"
+           else "unallocated against the budget ")
+        + format_money(result.rounding_difference),
         "  Totals by fund:",
     ]
     for f in result.inputs.policy.funds:
@@ -127,9 +147,12 @@ def summary_lines(result: AllocationResult) -> list[str]:
             )
     lines += equity_lines(result)
     if result.transition_protection:
+        t = result.transition
+        source = {"reserve": "the reserve", "cap_gains": "gains above the cap"}.get(
+            t.mode, "gains")
         lines.append(
-            f"  Transition: {format_money(result.transition_protection)} shortfall below floors,"
-            f" paid from {format_money(result.transition_gains)} of gains"
+            f"  Transition: {format_money(t.protection_total)} shortfall below floors,"
+            f" paid from {format_money(t.funding)} of {source} ({t.paid:.1%} of each shortfall)"
         )
     lines += [f"  Note: {n}" for n in result.notes]
     return lines

@@ -14,6 +14,7 @@ MONEY = '"$"#,##0.00;[Red]-"$"#,##0.00'
 MONEY_LINE = '"$"#,##0.00;[Red]-"$"#,##0.00;""'  # a plan line's cost: blank while empty
 MONEY_WHOLE = '"$"#,##0;[Red]-"$"#,##0'
 RATE = '"$"#,##0.0000'
+PRECISE_RATE = '"$"#,##0.00######'  # a solved rate: every decimal it has, up to 8
 COUNT = "#,##0"
 DECIMAL = "#,##0.00"
 WEIGHT = "0.000"

@@ -31,12 +31,17 @@ from ssfr_xl.formula import allocate
 from ssfr_xl.model import (
     GRADES,
     LEVELS,
+    TRANSITION_MODES,
+    Adjustment,
     Component,
+    Condition,
     District,
     DistrictInputs,
     Fund,
     GradeSpan,
     Policy,
+    RateBand,
+    RosterColumn,
     School,
     grade_index,
 )
@@ -69,7 +74,23 @@ KIND_COUNTS: dict[str, int] = {
     "categorical": 2,
     "pool": 2,
     "floor": 1,
+    "adjustment": 1,
 }
+
+#: The district's own roster columns a random policy declares (see random_school).
+DISTRICT_COLUMNS: tuple[RosterColumn, ...] = (
+    RosterColumn("newcomers", "Newcomers", "count"),
+    RosterColumn("poverty_instances", "Poverty instances", "count", instances=True),
+    RosterColumn("nonstability", "Non-stability rate", "count", fractional=True),
+    RosterColumn("census", "Census enrollment", "enrollment"),
+    RosterColumn("classroom_based", "Classroom-based", "flag"),
+)
+#: Measures a random condition tests, with the range of values it is compared with.
+MEASURES: tuple[tuple[str, float, float], ...] = (
+    ("share:frpm", 0.2, 0.9), ("share:unduplicated", 0.3, 0.9), ("nonstability", 0.05, 0.5),
+    ("flag:classroom_based", 0, 1), ("level:High", 0, 1), ("grades:9-12", 0, 50),
+    ("enrollment", 50, 600), ("newcomers", 0, 10), ("share:newcomers", 0.0, 0.05),
+)
 #: Maximum loss shares a district may choose; other values are drawn in between.
 MAX_LOSSES: tuple[float, ...] = (0.0, 0.01, 0.03, 0.05, 0.1, 0.25, 1.0)
 #: Grades each level may serve: (possible low grades, possible high grades).
@@ -182,11 +203,14 @@ def random_component(
     """One component of the kind, with parameters in sensible ranges."""
     unrestricted = [f.code for f in funds if not f.restricted]
     any_fund = [f.code for f in funds]
-    bases = NEED_FIELDS + ("enrollment",) + tuple(f"span:{s.name}" for s in spans)
+    bases = (NEED_FIELDS + ("enrollment", "newcomers", "poverty_instances")
+             + tuple(f"span:{s.name}" for s in spans))
     counting = src.pick(("duplicated", "unduplicated"))
     name = f"{kind.replace('_', ' ').title()} {code}"
     if kind in ("base", "transition"):
         return Component(code, name, kind, src.pick(unrestricted))
+    if kind == "adjustment":
+        return Component(code, name, kind, src.pick(any_fund))
     fund = src.pick(any_fund)
     if kind == "per_pupil":
         unit, rate = _linear_rate(src, (0.05, 0.6), (50, 2500))
@@ -233,10 +257,46 @@ def random_policy(src: Source) -> Policy:
     if src.chance(0.5):
         kinds.append("transition")
     components = tuple(
-        random_component(src, kind, f"C{i + 1}-{kind[:5].upper()}", spans, funds)
+        with_rules(src, random_component(src, kind, f"C{i + 1}-{kind[:5].upper()}", spans,
+                                         funds))
         for i, kind in enumerate(kinds)
     )
-    return Policy(spans=spans, funds=funds, components=components)
+    return Policy(spans=spans, funds=funds, components=components,
+                  roster_columns=DISTRICT_COLUMNS)
+
+
+def with_rules(src: Source, c: Component) -> Component:
+    """The component, sometimes with eligibility conditions, rates by level or grades, an
+    enrollment of its own, whole-dollar rounding or a place on top of the budget."""
+    changes: dict[str, Any] = {}
+    if c.kind not in ("transition", "adjustment", "pool") and src.chance(0.35):
+        changes["conditions"] = tuple(
+            Condition(measure, src.pick((">", ">=", "<", "<=", "=", "<>")) if not
+                      measure.startswith(("flag:", "level:")) else src.pick(("=", "<>")),
+                      float(src.integer(0, 1)) if measure.startswith(("flag:", "level:"))
+                      else src.real(lo, hi, 2))
+            for measure, lo, hi in src.subset(MEASURES, 1, 3))
+        changes["eligible"] = src.pick(("all", "any"))
+    if c.kind == "per_pupil" and src.chance(0.35):
+        if src.chance(0.5):
+            levels = src.subset(LEVELS, 1, 4)
+            changes["bands"] = tuple(RateBand(lv, src.real(0, c.rate * 2, 2 if
+                                                             c.rate_unit == "dollars" else 3),
+                                              level=lv) for lv in levels)
+        else:
+            cut = src.integer(1, len(GRADES) - 1)
+            changes["bands"] = (RateBand("low", src.real(0, c.rate * 2, 3), first_grade=GRADES[0],
+                                         last_grade=GRADES[cut - 1]),
+                                RateBand("high", src.real(0, c.rate * 2, 3),
+                                         first_grade=GRADES[cut], last_grade=GRADES[-1]))
+            changes["basis"] = ("enrollment",)
+    if c.kind in ("categorical", "concentration", "floor", "small_school") and src.chance(0.3):
+        changes["enrollment"] = "census"
+    if src.chance(0.25):
+        changes["round_digits"] = 0
+    if c.kind not in ("base", "transition") and src.chance(0.15):
+        changes["in_budget"] = False
+    return replace(c, **changes)
 
 
 # --- schools -------------------------------------------------------------------------------
@@ -270,6 +330,14 @@ def random_school(src: Source, index: int, points: bool, teachers: bool) -> Scho
         unduplicated=unduplicated,
         performance_points=src.real(0, 100, 1) if points and src.chance(0.85) else 0.0,
         hard_to_staff_teachers=float(src.integer(0, 12)) if teachers else 0.0,
+        cds_code="" if src.chance(0.5) else f"0199999{6000000 + index:07d}",
+        extra={
+            "newcomers": float(src.integer(0, min(enrollment, 30))),
+            "poverty_instances": float(src.integer(0, enrollment * 2)),
+            "nonstability": src.real(0, 0.6, 3),
+            "census": float(max(0, enrollment + src.integer(-20, 20))),
+            "classroom_based": float(src.chance(0.8)),
+        },
     )
 
 
@@ -294,14 +362,21 @@ def build_inputs(src: Source, n_schools: int) -> DistrictInputs:
         base_rate_mode="solve",
         base_rate=rate,
         transition_max_loss=max_loss,
+        transition_mode=src.pick(TRANSITION_MODES),
+        transition_gain_cap=src.real(0, 0.2, 3),
     )
+    adjustments = tuple(
+        Adjustment(schools[src.integer(0, n_schools - 1)].school_id, c.code,
+                   src.real(-50_000, 150_000, src.pick((0, 2))), f"Line {k + 1}")
+        for c in policy.components if c.kind == "adjustment"
+        for k in range(src.integer(0, 2 * n_schools)))
     # Feasible budget: what the engine's own solve needs for the base rate to come out at rate.
-    probe = allocate(DistrictInputs(district, policy, schools))
+    probe = allocate(DistrictInputs(district, policy, schools, adjustments))
     budget = excel_round(probe.fixed_unrestricted + probe.base_units * rate)
     district = replace(district, budget=budget)
     # Prior year: 0 (new school) or around each school's unrestricted formula total. With no
     # prior-year amounts the transition component is 0, so the total is the formula's.
-    formula = allocate(DistrictInputs(district, policy, schools))
+    formula = allocate(DistrictInputs(district, policy, schools, adjustments))
     priors = []
     for i, school in enumerate(schools):
         total = formula.school_total(i, restricted=False)
@@ -313,7 +388,9 @@ def build_inputs(src: Source, n_schools: int) -> DistrictInputs:
     schools = tuple(
         replace(s, prior_year_allocation=p) for s, p in zip(schools, priors, strict=True)
     )
-    return DistrictInputs(replace(district, base_rate_mode=mode), policy, schools)
+    reserve = src.real(0, 500_000, 0) if district.transition_mode == "reserve" else 0.0
+    return DistrictInputs(replace(district, base_rate_mode=mode, transition_reserve=reserve),
+                          policy, schools, adjustments)
 
 
 def policy_settings(inputs: DistrictInputs) -> dict[str, Any]:
@@ -324,6 +401,9 @@ def policy_settings(inputs: DistrictInputs) -> dict[str, Any]:
         "base_rate_mode": d.base_rate_mode,
         "base_rate": d.base_rate,
         "transition_max_loss": d.transition_max_loss,
+        "transition_mode": d.transition_mode,
+        "transition_gain_cap": d.transition_gain_cap,
+        "transition_reserve": d.transition_reserve,
     }
 
 

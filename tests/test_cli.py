@@ -254,7 +254,7 @@ def test_allocate_names_a_cached_value_typed_over(recalculated: Path, tmp_path: 
     # The value LibreOffice saved for one amount is changed in the file's XML, as if the cell
     # had been typed over and the formula kept.
     inputs = read_district(recalculated)
-    address = DistrictLayout(inputs.policy, len(inputs.schools)).allocations.cell("amount_BASE", 1)
+    address = DistrictLayout.of(inputs).allocations.cell("amount_BASE", 1)
     with zipfile.ZipFile(recalculated) as z:
         xml = z.read(sheet_parts(z)[S.ALLOCATIONS]).decode("utf-8")
     original = re.search(rf'<c r="{address}"[^>]*>(.*?)</c>', xml, re.DOTALL).group(1)
@@ -274,7 +274,7 @@ def test_allocate_names_a_formula_replaced_by_a_number(recalculated: Path,
     # A principal typed a number over a formula (the sheet unprotected first); openpyxl drops
     # the other cells' saved values on the way, which leaves this one to compare.
     inputs = read_district(recalculated)
-    address = DistrictLayout(inputs.policy, len(inputs.schools)).allocations.cell("amount_POV", 2)
+    address = DistrictLayout.of(inputs).allocations.cell("amount_POV", 2)
     wb = openpyxl.load_workbook(recalculated)
     wb[S.ALLOCATIONS][address] = 99999.99
     wb.save(tmp_path / "overwritten.xlsx")
@@ -290,7 +290,7 @@ def test_allocate_names_an_error_value_saved_in_the_file(recalculated: Path,
     # A broken formula leaves an error value (#REF!, #VALUE!) where an amount should be; that
     # cell does not agree with the engine and must be reported, not skipped.
     inputs = read_district(recalculated)
-    address = DistrictLayout(inputs.policy, len(inputs.schools)).allocations.cell("amount_BASE", 0)
+    address = DistrictLayout.of(inputs).allocations.cell("amount_BASE", 0)
     edited = _replace_cell_xml(recalculated, tmp_path / "error.xlsx", S.ALLOCATIONS, address,
                                f'<c r="{address}" t="e"><f>#REF!*2</f><v>#REF!</v></c>')
     result = run("allocate", edited)

@@ -26,6 +26,7 @@ from ssfr_xl.model import (
     COUNT_FIELDS,
     GRADES,
     LEVELS,
+    Adjustment,
     Component,
     District,
     DistrictInputs,
@@ -136,7 +137,7 @@ def _random_policy(rng: random.Random):
         kinds.append("base")
     kinds += ["per_pupil"] * rng.randint(1, 4)
     for kind, most in (("concentration", 2), ("categorical", 1), ("foundation", 1),
-                       ("small_school", 1), ("pool", 2), ("floor", 1)):
+                       ("small_school", 1), ("pool", 2), ("floor", 1), ("adjustment", 1)):
         kinds += [kind] * rng.randint(0, most)
     rng.shuffle(kinds)
     components = []
@@ -203,10 +204,18 @@ def random_inputs(seed: int, n_schools: int) -> DistrictInputs:
         base_rate_mode=mode,
         base_rate=_money(rng, 3_000, 7_000),
         transition_max_loss=rng.choice((0.0, 0.01, 0.03, 0.05, 0.1, 1.0)),
+        transition_mode=rng.choice(("scale_gains", "scale_gains", "cap_gains", "reserve")),
+        transition_gain_cap=rng.choice((0.0, 0.02, 0.05)),
+        transition_reserve=_money(rng, 0, 300_000),
         plan_deadline="2027-03-12",
         contact="Budget Office, budget@example.org",
     )
-    inputs = DistrictInputs(district, policy, schools)
+    adjustments = tuple(
+        Adjustment(rng.choice(schools).school_id, c.code, _money(rng, -40_000, 90_000),
+                   rng.choice(("Hold harmless", "Baseline staffing supplement", "Other")))
+        for c in policy.components if c.kind == "adjustment"
+        for _ in range(rng.randint(0, 3)))
+    inputs = DistrictInputs(district, policy, schools, adjustments)
     settings = {"base_rate_mode": mode, "budget": district.budget,
                 "transition_max_loss": district.transition_max_loss,
                 "fte_step": policy.fte_step}
@@ -266,7 +275,7 @@ def recalculated(soffice: str, tmp_path_factory: pytest.TempPathFactory) -> dict
         write_district(paths[key], inputs)
     books = recalc_and_read(list(paths.values()), tmp)
     return {
-        key: Case(inputs, allocate(inputs), DistrictLayout(inputs.policy, len(inputs.schools)),
+        key: Case(inputs, allocate(inputs), DistrictLayout.of(inputs),
                   paths[key], book)
         for (key, inputs), book in zip(all_inputs.items(), books, strict=True)
     }
@@ -361,10 +370,27 @@ def test_random_cases_cover_every_kind_and_mode(name: str) -> None:
     assert {inputs.district.base_rate_mode for inputs in cases} == {"solve", "fixed"}
     assert any(c.rate_unit == "weight" for i in cases for c in i.policy.components)
     assert any(c.counting == "unduplicated" for i in cases for c in i.policy.components)
+    if name == "strategies":  # the constructs of real district formulas, all of them
+        components = [c for i in cases for c in i.policy.components]
+        assert any(c.conditions and c.eligible == "all" for c in components)
+        assert any(c.conditions and c.eligible == "any" for c in components)
+        assert any(c.bands and c.bands[0].level for c in components)
+        assert any(c.bands and not c.bands[0].level for c in components)
+        assert any(c.round_digits == 0 for c in components)
+        assert any(not c.in_budget for c in components)
+        assert any(c.enrollment != "enrollment" for c in components)
+        assert any(i.adjustments for i in cases)
     if name == "local":
         assert any(s.enrollment == 0 for i in cases for s in i.schools)  # a school, no pupils
         assert any(len(i.policy.spans) == 1 for i in cases)  # one span for all grades
         assert any(not i.policy.funds[-1].restricted for i in cases)  # unrestricted funds only
+
+
+def test_random_cases_cover_every_transition_mode() -> None:
+    cases = [random_case(name, seed) for name in GENERATORS for seed in SEEDS]
+    modes = {i.district.transition_mode for i in cases
+             if any(c.kind == "transition" for c in i.policy.components)}
+    assert modes == {"scale_gains", "cap_gains", "reserve"}
 
 
 # --- round trip ---------------------------------------------------------------------------------
@@ -383,8 +409,8 @@ def test_random_round_trip(tmp_path: Path, seed: int) -> None:
     inputs = random_case("local", seed)
     write_district(tmp_path / "d.xlsx", inputs)
     back = read_district(tmp_path / "d.xlsx")
-    assert (back.district, back.policy, back.schools) == (
-        inputs.district, inputs.policy, inputs.schools)
+    assert (back.district, back.policy, back.schools, back.adjustments) == (
+        inputs.district, inputs.policy, inputs.schools, inputs.adjustments)
 
 
 @pytest.mark.libreoffice
@@ -533,7 +559,7 @@ def _edited_copy(path: Path, out: Path, sheet: str, address: str, value: object)
 
 def test_changed_component_kind_is_rejected(sample_book, tmp_path: Path) -> None:
     inputs, path = sample_book
-    layout = DistrictLayout(inputs.policy, len(inputs.schools))
+    layout = DistrictLayout.of(inputs)
     address = layout.components.cell("kind", 1)
     assert inputs.policy.components[1].kind == "per_pupil"
     edited = _edited_copy(path, tmp_path / "kind.xlsx", S.POLICY, address, "foundation")
@@ -544,7 +570,7 @@ def test_changed_component_kind_is_rejected(sample_book, tmp_path: Path) -> None
 
 def test_text_in_a_count_cell_names_the_cell(sample_book, tmp_path: Path) -> None:
     inputs, path = sample_book
-    address = DistrictLayout(inputs.policy, len(inputs.schools)).schools.cell("frpm", 3)
+    address = DistrictLayout.of(inputs).schools.cell("frpm", 3)
     edited = _edited_copy(path, tmp_path / "text.xlsx", S.SCHOOLS, address, "about 200")
     with pytest.raises(WorkbookError, match=re.escape(f"{S.SCHOOLS}!{address}")) as info:
         read_district(edited)
@@ -554,7 +580,7 @@ def test_text_in_a_count_cell_names_the_cell(sample_book, tmp_path: Path) -> Non
 
 def test_arithmetic_typed_in_an_input_cell_is_evaluated(sample_book, tmp_path: Path) -> None:
     inputs, path = sample_book
-    layout = DistrictLayout(inputs.policy, len(inputs.schools))
+    layout = DistrictLayout.of(inputs)
     edited = _edited_copy(path, tmp_path / "sum.xlsx", S.SCHOOLS,
                           layout.schools.cell("frpm", 3), "=100*2")
     edited = _edited_copy(edited, tmp_path / "sum2.xlsx", S.POLICY, SETTINGS.cell("budget"),
@@ -569,7 +595,7 @@ def test_arithmetic_typed_in_an_input_cell_is_evaluated(sample_book, tmp_path: P
 def test_unknown_function_in_an_input_cell_is_rejected(sample_book, tmp_path: Path,
                                                        sheet_key: str) -> None:
     inputs, path = sample_book
-    layout = DistrictLayout(inputs.policy, len(inputs.schools))
+    layout = DistrictLayout.of(inputs)
     sheet, address = ((S.SCHOOLS, layout.schools.cell("el", 2)) if sheet_key == "school"
                       else (S.POLICY, layout.components.cell("rate", 1)))
     edited = _edited_copy(path, tmp_path / "fn.xlsx", sheet, address, "=NOSUCHFUNC(3)")
@@ -608,16 +634,23 @@ def _input_cells(inputs: DistrictInputs, layout: DistrictLayout) -> set[tuple[st
     """Every cell the budget officer may type into, from the layout's declarations."""
     cells = {(S.POLICY, SETTINGS.cell(f.key)) for f in SETTINGS.fields if f.input}
     for table in (layout.spans, layout.schools, layout.funds, layout.job_classes,
-                  layout.services, layout.objects, layout.goals):
+                  layout.services, layout.objects, layout.goals, layout.conditions,
+                  layout.bands, layout.adjustments):
         cells |= {(table.sheet, table.cell(c.key, i))
                   for c in table.columns if c.input for i in range(table.rows)}
     for i, c in enumerate(inputs.policy.components):
-        uses = KIND_PARAMETERS[c.kind]
+        uses = set(KIND_PARAMETERS[c.kind])
+        if c.conditions and c.kind in ("categorical", "floor"):
+            uses.discard("levels")  # the conditions replace the share threshold
+        if c.bands:
+            uses.discard("rate")  # the bands carry the rates
         for col in layout.components.columns:
             if not col.input:
                 continue
             key = "levels" if col.key.startswith("level_") else col.key
-            applies = key in ("name", "note") or key in uses or (
+            applies = key in ("name", "note", "round_to") or key in uses or (
+                key == "in_budget" and c.kind != "transition") or (
+                key == "eligible" and bool(c.conditions)) or (
                 key == "fund" and c.kind != "transition") or (
                 key == "rate_unit" and c.kind in ("per_pupil", "concentration", "categorical"))
             if applies:
@@ -627,7 +660,7 @@ def _input_cells(inputs: DistrictInputs, layout: DistrictLayout) -> set[tuple[st
 
 def test_every_sheet_is_protected_inputs_unlocked_formulas_locked(sample_book) -> None:
     inputs, path = sample_book
-    layout = DistrictLayout(inputs.policy, len(inputs.schools))
+    layout = DistrictLayout.of(inputs)
     expected_inputs = _input_cells(inputs, layout)
     wb = openpyxl.load_workbook(path)
     unlocked, formulas_unlocked = set(), []

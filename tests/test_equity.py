@@ -76,6 +76,17 @@ def test_equal_funding_is_perfectly_horizontal() -> None:
     stats = equity_stats(allocate(flat_district(schools, [1000, 1000, 1000])))
     assert stats is not None
     assert (stats.cv, stats.mcloone, stats.verstegen, stats.range_ratio) == (0, 1, 1, 0)
+    assert stats.need_correlation is None  # funding does not vary: undefined, never 0
+
+
+def test_undefined_statistics_are_none_never_zero() -> None:
+    # one school gets nothing: the 5th percentile of per-pupil funding is 0
+    schools = [school(i, 10, 5) for i in range(1, 5)]
+    stats = equity_stats(allocate(flat_district(schools, [0, 1000, 2000, 3000])))
+    assert stats is not None
+    assert stats.range_ratio is None
+    assert stats.need_slope is None and stats.need_correlation is None  # need is constant
+    assert stats.cv is not None
 
 
 def test_fewer_than_two_schools_give_no_statistics() -> None:
@@ -101,5 +112,9 @@ def test_summary_formulas_agree_with_python(soffice: str, tmp_path: Path) -> Non
         summary = {row[0]: row[1] for row in book["Summary"] if len(row) > 1 and row[0]}
         assert not error_cells(book), error_cells(book)[:5]
         for key, label in LABELS.items():
-            assert summary[label] == pytest.approx(getattr(stats, key), rel=1e-9, abs=1e-9), (
-                key, summary[label], getattr(stats, key))
+            expected = getattr(stats, key)
+            if expected is None:
+                assert summary[label] == "n/a", (key, summary[label])
+                continue
+            assert summary[label] == pytest.approx(expected, rel=1e-9, abs=1e-9), (
+                key, summary[label], expected)

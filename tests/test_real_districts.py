@@ -100,7 +100,7 @@ def test_no_error_values(built: dict[str, Built], code: str) -> None:
 @pytest.mark.parametrize("code", DISTRICTS)
 def test_allocate_csv_equals_libreoffice_to_the_cent(built: dict[str, Built], code: str) -> None:
     b = built[code]
-    layout = DistrictLayout(b.inputs.policy, len(b.inputs.schools))
+    layout = DistrictLayout.of(b.inputs)
     t, rows = layout.allocations, b.book[S.ALLOCATIONS]
     amounts = {(r["school_id"], r["component"]): r["amount"] for r in b.csv_rows}
     components = b.inputs.policy.components

@@ -41,7 +41,7 @@ def test_formulas_engine_agrees_with_the_python_engine(tmp_path: Path, n_schools
     write_district(path, inputs)
     cells = computed_cells(path)
     result = allocate(inputs)
-    table = DistrictLayout(inputs.policy, len(inputs.schools)).allocations
+    table = DistrictLayout.of(inputs).allocations
     mismatches = []
     for r in result.components:
         for i in range(len(inputs.schools)):

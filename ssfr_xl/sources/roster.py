@@ -19,16 +19,17 @@ import csv
 import io
 import os
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from ssfr_xl.errors import FileError, RosterError
-from ssfr_xl.model import GRADES, LEVELS, School, grade_index, level_for_grades
+from ssfr_xl.model import GRADES, LEVELS, RosterColumn, School, grade_index, level_for_grades
 
 #: The roster's columns, in the order write_roster_csv writes them.
 ROSTER_COLUMNS: tuple[str, ...] = (
     "school_id",
     "school_name",
+    "cds_code",
     "level",
     "low_grade",
     "high_grade",
@@ -61,6 +62,7 @@ SUBGROUP_NOUNS: dict[str, tuple[str, str]] = {
 _OPTIONAL_COLUMNS = frozenset(
     {
         "level",
+        "cds_code",
         "prior_year_allocation",
         "performance_points",
         "hard_to_staff_teachers",
@@ -72,14 +74,19 @@ _IDENTITY = frozenset({"school_id", "school_name", "low_grade", "high_grade"})
 
 _Problem = Callable[[str, str], None]  # records "column, what is wrong — what to do"
 
+#: A school ID: the district's site code or the CDS code.
+SCHOOL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,19}$")
 _TRUE = frozenset({"y", "yes", "true", "1"})
 _FALSE = frozenset({"n", "no", "false", "0", ""})
 # Excel writes a number formatted with separators as displayed text, e.g. "1,234" or "$1,234.50".
 _THOUSANDS = re.compile(r"^\d{1,3}(,\d{3})+(\.\d*)?$")
 
 
-def read_roster_csv(path: str | os.PathLike[str]) -> list[School]:
-    """Read and check a roster CSV; raise one RosterError listing every problem found."""
+def read_roster_csv(path: str | os.PathLike[str],
+                    columns: Sequence[RosterColumn] = ()) -> list[School]:
+    """Read and check a roster CSV; raise one RosterError listing every problem found.
+
+    `columns` are the policy's own roster columns ([[roster_column]]): each is required."""
     path = Path(path)
     text = _decode(path)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(text))
@@ -94,7 +101,7 @@ def read_roster_csv(path: str | os.PathLike[str]) -> list[School]:
             f"{', '.join(ROSTER_COLUMNS)} and one row per school "
             "(start from templates/roster.csv)."
         ) from None
-    position = _header_positions(header, name, problems)
+    position = _header_positions(header, name, problems, columns)
     if problems:
         # Without the columns, every row would repeat the same complaint: stop at the header.
         raise _roster_error(name, problems)
@@ -117,7 +124,7 @@ def read_roster_csv(path: str | os.PathLike[str]) -> list[School]:
             )
         elif school_id:
             first_line[school_id] = line
-        school = _parse_row(cells, name, line, problems)
+        school = _parse_row(cells, name, line, problems, columns)
         if school is not None:
             schools.append(school)
 
@@ -130,18 +137,21 @@ def read_roster_csv(path: str | os.PathLike[str]) -> list[School]:
     return schools
 
 
-def write_roster_csv(schools: Iterable[School], path: str | os.PathLike[str]) -> None:
-    """Write schools as a roster CSV (UTF-8 with BOM, so Excel shows non-Latin names)."""
+def write_roster_csv(schools: Iterable[School], path: str | os.PathLike[str],
+                     columns: Sequence[RosterColumn] = ()) -> None:
+    """Write schools as a roster CSV (UTF-8 with BOM, so Excel shows non-Latin names), with
+    the policy's own columns after the built-in ones."""
     path = Path(path)
     try:
         with path.open("w", encoding="utf-8-sig", newline="") as handle:
             writer = csv.writer(handle)  # "\r\n" line ends, as Excel writes them
-            writer.writerow(ROSTER_COLUMNS)
+            writer.writerow([*ROSTER_COLUMNS, *(c.key for c in columns)])
             for s in schools:
                 writer.writerow(
                     [
                         s.school_id,
                         s.name,
+                        s.cds_code,
                         s.level,
                         s.low_grade,
                         s.high_grade,
@@ -151,6 +161,8 @@ def write_roster_csv(schools: Iterable[School], path: str | os.PathLike[str]) ->
                         _format_number(s.performance_points),
                         _format_number(s.hard_to_staff_teachers),
                         "Y" if s.grades_estimated else "N",
+                        *(("Y" if s.extra.get(c.key) else "N") if c.is_flag
+                          else _format_number(s.extra.get(c.key, 0)) for c in columns),
                     ]
                 )
     except OSError as exc:
@@ -196,9 +208,10 @@ def _sniff_delimiter(text: str) -> str:
     return best if counts[best] > counts[","] else ","
 
 
-def _header_positions(header: list[str], name: str, problems: list[str]) -> dict[str, int]:
+def _header_positions(header: list[str], name: str, problems: list[str],
+                      columns: Sequence[RosterColumn] = ()) -> dict[str, int]:
     """Column name -> index, matching names case-insensitively; records missing columns."""
-    wanted = {c.casefold(): c for c in ROSTER_COLUMNS}
+    wanted = {c.casefold(): c for c in (*ROSTER_COLUMNS, *(c.key for c in columns))}
     position: dict[str, int] = {}
     for i, raw in enumerate(header):
         key = raw.strip().lstrip("\ufeff").casefold()
@@ -212,7 +225,7 @@ def _header_positions(header: list[str], name: str, problems: list[str]) -> dict
             )
             continue
         position[col] = i
-    for col in REQUIRED_COLUMNS:
+    for col in (*REQUIRED_COLUMNS, *(c.key for c in columns)):
         if col not in position:
             problems.append(
                 f"{name} line 1, column '{col}': the required column is missing — add a "
@@ -222,7 +235,8 @@ def _header_positions(header: list[str], name: str, problems: list[str]) -> dict
     return position
 
 
-def _parse_row(cells: dict[str, str], name: str, line: int, problems: list[str]) -> School | None:
+def _parse_row(cells: dict[str, str], name: str, line: int, problems: list[str],
+               columns: Sequence[RosterColumn] = ()) -> School | None:
     """One School from a row's cells, or None after recording the row's problems."""
     start = len(problems)
 
@@ -231,14 +245,20 @@ def _parse_row(cells: dict[str, str], name: str, line: int, problems: list[str])
 
     school_id = cells["school_id"]
     if not school_id:
-        problem("school_id", "the CDS code is blank — enter the school's 14-digit CDS code.")
-    elif not (len(school_id) == 14 and school_id.isdigit()):
+        problem("school_id", "the school ID is blank — enter the school's site code or its "
+                "14-digit CDS code.")
+    elif school_id.isdigit() and 8 < len(school_id) != 14 or not SCHOOL_ID.match(school_id):
         problem(
             "school_id",
-            f"'{school_id}' is not a 14-digit CDS code — enter the full code (county 2 + "
-            "district 5 + school 7 digits); if a spreadsheet dropped leading zeros or showed "
-            "it as 1.9E+13, format the column as Text and type the code again.",
+            f"'{school_id}' is neither the district's site code (letters, digits, - or _, at "
+            "most 8 digits when all digits) nor a 14-digit CDS code (county 2 + district 5 + "
+            "school 7 digits); if a spreadsheet dropped leading zeros or showed it as "
+            "1.9E+13, format the column as Text and type the code again.",
         )
+    cds_code = cells.get("cds_code", "")
+    if cds_code and not (len(cds_code) == 14 and cds_code.isdigit()):
+        problem("cds_code", f"'{cds_code}' is not a 14-digit CDS code — correct it or leave "
+                "it blank.")
     school_name = cells["school_name"]
     if not school_name:
         problem("school_name", "the school's name is blank — enter it.")
@@ -303,6 +323,19 @@ def _parse_row(cells: dict[str, str], name: str, line: int, problems: list[str])
     points = _amount(cells.get("performance_points", ""), "performance_points", problem)
     teachers = _amount(cells.get("hard_to_staff_teachers", ""), "hard_to_staff_teachers", problem)
     estimated = _flag(cells.get("grades_estimated", ""), "grades_estimated", problem)
+    extra: dict[str, float] = {}
+    for c in columns:
+        raw = cells.get(c.key, "")
+        if c.is_flag:
+            extra[c.key] = 1.0 if _flag(raw, c.key, problem, c.header) else 0.0
+            continue
+        value = (_amount(raw, c.key, problem) if c.fractional
+                 else _count(raw, c.key, problem))
+        extra[c.key] = float(value or 0)
+        if value is not None and c.within_enrollment and grades_readable and value > enrollment:
+            problem(c.key, f"{value:g} {c.header} is more than the school's enrollment of "
+                    f"{enrollment} — correct the count, or declare the column with "
+                    "instances = true in the policy if it counts each instance of a need.")
 
     if len(problems) > start or low is None or high is None:
         return None
@@ -318,6 +351,8 @@ def _parse_row(cells: dict[str, str], name: str, line: int, problems: list[str])
         performance_points=points or 0.0,
         hard_to_staff_teachers=teachers or 0.0,
         grades_estimated=bool(estimated),
+        cds_code=cds_code,
+        extra=extra,
     )
 
 
@@ -378,14 +413,15 @@ def _amount(raw: str, col: str, problem: _Problem) -> float | None:
     return None
 
 
-def _flag(raw: str, col: str, problem: _Problem) -> bool | None:
+def _flag(raw: str, col: str, problem: _Problem,
+          what: str = "the grade counts are estimated") -> bool | None:
     """Y/N, yes/no, true/false, 1/0 or blank (= no), or None after a problem."""
     text = raw.strip().casefold()
     if text in _TRUE:
         return True
     if text in _FALSE:
         return False
-    problem(col, f"'{raw}' is not Y or N — enter Y if the grade counts are estimated, else N.")
+    problem(col, f"'{raw}' is not Y or N — enter Y if {what}, else N.")
     return None
 
 
