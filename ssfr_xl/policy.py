@@ -299,7 +299,7 @@ def check_policy(policy: Policy, settings: Mapping[str, Any], where: str) -> lis
     mode = settings.get("base_rate_mode", "solve")
     if mode not in ("solve", "fixed"):
         problems.append(f"{where}: base_rate_mode must be 'solve' or 'fixed', not {mode!r}.")
-    if mode == "solve" and "budget" not in settings and "budget_per_pupil" not in settings:
+    if mode != "fixed" and "budget" not in settings and "budget_per_pupil" not in settings:
         problems.append(f"{where}: [district] needs 'budget' or 'budget_per_pupil' to solve "
                         "the base rate for (or set base_rate_mode = \"fixed\" and base_rate).")
     tmode = settings.get("transition_mode", "scale_gains")

@@ -129,7 +129,7 @@ def test_shipped_policy_loads_and_checks_clean() -> None:
     assert [f.code for f in policy.funds if not f.restricted] == ["GEN"]
     codes = [c.code for c in policy.components]
     assert codes[0] == "BASE" and codes[-1] == "TRANS"
-    assert len(codes) == len(set(codes)) == 13
+    assert len(codes) == len(set(codes)) == 14
     assert {c.kind for c in policy.components} == set(COMPONENT_KINDS)
     assert policy.fte_step == 0.1
     assert len(policy.job_classes) == 10 and len(policy.services) == 10
@@ -192,7 +192,8 @@ def test_invalid_toml_is_a_policy_error(tmp_path: Path) -> None:
         pytest.param(
             [edit("component.0.kind", "bonus")],
             "test.toml component BASE: kind 'bonus' is not one of base, per_pupil, "
-            "concentration, foundation, small_school, categorical, pool, floor, transition.",
+            "concentration, foundation, small_school, categorical, pool, floor, transition, "
+            "adjustment.",
             id="bad-kind",
         ),
         pytest.param(
@@ -315,7 +316,8 @@ def test_invalid_toml_is_a_policy_error(tmp_path: Path) -> None:
         pytest.param(
             [edit("component.2.basis", ["lunch"])],
             "test.toml component POV: basis 'lunch' is not one of enrollment, frpm, el, swd, "
-            "foster, homeless, unduplicated, performance_points, hard_to_staff_teachers.",
+            "foster, homeless, unduplicated, performance_points, hard_to_staff_teachers "
+            "(declare a district column with [[roster_column]]).",
             id="unknown-basis",
         ),
         pytest.param(
@@ -351,7 +353,8 @@ def test_invalid_toml_is_a_policy_error(tmp_path: Path) -> None:
         ),
         pytest.param(
             [edit("district.budget", delete=True)],
-            "test.toml: [district] needs 'budget' or 'budget_per_pupil'.",
+            "test.toml: [district] needs 'budget' or 'budget_per_pupil' to solve the base rate "
+            "for (or set base_rate_mode = \"fixed\" and base_rate).",
             id="no-budget",
         ),
         pytest.param(
@@ -509,8 +512,10 @@ def test_check_policy_returns_problems_without_raising() -> None:
     problems = check_policy(policy, {"base_rate_mode": "guess"}, "x")
     assert problems == [
         "x: base_rate_mode must be 'solve' or 'fixed', not 'guess'.",
-        "x: [district] needs 'budget' or 'budget_per_pupil'.",
+        "x: [district] needs 'budget' or 'budget_per_pupil' to solve the base rate for (or "
+        "set base_rate_mode = \"fixed\" and base_rate).",
     ]
+    assert check_policy(policy, {"base_rate_mode": "fixed", "base_rate": 5000}, "x") == []
 
 
 def test_every_malformed_entry_is_listed_at_once() -> None:

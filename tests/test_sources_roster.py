@@ -222,11 +222,25 @@ def test_missing_required_column_exact_message(tmp_path: Path) -> None:
 def test_bad_school_id_exact_message(tmp_path: Path) -> None:
     err = error_of(write(tmp_path, row(school_id="1648816021505")))
     assert str(err) == (
-        "roster.csv line 2, column 'school_id': '1648816021505' is not a 14-digit CDS code — "
-        "enter the full code (county 2 + district 5 + school 7 digits); if a spreadsheet "
-        "dropped leading zeros or showed it as 1.9E+13, format the column as Text and type the "
-        "code again."
+        "roster.csv line 2, column 'school_id': '1648816021505' is neither the district's site "
+        "code (letters, digits, - or _, at most 8 digits when all digits) nor a 14-digit CDS "
+        "code (county 2 + district 5 + school 7 digits); if a spreadsheet dropped leading zeros "
+        "or showed it as 1.9E+13, format the column as Text and type the code again."
     )
+
+
+@pytest.mark.parametrize("site_code", ["S-104", "0456", "EL_12", "12345678"])
+def test_a_district_site_code_is_a_school_id(tmp_path: Path, site_code: str) -> None:
+    from ssfr_xl.sources import read_roster_csv
+
+    schools = read_roster_csv(write(tmp_path, row(school_id=site_code)))
+    assert schools[0].school_id == site_code
+
+
+@pytest.mark.parametrize("bad", ["1.96488E+13", "123456789", "S 104", "-S104"])
+def test_what_is_neither_a_site_code_nor_a_cds_code_is_refused(tmp_path: Path,
+                                                                bad: str) -> None:
+    assert "column 'school_id'" in str(error_of(write(tmp_path, row(school_id=bad))))
 
 
 def test_duplicate_school_id_exact_message(tmp_path: Path) -> None:
@@ -262,7 +276,7 @@ def test_pupils_outside_grades_served_exact_message(tmp_path: Path) -> None:
         ({"level": "Primary"}, "column 'level': 'Primary' is not a level — use one of "
          "Elementary, Middle, High, Span"),
         ({"school_name": ""}, "column 'school_name': the school's name is blank — enter it."),
-        ({"school_id": ""}, "column 'school_id': the CDS code is blank"),
+        ({"school_id": ""}, "column 'school_id': the school ID is blank"),
         ({"grades_estimated": "maybe"}, "column 'grades_estimated': 'maybe' is not Y or N"),
         ({"prior_year_allocation": "-5"}, "column 'prior_year_allocation': -5 is negative"),
         ({"unduplicated": 641}, "column 'unduplicated': 641 unduplicated pupils is more than "
@@ -287,7 +301,7 @@ def test_one_pupil_is_singular(tmp_path: Path) -> None:
 
 def test_all_problems_are_collected_in_one_error(tmp_path: Path) -> None:
     lines = [
-        row(school_id="123"),  # line 2
+        row(school_id="1.2E+13"),  # line 2
         row(school_id=ids(3)[1], el=812, swd="x"),  # line 3: two problems
         row(school_id=ids(3)[2], g_9=4),  # line 4
     ]
