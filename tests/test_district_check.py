@@ -371,7 +371,7 @@ def test_a_changed_constant_of_the_arithmetic_is_found(written: dict[str, Path],
     inputs = CASES["sample"]
     layout = _layout(inputs)
     trans = next(c for c in inputs.policy.components if c.kind == "transition")
-    address = cell_address(layout.unrestricted_row,
+    address = cell_address(layout.counted_row,
                            layout.allocations.col(f"amount_{trans.code}"))
     wb = openpyxl.load_workbook(written["sample"])
     wb[S.ALLOCATIONS][address] = 1
@@ -381,7 +381,7 @@ def test_a_changed_constant_of_the_arithmetic_is_found(written: dict[str, Path],
     assert finding.where == f"{S.ALLOCATIONS}!{address}"
     assert (finding.problem, finding.expected, finding.found) == (
         "value changed", "the value 0", "the value 1")
-    assert finding.what.startswith("in formula total of ")
+    assert finding.what.startswith("in-budget flag of ")
 
 
 def test_a_redirected_defined_name_is_found(written: dict[str, Path], tmp_path: Path) -> None:
