@@ -254,7 +254,7 @@ def test_an_edited_formula_whose_old_value_was_kept_is_found(saved: Path,
     address = _amount(inputs, "BASE", 1)
 
     def edit(m: re.Match[str]) -> str:
-        return m.group(0).replace("*Base_Rate,2)", "*Base_Rate*1.1,2)")
+        return m.group(0).replace("*Base_Rate,Digits_BASE)", "*Base_Rate*1.1,Digits_BASE)")
     edited = _replace_cell(saved, tmp_path / "edited.xlsx", S.ALLOCATIONS, address, edit)
     report, ok = allocate_district(edited)
     assert not ok
@@ -263,7 +263,7 @@ def test_an_edited_formula_whose_old_value_was_kept_is_found(saved: Path,
     school = inputs.schools[1]
     assert (f"{S.ALLOCATIONS}!{address} (BASE amount, {school.school_id} {school.name}): "
             "formula changed: expected =ROUND(") in report
-    assert "*Base_Rate*1.1,2)" in report
+    assert "*Base_Rate*1.1,Digits_BASE)" in report
     cells = N_SCHOOLS * (len(inputs.policy.components) + len(inputs.policy.funds))
     assert f"Saved values: {cells:,} of {cells:,} cells agree" in report  # the values look fine
 
