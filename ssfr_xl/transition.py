@@ -7,7 +7,8 @@ where the money comes from:
 
 - ``scale_gains``: a share of every gain above last year (the classic soft landing);
 - ``cap_gains``: only gains above a ceiling, prior x (1 + gain cap), are taken ("capping and
-  scaling", England's minimum funding guarantee);
+  scaling", England's minimum funding guarantee): gainers keep growth up to the cap, so less
+  money is available than under scale_gains, and the maximum loss it affords is larger;
 - ``reserve``: a named reserve outside the formula budget pays; nobody's gain is touched.
 
 When the money available is less than the protection owed, the promise cannot be kept: each
@@ -113,10 +114,9 @@ class Transition:
             choices.append(f"promise what the gains can pay: a maximum loss of "
                            f"{self.affordable_max_loss():.2%}")
         if self.mode == "cap_gains":
-            choices.append("lower the gain cap so more of the gains pay for protection")
+            choices.append("lower the gain cap, so more of each gain pays for protection")
         else:
-            choices.append("cap gains and scale: transition_mode = \"cap_gains\" with a "
-                           "transition_gain_cap")
+            choices.append("raise the budget, so fewer schools fall below their floor")
         return [text + ". Choices: " + "; ".join(choices) + "."]
 
 

@@ -134,3 +134,32 @@ def test_allocate_agrees_with_the_recalculated_file(built: dict[str, Built], cod
     assert compared == expected, (
         f"allocate compared {compared:,} of the {expected:,} amount and fund cells; the others "
         f"were skipped (LibreOffice stored {len(error_cells(b.book)):,} error values)")
+
+
+@pytest.mark.parametrize("code", DISTRICTS)
+def test_explanations_never_contradict_the_amounts(built: dict[str, Built], code: str) -> None:
+    # Each plan's Allocation sheet says, per component, how the amount came about; the
+    # transition line states what the school actually gets. When the floor cannot be paid,
+    # init's report says so and names the choices.
+    from ssfr_xl.explain import allocation_lines
+    from ssfr_xl.formula import allocate
+    from ssfr_xl.money import format_money
+
+    result = allocate(built[code].inputs)
+    t = result.transition
+    for i, school in enumerate(result.schools):
+        for line in allocation_lines(result, i):
+            if line.amount and line.code != "TRANS":
+                assert format_money(line.amount) in line.math, (school.school_id, line)
+        trans = next(li for li in allocation_lines(result, i) if li.code == "TRANS")
+        if t.prior[i] > 0:
+            gets = format_money(float(t.formula_total[i]) + float(t.amounts[i]))
+            assert f"the school gets {gets}" in trans.math, (school.school_id, trans.math)
+            if i in t.below_floor():
+                assert "more than the" in trans.math and "maximum loss" in trans.math
+            else:
+                assert "more than the" not in trans.math
+    if not t.kept:
+        output = built[code].init.output
+        assert "Transition promise not kept" in output and "Choices:" in output
+        assert f"{len(t.below_floor())} school(s) lose more than" in output
