@@ -58,6 +58,7 @@ def structure_of(inputs: DistrictInputs, layout: DistrictLayout | None = None) -
         "roster_columns": [[c.key, c.header, c.kind, c.fractional, c.instances, c.help]
                            for c in p.roster_columns],
         "adjustment_rows": layout.adjustment_rows,
+        "per_pupil_enrollment": layout.per_pupil_enrollment,
     }
 
 
@@ -518,7 +519,8 @@ def allocation_rows(layout: DistrictLayout) -> Iterator[tuple[int, dict[str, obj
             "school_id": f"={schools.row_ref('school_id', r)}",
             "name": f"={schools.row_ref('name', r)}",
             "level": f"={schools.row_ref('level', r)}",
-            "enrollment": f"={C('enrollment')}",
+            "enrollment": (f"={C('enrollment')}" if layout.per_pupil_enrollment == "enrollment"
+                           else f"={schools.row_ref(layout.per_pupil_enrollment, r)}"),
         }
         for c in comps:
             n = lambda param, c=c: layout.component_name(param, c)  # noqa: E731

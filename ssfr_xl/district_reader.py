@@ -359,6 +359,7 @@ def read_district(path: str | Path) -> DistrictInputs:
         transition_reserve=float(settings["transition_reserve"]),
         plan_deadline=str(settings["plan_deadline"]), contact=str(settings["contact"]),
         unspent_warning=float(settings["unspent_warning"]),
+        per_pupil_enrollment=str(structure.get("per_pupil_enrollment", "enrollment")),
     )
     return DistrictInputs(district, policy, tuple(schools), adjustments)
 

@@ -41,9 +41,13 @@ def per_pupil(result: AllocationResult) -> tuple[list[float], list[float]]:
     """(per-pupil funding, need share) of every school with pupils."""
     funding, need = [], []
     for i, school in enumerate(result.schools):
-        if school.enrollment > 0:
-            funding.append(excel_round(result.school_total(i) / school.enrollment))
+        pupils = school.count(result.inputs.district.per_pupil_enrollment)
+        if pupils > 0:
+            funding.append(excel_round(result.school_total(i) / pupils))
+        if pupils > 0 and school.enrollment > 0:
             need.append(school.unduplicated / school.enrollment)
+        elif pupils > 0:
+            need.append(0.0)
     return funding, need
 
 

@@ -578,6 +578,7 @@ class DistrictLayout:
     policy: Policy
     n_schools: int
     adjustment_rows: int = ADJUSTMENT_ROOM
+    per_pupil_enrollment: str = "enrollment"  # the count Allocations' per-pupil column divides by
     spans: Table = field(init=False)
     components: Table = field(init=False)
     conditions: Table = field(init=False)
@@ -624,7 +625,8 @@ class DistrictLayout:
     @classmethod
     def of(cls, inputs) -> DistrictLayout:
         """The layout of the workbook written for these inputs (DistrictInputs)."""
-        return cls(inputs.policy, len(inputs.schools), len(inputs.adjustments) + ADJUSTMENT_ROOM)
+        return cls(inputs.policy, len(inputs.schools), len(inputs.adjustments) + ADJUSTMENT_ROOM,
+                   inputs.district.per_pupil_enrollment)
 
     @cached_property
     def condition_list(self) -> tuple[tuple[Component, int], ...]:
@@ -696,7 +698,8 @@ class DistrictLayout:
             Column("school_id", "School ID", 17, styles.TEXT),
             Column("name", "School", 30),
             Column("level", "Level", 11),
-            Column("enrollment", "Enrollment", 10, styles.COUNT),
+            Column("enrollment", "Enrollment" if self.per_pupil_enrollment == "enrollment"
+                   else f"Pupils ({self.per_pupil_enrollment})", 10, styles.COUNT),
         ]
         cols += [Column(f"amount_{c.code}", c.name, 14, styles.MONEY)
                  for c in self.policy.components]

@@ -99,6 +99,7 @@ class District:
     plan_deadline: str = ""
     contact: str = ""
     unspent_warning: float = 0.05  # warn when a plan leaves more than this share of a fund
+    per_pupil_enrollment: str = "enrollment"  # the count per-pupil figures divide by
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,7 @@ class PolicyFile:
             plan_deadline=str(s.get("plan_deadline", "")),
             contact=str(s.get("contact", "")),
             unspent_warning=float(s.get("unspent_warning", 0.05)),
+            per_pupil_enrollment=str(s.get("per_pupil_enrollment", "enrollment")),
         )
 
 
@@ -313,6 +314,9 @@ def check_policy(policy: Policy, settings: Mapping[str, Any], where: str) -> lis
             settings.get("transition_reserve", 0) < 0:
         problems.append(f"{where}: transition_reserve cannot be negative.")
     problems += roster_column_problems(policy, where)
+    per_pupil = settings.get("per_pupil_enrollment", "enrollment")
+    if per_pupil not in policy.count_fields():
+        problems.append(f"{where}: per_pupil_enrollment {per_pupil!r} is not a count column.")
     loss = settings.get("transition_max_loss", 0)
     if not isinstance(loss, int | float) or not 0 <= loss <= 1:
         problems.append(f"{where}: transition_max_loss must be a share from 0 (hold harmless) "

@@ -37,6 +37,8 @@ def policy_document(inputs: DistrictInputs) -> dict[str, Any]:
         "plan_deadline": d.plan_deadline, "contact": d.contact,
         "unspent_warning": d.unspent_warning, "fte_step": p.fte_step,
     }
+    if d.per_pupil_enrollment != "enrollment":
+        district["per_pupil_enrollment"] = d.per_pupil_enrollment
     doc: dict[str, Any] = {"district": district}
     if p.roster_columns:
         doc["roster_column"] = [

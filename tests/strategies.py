@@ -389,7 +389,9 @@ def build_inputs(src: Source, n_schools: int) -> DistrictInputs:
         replace(s, prior_year_allocation=p) for s, p in zip(schools, priors, strict=True)
     )
     reserve = src.real(0, 500_000, 0) if district.transition_mode == "reserve" else 0.0
-    return DistrictInputs(replace(district, base_rate_mode=mode, transition_reserve=reserve),
+    per_pupil = "census" if src.chance(0.2) else "enrollment"
+    return DistrictInputs(replace(district, base_rate_mode=mode, transition_reserve=reserve,
+                                  per_pupil_enrollment=per_pupil),
                           policy, schools, adjustments)
 
 
@@ -404,6 +406,7 @@ def policy_settings(inputs: DistrictInputs) -> dict[str, Any]:
         "transition_mode": d.transition_mode,
         "transition_gain_cap": d.transition_gain_cap,
         "transition_reserve": d.transition_reserve,
+        "per_pupil_enrollment": d.per_pupil_enrollment,
     }
 
 

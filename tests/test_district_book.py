@@ -387,6 +387,7 @@ def test_random_cases_cover_every_kind_and_mode(name: str) -> None:
         assert any(not c.in_budget for c in components)
         assert any(c.enrollment != "enrollment" for c in components)
         assert any(i.adjustments for i in cases)
+        assert any(i.district.per_pupil_enrollment != "enrollment" for i in cases)
     if name == "local":
         assert any(s.enrollment == 0 for i in cases for s in i.schools)  # a school, no pupils
         assert any(len(i.policy.spans) == 1 for i in cases)  # one span for all grades
