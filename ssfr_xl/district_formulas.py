@@ -156,6 +156,7 @@ def component_records(layout: DistrictLayout, inputs: DistrictInputs
                       ) -> tuple[list[dict], list[tuple[int, str]]]:
     """Rows of the Policy sheet's component table, and the input cells locked on them."""
     calc, alloc = layout.calculation, layout.allocations
+    restricted_col = layout.funds.col("restricted") - layout.funds.first_col + 1
     records, locked = [], []
     for i, c in enumerate(inputs.policy.components):
         n = lambda param, c=c: layout.component_name(param, c)  # noqa: E731
@@ -178,7 +179,10 @@ def component_records(layout: DistrictLayout, inputs: DistrictInputs
             "in_budget": "Yes" if c.in_budget else "No",
             "note": c.note,
             "digits": f'=IF({n("Round")}="dollar",0,2)',
-            "unrestricted": f'=IF(INDEX(Fund_Restricted,MATCH({n("Fund")},Fund_Codes,0))="No",1,0)',
+            # VLOOKUP, not INDEX/MATCH: gnumeric answers #REF! for INDEX on a one-cell range
+            # (a district with one fund), and VLOOKUP matches the way MATCH does.
+            "unrestricted": f'=IF(VLOOKUP({n("Fund")},Funds_Table,{restricted_col},FALSE)="No",'
+                            '1,0)',
             "counted": (f'=IF(AND({n("Unres")}=1,Transition_Mode<>"reserve"),1,0)'
                         if c.kind == "transition"
                         else f'=IF(AND({n("Unres")}=1,{n("InBudget")}="Yes"),1,0)'),
