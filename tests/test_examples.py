@@ -43,6 +43,7 @@ class Example:
     policy: Path
     roster: Path
     adjustments: Path | None
+    settings: dict
     inputs: DistrictInputs
     result: AllocationResult
 
@@ -60,7 +61,7 @@ def example(name: str) -> Example:
     inputs = DistrictInputs(pf.district(str(pf.settings.get("name", name)), "", schools),
                             pf.policy, tuple(schools), lines)
     return Example(name, policy_path, roster, adjustments if adjustments.exists() else None,
-                   inputs, allocate(inputs))
+                   dict(pf.settings), inputs, allocate(inputs))
 
 
 def amounts(ex: Example) -> dict[str, dict[str, float]]:
@@ -89,8 +90,7 @@ def assert_amounts(ex: Example, expected: Expected) -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_example_loads_checks_and_reads(name: str) -> None:
     ex = example(name)
-    assert check_policy(ex.inputs.policy, ex.inputs.district.__dict__ | {
-        "base_rate_mode": ex.inputs.district.base_rate_mode}, name) == []
+    assert check_policy(ex.inputs.policy, ex.settings, name) == []
     assert ex.inputs.district.base_rate_mode == "fixed"
     assert ex.inputs.schools, "the roster has schools"
     assert all(c.note for c in ex.inputs.policy.components), "every component says what it is"
