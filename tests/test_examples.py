@@ -17,7 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from ssfr_xl.cli import cli
+from ssfr_xl.district_book import check_cached_values, read_district
 from ssfr_xl.formula import AllocationResult, allocate
 from ssfr_xl.layout import DistrictLayout
 from ssfr_xl.layout import DistrictSheets as S
@@ -383,6 +386,27 @@ def test_houston_subsidy_with_its_cap_lines_is_the_published_rule() -> None:
         assert got[s.school_id]["SSS"] + got[s.school_id]["SSS_CAP15"] == published, s.school_id
 
 
+# --- the command line and the workbook ------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_readme_command_builds_the_workbook(name: str, tmp_path: Path) -> None:
+    """`ssfr-xl init X.xlsx --policy ... --roster ...` (the README's command) works, and the
+    workbook reads back to the same amounts (adjustment lines need the library)."""
+    out = tmp_path / f"{name}.xlsx"
+    run = CliRunner().invoke(cli, ["init", str(out),
+                                   "--policy", str(EXAMPLES / f"{name}.toml"),
+                                   "--roster", str(EXAMPLES / f"{name}-roster.csv")],
+                             catch_exceptions=False)
+    assert run.exit_code == 0, run.output
+    back = allocate(read_district(out))
+    ex = example(name)
+    without_lines = allocate(DistrictInputs(ex.inputs.district, ex.inputs.policy,
+                                            ex.inputs.schools))
+    assert back.by_school().drop(columns="school_name").equals(
+        without_lines.by_school().drop(columns="school_name"))
+
+
 # --- LibreOffice agrees with the engine for every example ---------------------------------------
 
 
@@ -405,3 +429,5 @@ def test_example_workbooks_recalculate_to_the_engine(soffice: str, tmp_path: Pat
         assert compared == len(ex.inputs.schools) * (
             len(ex.inputs.policy.components) + len(ex.inputs.policy.funds) + 2)
         assert_amounts(ex, expected[ex.name])  # and so the workbook equals the hand figures
+        cached = check_cached_values(book.path, ex.result)
+        assert cached.has_cached_values and cached.mismatches == [] and cached.ok
