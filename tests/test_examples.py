@@ -94,10 +94,15 @@ def assert_amounts(ex: Example, expected: Expected) -> None:
 def test_example_loads_checks_and_reads(name: str) -> None:
     ex = example(name)
     assert check_policy(ex.inputs.policy, ex.settings, name) == []
+    # The hand computations rely on fixed rates: no base rate is solved for a budget.
     assert ex.inputs.district.base_rate_mode == "fixed"
     assert ex.inputs.schools, "the roster has schools"
     assert all(c.note for c in ex.inputs.policy.components), "every component says what it is"
     assert ex.result.notes == []
+
+
+def test_every_policy_in_the_folder_is_tested() -> None:
+    assert sorted(p.stem for p in EXAMPLES.glob("*.toml")) == sorted(NAMES)
 
 
 def test_every_example_is_documented_in_the_readme() -> None:
