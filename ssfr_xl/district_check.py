@@ -105,7 +105,11 @@ def _normalise_code(code: str) -> str:
     code = _FUNCTION.sub(lambda m: FUNCTION_ALIASES.get(m.group(1), m.group(1)), code)
     code = _NUMBER.sub(_number, code)
     code = _ONE_CELL_RANGE.sub(r"\1", code)  # P11:P11 is P11 (gnumeric writes it so)
+    code = _LOGICAL_CALL.sub(r"\1", code)  # LibreOffice writes FALSE() for FALSE
     return _SPACE.sub(" ", code)
+
+
+_LOGICAL_CALL = re.compile(r"\b(TRUE|FALSE)\(\s*\)")
 
 
 def _number(m: re.Match[str]) -> str:

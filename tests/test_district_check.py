@@ -657,3 +657,10 @@ def test_a_policy_without_plan_menus_passes(tmp_path: Path) -> None:
     write_district(tmp_path / "d.xlsx", inputs)
     check = check_formulas(tmp_path / "d.xlsx", read_district(tmp_path / "d.xlsx"))
     assert check.ok, [str(f) for f in check.findings] + check.errors
+
+
+def test_libreoffice_logical_calls_read_as_the_constants() -> None:
+    # LibreOffice saves FALSE as FALSE(): the same formula, not a changed one.
+    assert same_formula('=IF(VLOOKUP(Fund_GEN,Funds_Table,3,FALSE)="No",1,0)',
+                        '=IF(VLOOKUP(Fund_GEN,Funds_Table,3,FALSE())="No",1,0)')
+    assert not same_formula("=VLOOKUP(A1,B1:C2,2,FALSE)", "=VLOOKUP(A1,B1:C2,2,TRUE())")
