@@ -45,8 +45,10 @@ def _math(result: AllocationResult, r: ComponentResult, index: int, school: Scho
                  if a.component == c.code and a.school_id == school.school_id]
         if not lines:
             return "No adjustment for this school"
-        return "; ".join(f"{a.reason}: {_money(a.amount)}" for a in lines) + (
-            f" = {_money(amount)}" if len(lines) > 1 else "")
+        text = "; ".join(f"{a.reason}: {_money(a.amount)}" for a in lines)
+        if len(lines) > 1 or _money(lines[0].amount) != _money(amount):
+            text += f" = {_money(amount)}"
+        return text + (" (rounded to the dollar)" if c.round_digits == 0 else "")
     if c.conditions and not bool(r.eligible[index]):
         return "Not eligible: " + _conditions_words(result, c, school) + ": no allocation"
     text = _kind_words(result, r, index, school)
