@@ -562,8 +562,10 @@ def allocation_rows(layout: DistrictLayout) -> Iterator[tuple[int, dict[str, obj
 
 #: The Summary's budget line: what the gap between budget and allocation means depends on
 #: the mode (a solved base leaves only rounding; a fixed one leaves money unallocated).
-BUDGET_GAP_LABEL = ('=IF(Base_Rate_Mode="fixed","Unallocated against the budget",'
-                    '"Rounding difference (budget - counted)")')
+BUDGET_GAP_LABEL = ('=IF(Base_Rate_Mode="fixed",IF(Budget=0,"No budget set (fixed base rate)",'
+                    '"Unallocated against the budget"),"Rounding difference (budget - counted)")')
+#: Its value: n/a when a fixed base rate has no budget to compare with.
+BUDGET_GAP = '=IF(AND(Base_Rate_Mode="fixed",Budget=0),"n/a",ROUND(Budget-Budget_Counted,2))'
 
 #: Whether the transition rule keeps its promise, in words (Summary sheet).
 TRANSITION_PROMISE = (
@@ -609,7 +611,7 @@ def summary_cells(layout: DistrictLayout) -> list[SummaryCell]:
         ("Pupils", f"=SUM({t.full_range('enrollment')})", styles.COUNT),
         ("Budget (unrestricted formula total)", "=Budget", styles.MONEY),
         ("Counted against the budget", "=Budget_Counted", styles.MONEY),
-        (BUDGET_GAP_LABEL, "=ROUND(Budget-Budget_Counted,2)", styles.MONEY),
+        (BUDGET_GAP_LABEL, BUDGET_GAP, styles.MONEY),
         ("Unrestricted allocated, all (on top of the budget included)",
          f"=ROUND(SUM({unres}),2)", styles.MONEY),
         ("Base rate in use (per weighted pupil)", "=Base_Rate", styles.PRECISE_RATE),

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .formula import AllocationResult
-from .money import excel_round
+from .money import excel_round, format_money
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ def equity_lines(result: AllocationResult) -> list[str]:
     stats = equity_stats(result)
     if stats is None:
         return []
-    slope = "n/a" if stats.need_slope is None else f"${stats.need_slope:,.0f}"
+    slope = "n/a" if stats.need_slope is None else format_money(stats.need_slope, 0)
     return [
         f"  Equity (per pupil, {stats.schools} schools): coefficient of variation "
         f"{shown(stats.cv)}; McLoone {stats.mcloone:.3f}; Verstegen {stats.verstegen:.3f}; "

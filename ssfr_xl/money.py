@@ -38,7 +38,7 @@ def money_sum(values: Iterable[float]) -> float:
     return excel_round(math.fsum(values), 2)
 
 
-def format_money(value: float) -> str:
+def format_money(value: float, decimals: int = 2) -> str:
     """$1,234.56 / -$1,234.56, as the workbooks show money."""
     sign = "-" if value < 0 else ""
-    return f"{sign}${abs(value):,.2f}"
+    return f"{sign}${abs(value):,.{decimals}f}"

@@ -114,21 +114,30 @@ def _with_prior_year(schools: list[School], prior: Path, district_code: str, pol
                      f"({n} of {len(schools)} schools found there; the rest count as new).")
 
 
+def budget_line(result: AllocationResult) -> str:
+    """The budget check in words: rounding when the base is solved, money left unallocated
+    when it is fixed, nothing to check when a fixed base rate has no budget."""
+    d = result.inputs.district
+    counted = format_money(result.budget_total)
+    if d.base_rate_mode == "fixed" and d.budget == 0:
+        return (f"  Budget: none set (fixed base rate); {counted} of unrestricted amounts "
+                "count against a budget")
+    gap = ("rounding difference " if d.base_rate_mode == "solve"
+           else "unallocated against the budget ") + format_money(result.rounding_difference)
+    return f"  Budget (unrestricted): {format_money(d.budget)}; counted against it {counted}; {gap}"
+
+
 def summary_lines(result: AllocationResult) -> list[str]:
     """Human summary of an allocation: totals by fund, per pupil, the budget check."""
     d = result.inputs.district
     schools = result.schools
     pupils = sum(s.enrollment for s in schools)
     lines = [
-        f"{d.name} ({d.cds_code}), fiscal year {d.fiscal_year}",
+        f"{d.name}{f' ({d.cds_code})' if d.cds_code else ''}, fiscal year {d.fiscal_year}",
         f"  {len(schools):,} schools, {pupils:,} pupils",
         f"  Base rate: {format_money(result.base_rate)} per weighted pupil "
         f"({'solved for the budget' if d.base_rate_mode == 'solve' else 'fixed'})",
-        f"  Budget (unrestricted): {format_money(d.budget)}; counted against it "
-        f"{format_money(result.budget_total)}; "
-        + ("rounding difference " if d.base_rate_mode == "solve"
-           else "unallocated against the budget ")
-        + format_money(result.rounding_difference),
+        budget_line(result),
         "  Totals by fund:",
     ]
     for f in result.inputs.policy.funds:

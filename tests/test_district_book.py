@@ -266,8 +266,11 @@ def recalculated(soffice: str, tmp_path_factory: pytest.TempPathFactory) -> dict
     """The sample district ("sample"), a larger one ("large") and every seeded case,
     recalculated in one soffice run."""
     tmp = tmp_path_factory.mktemp("district_books")
-    all_inputs: dict[object, DistrictInputs] = {"sample": sample_inputs(),
-                                                "large": sample_inputs(LARGE)}
+    fixed = sample_inputs(12)
+    all_inputs: dict[object, DistrictInputs] = {
+        "sample": sample_inputs(), "large": sample_inputs(LARGE),
+        "fixed-no-budget": replace(fixed, district=replace(
+            fixed.district, base_rate_mode="fixed", base_rate=5200.0, budget=0.0))}
     all_inputs.update({key: random_case(*key) for key in RANDOM_CASES})
     paths = {}
     for key, inputs in all_inputs.items():
@@ -367,6 +370,19 @@ def test_random_district_and_policy_agree_to_the_cent(
     assert check.has_cached_values and check.mismatches == [] and check.ok
     formulas = check_formulas(case.book.path, case.inputs)
     assert formulas.ok, [str(f) for f in formulas.findings[:10]] + formulas.errors
+
+
+@pytest.mark.libreoffice
+def test_a_fixed_base_rate_needs_no_budget(recalculated: dict[object, Case]) -> None:
+    # Modes say what they mean: no budget, so no rounding difference and no "shortfall".
+    case = recalculated["fixed-no-budget"]
+    assert_no_errors(case.book)
+    assert_matches_engine(case.result, case.book[S.ALLOCATIONS], case.layout)
+    summary = case.book[S.SUMMARY]
+    row = find_label(summary, "No budget set (fixed base rate)")
+    assert cell_value(summary, row, 2) == "n/a"
+    with pytest.raises(AssertionError):
+        find_label(summary, "Rounding difference")
 
 
 @pytest.mark.parametrize("name", list(GENERATORS))
