@@ -14,6 +14,7 @@ from pathlib import Path
 
 from openpyxl import Workbook
 from openpyxl.chart import Reference, ScatterChart, Series
+from openpyxl.chart.shapes import GraphicalProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
 from . import __name__ as _pkg
@@ -92,6 +93,7 @@ def write_district(path: str | Path, inputs: DistrictInputs,
     for name, ws in sheets.items():
         if name != S.META:
             protect(ws)
+            _print_setup(ws, layout, inputs.district.name)
     sheets[S.META].sheet_state = "hidden"
     wb.active = 0
     say("saving")
@@ -181,7 +183,9 @@ def _write_policy(wb: Workbook, ws: Worksheet, layout: DistrictLayout,
     ws.cell(row=bands.header_row - 1, column=1,
             value="Rates by school level or grades").style = styles.LABEL
     write_table(wb, ws, bands, band_records(layout))
-    ws.freeze_panes = ws.cell(row=comps.first_row, column=3)
+    ws.column_dimensions["A"].width = 42  # the settings' labels, read in full
+    # Frozen: the component codes and names stay in view while scrolling to the rates.
+    ws.freeze_panes = ws.cell(row=1, column=3)
 
 
 def _write_schools(wb: Workbook, ws: Worksheet, layout: DistrictLayout,
@@ -247,7 +251,7 @@ def _write_summary(ws: Worksheet, layout: DistrictLayout) -> None:
     t = layout.allocations
     title(ws, "Summary", "District totals, the budget check and how per-pupil funding follows "
           "need. All formulas.")
-    ws.column_dimensions["A"].width = 40
+    ws.column_dimensions["A"].width = 56  # the longest label, read in full
     ws.column_dimensions["B"].width = 36
     ws.column_dimensions["C"].width = 12
     ws.column_dimensions["D"].width = 18
@@ -275,12 +279,73 @@ def _write_summary(ws: Worksheet, layout: DistrictLayout) -> None:
         ys = Reference(ws_alloc, min_col=t.col("per_pupil"), min_row=t.first_row,
                        max_row=t.last_row)
         series = Series(ys, xs, title="Schools")
-        series.marker.symbol = "circle"
-        series.graphicalProperties.line.noFill = True
+        _filled_markers(series)
         chart.series.append(series)
         chart.legend = None
         chart.height, chart.width = 9, 16
         ws.add_chart(chart, "F4")
+
+        change = ScatterChart()
+        change.title = "Change against last year (unrestricted) vs share of high-need pupils"
+        change.style = 13
+        change.x_axis.title = "Unduplicated (high-need) share of enrollment"
+        change.y_axis.title = "Change vs prior year"
+        change.x_axis.number_format = "0%"
+        change.y_axis.number_format = "0%"
+        ys = Reference(ws_alloc, min_col=t.col("change_share"), min_row=t.first_row,
+                       max_row=t.last_row)
+        series = Series(ys, xs, title="Schools")
+        _filled_markers(series)
+        change.series.append(series)
+        change.legend = None
+        change.height, change.width = 9, 16
+        ws.add_chart(change, "F24")
+
+
+def _filled_markers(series: Series) -> None:
+    """Round markers filled in one colour, no line: they survive a LibreOffice save."""
+    series.marker.symbol = "circle"
+    series.marker.size = 6
+    series.marker.graphicalProperties = GraphicalProperties(solidFill="1F6FB2")
+    series.marker.graphicalProperties.line.solidFill = "1F6FB2"
+    series.graphicalProperties.line.noFill = True
+
+
+#: Print setup per sheet: orientation, the rows repeated on every page, and how many pages
+#: wide (the widest sheets print two pages wide so their text stays readable).
+_PRINT = {
+    S.INSTRUCTIONS: ("portrait", None, 1), S.POLICY: ("landscape", None, 2),
+    S.SCHOOLS: ("landscape", "header", 2), S.ADJUSTMENTS: ("landscape", "header", 1),
+    S.CALCULATION: ("landscape", "header", 2), S.ALLOCATIONS: ("landscape", "header", 2),
+    S.SUMMARY: ("landscape", None, 1), S.FUNDS: ("landscape", "header", 1),
+    S.JOB_CLASSES: ("portrait", "header", 1), S.SERVICES: ("landscape", "header", 1),
+    S.OBJECTS: ("portrait", "header", 1), S.GOALS: ("portrait", "header", 1),
+    S.LISTS: ("portrait", None, 1),
+}
+
+
+def _print_setup(ws: Worksheet, layout: DistrictLayout, district: str) -> None:
+    """US Letter, fit to one page wide, titles repeated, a footer with the district, the sheet
+    and page N of M."""
+    orientation, repeat, wide = _PRINT.get(ws.title, ("landscape", None, 1))
+    ws.page_setup.paperSize = ws.PAPERSIZE_LETTER
+    ws.page_setup.orientation = orientation
+    ws.page_setup.fitToWidth = wide
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_options.gridLines = False
+    ws.page_margins.left = ws.page_margins.right = 0.4
+    ws.page_margins.top, ws.page_margins.bottom = 0.5, 0.6
+    header_row = {S.SCHOOLS: layout.schools.header_row,
+                  S.CALCULATION: layout.calculation.header_row,
+                  S.ALLOCATIONS: layout.allocations.header_row,
+                  S.ADJUSTMENTS: layout.adjustments.header_row}.get(ws.title, 3)
+    if repeat:
+        ws.print_title_rows = f"1:{header_row}"
+        ws.print_title_cols = "A:B"
+    ws.oddFooter.left.text = district.replace("&", "&&")
+    ws.oddFooter.center.text = "&A"
+    ws.oddFooter.right.text = "Page &P of &N"
 
 
 INSTRUCTIONS = """\

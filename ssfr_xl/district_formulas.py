@@ -612,7 +612,7 @@ def summary_cells(layout: DistrictLayout) -> list[SummaryCell]:
         ("Budget (unrestricted formula total)", "=Budget", styles.MONEY),
         ("Counted against the budget", "=Budget_Counted", styles.MONEY),
         (BUDGET_GAP_LABEL, BUDGET_GAP, styles.MONEY),
-        ("Unrestricted allocated, all (on top of the budget included)",
+        ("Unrestricted allocated (amounts on top of the budget too)",
          f"=ROUND(SUM({unres}),2)", styles.MONEY),
         ("Base rate in use (per weighted pupil)", "=Base_Rate", styles.PRECISE_RATE),
         ("Per pupil, all funds: lowest", f"=MIN({pp})", styles.MONEY),
