@@ -13,12 +13,10 @@ import click
 
 from . import __version__
 from .errors import SsfrError
+from .progress import TerminalProgress
 
-
-def progress(message: str) -> None:
-    """Show a progress line on stderr when it is a terminal; stay quiet otherwise."""
-    if sys.stderr.isatty():
-        click.echo(f"  ... {message}", err=True)
+# Steps and progress bars on stderr when it is a terminal, nothing otherwise (ssfr_xl.progress).
+progress = TerminalProgress()
 
 
 def _fail(error: SsfrError) -> click.ClickException:

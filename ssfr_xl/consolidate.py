@@ -40,6 +40,7 @@ from .exports import line_text, shown
 from .model import Finding
 from .money import excel_round
 from .plan import GoalEntry, PlanLine
+from .progress import counting
 from .validate import (
     DistrictRecord,
     PlanCheck,
@@ -329,12 +330,10 @@ def check_files(files: Sequence[Path], record: DistrictRecord, progress: Progres
                 "workbooks (.xlsx) are read.")
         else:
             readable.append(path)
-    done = 0
-    for path, raw in read_many(readable, workers=workers, sheets=SchoolSheets.ORDER):
-        outcome[path] = _check_read(path, raw, record)
-        done += 1
-        if done % 50 == 0 or done == len(readable):
-            progress(f"checked {done:,}/{len(readable):,} files")
+    with counting(progress, len(readable), "files", "checking files") as advance:
+        for path, raw in read_many(readable, workers=workers, sheets=SchoolSheets.ORDER):
+            outcome[path] = _check_read(path, raw, record)
+            advance()
     checks = [o for p in files if isinstance(o := outcome[p], PlanCheck)]
     ignored = [o for p in files if isinstance(o := outcome[p], Ignored)]
     return checks, ignored
@@ -776,12 +775,15 @@ def recheck_versions(versions: Sequence[Version], record: DistrictRecord,
             paths[path] = v
         progress(f"re-checking {len(paths):,} recorded version(s) against the current "
                  "district workbook")
-        for path, raw in read_many(list(paths), workers=workers, sheets=SchoolSheets.ORDER):
-            checked = _check_read(path, raw, record)
-            if isinstance(checked, Ignored):  # cannot happen: only plans are kept
-                checked = file_problem(path, "not-a-plan", checked.reason)
-            checked.file = Path(paths[path].file_name)
-            out[paths[path].sha256] = checked
+        with counting(progress, len(paths), "versions", "re-checking") as advance:
+            for path, raw in read_many(list(paths), workers=workers,
+                                       sheets=SchoolSheets.ORDER):
+                checked = _check_read(path, raw, record)
+                if isinstance(checked, Ignored):  # cannot happen: only plans are kept
+                    checked = file_problem(path, "not-a-plan", checked.reason)
+                checked.file = Path(paths[path].file_name)
+                out[paths[path].sha256] = checked
+                advance()
     return out
 
 

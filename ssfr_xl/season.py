@@ -281,18 +281,18 @@ def _write_plans(jobs: list, workers: int | None, progress: Progress) -> list[st
     """Write plan workbooks, on every core when there are many."""
     from concurrent.futures import ProcessPoolExecutor
 
+    from .progress import counting
+
     workers = workers or os.cpu_count() or 1
-    if workers == 1 or len(jobs) < 8:
-        hashes = []
-        for i, job in enumerate(jobs, start=1):
-            hashes.append(_build_one(job))
-            if i % 25 == 0 or i == len(jobs):
-                progress(f"{i:,}/{len(jobs):,} plans")
-        return hashes
     hashes = []
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        for i, h in enumerate(pool.map(_build_one, jobs, chunksize=8), start=1):
-            hashes.append(h)
-            if i % 50 == 0 or i == len(jobs):
-                progress(f"{i:,}/{len(jobs):,} plans")
+    with counting(progress, len(jobs), "plans", "writing plans") as advance:
+        if workers == 1 or len(jobs) < 8:
+            for job in jobs:
+                hashes.append(_build_one(job))
+                advance()
+            return hashes
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for h in pool.map(_build_one, jobs, chunksize=1 if len(jobs) < 200 else 4):
+                hashes.append(h)
+                advance()
     return hashes
