@@ -284,6 +284,10 @@ def _own_output(raw) -> str | None:
         return "a totals workbook written by ssfr-xl consolidate: not a plan"
     if names == {"Feedback"}:
         return "a feedback workbook written by ssfr-xl validate: not a plan"
+    from .totals_book import SHEETS
+
+    if len(names) == 1 and names <= {*SHEETS, "allocations"}:  # exports.write_xlsx_table
+        return "the .xlsx twin of a CSV export written by ssfr-xl: not a plan"
     if {DistrictSheets.POLICY, DistrictSheets.SCHOOLS, DistrictSheets.CALCULATION,
             DistrictSheets.ALLOCATIONS} <= names:
         return "a district formula workbook (ssfr-xl init): not a plan"
@@ -883,13 +887,14 @@ def write_outputs(result: SeasonResult, totals_xlsx: Path, exports: Path | None,
 def stage_outputs(result: SeasonResult, totals_at: Path, exports_at: Path | None,
                   progress: Progress = _quiet) -> None:
     """Write the totals workbook and the CSV exports at these (staging) places."""
-    from .exports import write_csv
+    from .exports import write_csv, write_xlsx_table
     from .totals_book import season_tables, write_totals_workbook
 
     tables = season_tables(result)
     progress("writing the totals workbook")
     write_totals_workbook(totals_at, result, tables)
     if exports_at is not None:
-        progress("writing CSV exports")
+        progress("writing CSV exports and their .xlsx twins")
         for name, (header, rows) in tables.items():
             write_csv(exports_at / f"{name}.csv", header, rows)
+            write_xlsx_table(exports_at / f"{name}.xlsx", header, rows, sheet=name)

@@ -105,16 +105,47 @@ def _temp_prefix(name: str) -> str:
     return "." + os.fsdecode(os.fsencode(name)[:120]) if name else ".ssfr-xl"
 
 
+class MissingFolderError(FileError):
+    """An output's folder does not exist; ssfr-xl creates no folders above its outputs."""
+
+
+def _folder_of(path: Path) -> Path:
+    return path.parent if str(path.parent) else Path(".")
+
+
+def require_folder(path: Path, what: str = "", creates: bool = False) -> None:
+    """Refuse an output whose folder does not exist (MissingFolderError, exit 1).
+
+    ssfr-xl writes a file only into a folder that exists, and creates a folder only when the
+    folder itself is the output (build --out, consolidate --exports, validate --feedback); the
+    folder above it must exist. `what` names the option in the message.
+    """
+    path = Path(path)
+    parent = _folder_of(path)
+    if parent.is_dir():
+        return
+    label = f"{what} {line_text(path)}" if what else line_text(path)
+    made = (f" ssfr-xl creates the folder {shown(path)} itself, but not the folders above it."
+            if creates else "")
+    if parent.exists():
+        raise MissingFolderError(f"Cannot write in {line_text(parent)}: it is a file, not a "
+                                 f"folder. Choose another place for {label}.")
+    raise MissingFolderError(
+        f"Cannot write in {line_text(parent)}: the folder does not exist. Create it first "
+        f"(mkdir -p {line_text(parent)}) or choose another place for {label}.{made}")
+
+
 @contextmanager
 def atomic_target(path: Path) -> Iterator[Path]:
     """A temporary file beside `path`, renamed onto it when the block succeeds.
 
-    Readers never see a half-written output, and a failure leaves the old file in place.
+    Readers never see a half-written output, and a failure leaves the old file in place. The
+    folder must exist (`require_folder`): it is never created here.
     """
     path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
+    directory = _folder_of(path)
+    require_folder(path)
     try:
-        directory.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path.name) + ".", suffix=".tmp",
                                    dir=directory)
         os.close(fd)
@@ -266,13 +297,32 @@ def write_xlsx_table(path: Path, header: Sequence[str], rows: Iterable[Sequence[
         ws.append([cell(v) for v in row])
     with atomic_target(path) as tmp:
         wb.save(tmp)
+        _make_reproducible(tmp)
+
+
+_STAMP = re.compile(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)")
+
+
+def _make_reproducible(path: Path) -> None:
+    """Same table, same bytes: fixed zip entry times and document dates (openpyxl writes the
+    time of saving), so re-running on the same inputs gives identical exports."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as source:
+        parts = [(info.filename, source.read(info)) for info in source.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for name, data in parts:
+            if name == "docProps/core.xml":
+                data = _STAMP.sub(rb"\g<1>2000-01-01T00:00:00Z\g<2>", data)
+            target.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data,
+                            compress_type=zipfile.ZIP_DEFLATED)
 
 
 def check_writable(directory: Path) -> None:
     """Fail early, with a clear message, when outputs cannot be written in a folder."""
     directory = Path(directory)
+    require_folder(directory / "output")
     try:
-        directory.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".ssfr-write-test.", dir=directory)
         os.close(fd)
         os.unlink(tmp)
@@ -376,18 +426,11 @@ class OutputSet:
         self._files: list[tuple[Path, Path]] = []  # (staged file, final file)
         self._new_folders: list[tuple[Path, Path]] = []  # (staged folder, final folder)
         self._folders: dict[str, Path] = {}  # final folder -> where its files are staged
-        self._made: list[Path] = []  # folders created for staging
         self._published = False
 
     def _stage_in(self, directory: Path, name: str = "") -> Path:
-        missing = []
-        here = Path(os.path.abspath(directory))
-        while not here.exists() and here.parent != here:
-            missing.append(here)
-            here = here.parent
-        self._made += missing  # deepest first: removed again if nothing is published
+        require_folder(Path(directory) / (name or "output"))  # no folder is ever made above
         try:
-            directory.mkdir(parents=True, exist_ok=True)
             stage = Path(tempfile.mkdtemp(prefix=_temp_prefix(name or "ssfr-xl") + ".stage-",
                                           dir=directory))
         except OSError as e:
@@ -480,15 +523,7 @@ class OutputSet:
         self.discard()
 
     def discard(self) -> None:
-        """Remove the staging folders (and anything staged that was not published, and the
-        folders made for it)."""
+        """Remove the staging folders (and anything staged that was not published)."""
         for stage in self._stages:
             shutil.rmtree(stage, ignore_errors=True)
         self._stages.clear()
-        if not self._published:
-            for folder in self._made:
-                try:
-                    folder.rmdir()
-                except OSError:
-                    pass
-        self._made.clear()

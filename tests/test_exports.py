@@ -221,3 +221,61 @@ def test_libreoffice_reads_the_twin_with_ids_as_text(soffice: str, tmp_path: Pat
     ws = openpyxl.load_workbook(back).active
     assert (ws["A2"].value, ws["A2"].data_type) == (CDS, "s")
     assert ws["B2"].value == 10
+
+
+# --- outputs only into folders that exist ---------------------------------------------------------
+
+
+def test_no_writer_creates_a_missing_folder(tmp_path: Path) -> None:
+    from ssfr_xl.exports import (
+        MissingFolderError,
+        OutputSet,
+        atomic_target,
+        check_writable,
+        write_csv,
+    )
+
+    missing = tmp_path / "no" / "such"
+    with pytest.raises(MissingFolderError,
+                       match=r"Cannot write in .*no/such: the folder does not exist"):
+        write_csv(missing / "a.csv", ["a"], [[1]])
+    with pytest.raises(MissingFolderError):
+        with atomic_target(missing / "a.xlsx"):
+            pass
+    with pytest.raises(MissingFolderError):
+        write_xlsx_table(missing / "a.xlsx", ["a"], [[1]])
+    with pytest.raises(MissingFolderError):
+        check_writable(missing)
+    outputs = OutputSet()
+    with pytest.raises(MissingFolderError):
+        outputs.file(missing / "totals.xlsx")
+    with pytest.raises(MissingFolderError):
+        outputs.folder(missing / "exports")  # the folder itself may be new, not its parent
+    outputs.discard()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_output_folder_may_be_new(tmp_path: Path) -> None:
+    from ssfr_xl.exports import OutputSet
+
+    outputs = OutputSet()
+    staged = outputs.folder(tmp_path / "exports")
+    (staged / "a.csv").write_text("a\n")
+    outputs.publish()
+    assert [p.name for p in tmp_path.iterdir()] == ["exports"]
+    assert (tmp_path / "exports" / "a.csv").read_text() == "a\n"
+
+
+def test_the_same_table_gives_the_same_bytes(tmp_path: Path) -> None:
+    import time
+    import zipfile
+
+    rows = [[CDS, "Alpha", amount(1.5)]]
+    write_xlsx_table(tmp_path / "a.xlsx", ["school_id", "name", "amount"], rows)
+    time.sleep(1.1)  # openpyxl stamps the time of saving; the twin must not
+    write_xlsx_table(tmp_path / "b.xlsx", ["school_id", "name", "amount"], rows, sheet="a")
+    assert (tmp_path / "a.xlsx").read_bytes() == (tmp_path / "b.xlsx").read_bytes()
+    with zipfile.ZipFile(tmp_path / "a.xlsx") as z:
+        assert z.testzip() is None
+        assert b"2000-01-01T00:00:00Z" in z.read("docProps/core.xml")
+    assert openpyxl.load_workbook(tmp_path / "a.xlsx").active["A2"].value == CDS
