@@ -261,6 +261,7 @@ def write_xlsx_table(path: Path, header: Sequence[str], rows: Iterable[Sequence[
 
     rows = [list(r) for r in rows]
     path = Path(path)
+    require_folder(path)  # before openpyxl starts a sheet it could not close
     title = _SHEET_UNSAFE.sub("_", sheet or path.stem)[:31].strip("'") or "data"
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(title)

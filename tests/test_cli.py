@@ -683,3 +683,16 @@ def test_build_never_writes_outside_its_folder(sample_workbook: Path, tmp_path: 
     assert "Cannot name a plan file ../escaped.xlsx inside" in result.output
     assert not (tmp_path / "escaped.xlsx").exists()
     assert list((tmp_path / "plans").iterdir()) == []
+
+
+def test_a_reader_that_stops_early_is_no_internal_error(sample_workbook: Path,
+                                                        internal_errors) -> None:
+    """`ssfr-xl allocate d.xlsx --csv - | head -1`: the reader is gone before the CSV is."""
+    proc = subprocess.Popen([sys.executable, "-m", "ssfr_xl", "allocate", str(sample_workbook),
+                             "--csv", "-"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # before ssfr-xl has written anything
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 1
+    assert "internal error" not in stderr and "Traceback" not in stderr, stderr
+    assert internal_errors.take() == []
