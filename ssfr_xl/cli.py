@@ -6,6 +6,9 @@ Exit codes: 0 done and clean; 1 done with error-level findings, or a file/input 
 
 from __future__ import annotations
 
+import datetime as dt
+import math
+import re
 import sys
 from pathlib import Path
 
@@ -13,12 +16,10 @@ import click
 
 from . import __version__
 from .errors import SsfrError
+from .progress import TerminalProgress
 
-
-def progress(message: str) -> None:
-    """Show a progress line on stderr when it is a terminal; stay quiet otherwise."""
-    if sys.stderr.isatty():
-        click.echo(f"  ... {message}", err=True)
+# Steps and progress bars on stderr when it is a terminal, nothing otherwise (ssfr_xl.progress).
+progress = TerminalProgress()
 
 
 def _fail(error: SsfrError) -> click.ClickException:
@@ -29,6 +30,63 @@ def _fail(error: SsfrError) -> click.ClickException:
     exc = click.ClickException(str(error))
     exc.exit_code = error.exit_code
     return exc
+
+
+def _warn(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def _fiscal_year(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    m = re.fullmatch(r"(\d{4})-(\d{2})", value.strip())
+    if m is None or (int(m.group(1)) + 1) % 100 != int(m.group(2)):
+        raise click.BadParameter(f"{value!r} is not a fiscal year: write it as two "
+                                 "consecutive years, e.g. 2026-27.")
+    return m.group(0)
+
+
+def _iso_date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            raise ValueError
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date: write it as YYYY-MM-DD, e.g. "
+                                 "2027-03-12.") from None
+
+
+def _not_blank(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not value.strip():
+        raise click.BadParameter("must not be empty.")
+    return value.strip() if value is not None else None
+
+
+class Dollars(click.ParamType):
+    """A positive dollar amount: 152000000, 152,000,000 or $9,800.50."""
+
+    name = "dollars"
+
+    def convert(self, value: object, param: click.Parameter | None,
+                ctx: click.Context | None) -> float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            amount = float(value)
+        else:
+            text = str(value).strip().replace(",", "").replace("_", "").removeprefix("$")
+            try:
+                amount = float(text) if re.fullmatch(r"\d+(\.\d+)?", text) else math.nan
+            except ValueError:
+                amount = math.nan
+        if not math.isfinite(amount) or amount <= 0:
+            self.fail(f"{value!r} is not a positive amount of dollars (e.g. 152000000 or "
+                      "$9,800).", param, ctx)
+        return amount
+
+
+DOLLARS = Dollars()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -54,16 +112,38 @@ def cli() -> None:
 @click.option("--policy", "policy_path",
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Funding policy TOML (default: the shipped templates/policy.toml).")
+@click.option("--fiscal-year", "fiscal_year", metavar="YYYY-YY", callback=_fiscal_year,
+              help="The season's fiscal year, e.g. 2026-27 (policy: fiscal_year).")
+@click.option("--budget", type=DOLLARS, default=None,
+              help="Unrestricted dollars for the schools, e.g. 152000000 (policy: budget).")
+@click.option("--budget-per-pupil", "budget_per_pupil", type=DOLLARS, default=None,
+              help="Or: dollars per pupil x the district's enrollment (policy: "
+                   "budget_per_pupil).")
+@click.option("--deadline", metavar="YYYY-MM-DD", callback=_iso_date,
+              help="When school plans are due, shown on every plan (policy: plan_deadline).")
+@click.option("--contact", metavar="TEXT", callback=_not_blank,
+              help="Who principals ask, shown on every plan: office, e-mail, phone "
+                   "(policy: contact).")
+@click.option("--name", "district_name", metavar="TEXT", callback=_not_blank,
+              help="The district's name (default: the CDE file's, or the policy's name).")
 @click.option("--force", is_flag=True, help="Replace DISTRICT_XLSX if it exists.")
 def init(district_xlsx: Path, sample: int | None, roster: Path | None, cde: Path | None,
          district_code: str | None, prior: Path | None, policy_path: Path | None,
+         fiscal_year: str | None, budget: float | None, budget_per_pupil: float | None,
+         deadline: str | None, contact: str | None, district_name: str | None,
          force: bool) -> None:
     """Create the district formula workbook from a roster and a policy.
+
+    --fiscal-year, --budget or --budget-per-pupil, --deadline, --contact and --name
+    override the policy file's [district] settings. With --roster or --cde, every one still
+    at the shipped sample's value (templates/policy.toml) gets a warning on stderr.
 
     \b
     Examples:
       ssfr-xl init district.xlsx --sample
-      ssfr-xl init pasadena.xlsx --cde cupc2425-k12.xlsx --district 64881
+      ssfr-xl init pasadena.xlsx --cde cupc2425-k12.xlsx --district 64881 \\
+              --fiscal-year 2025-26 --budget-per-pupil 9800 --deadline 2025-03-14 \\
+              --contact "Budget Office, budget@pusd.us, (626) 396-3600"
       ssfr-xl init district.xlsx --roster roster.csv --policy my-policy.toml
     """
     from .season import create_district
@@ -75,10 +155,16 @@ def init(district_xlsx: Path, sample: int | None, roster: Path | None, cde: Path
         raise click.UsageError("--cde needs --district CODE (the 5-digit district code).")
     if (district_code or prior) and cde is None:
         raise click.UsageError("--district and --prior go with --cde.")
+    if budget is not None and budget_per_pupil is not None:
+        raise click.UsageError("--budget and --budget-per-pupil are two ways to give the "
+                               "budget: give one.")
+    given = {"fiscal_year": fiscal_year, "budget": budget, "budget_per_pupil": budget_per_pupil,
+             "plan_deadline": deadline, "contact": contact, "name": district_name}
     try:
         summary = create_district(
             district_xlsx, sample=sample, roster=roster, cde=cde, district_code=district_code,
             prior=prior, policy_path=policy_path, force=force, progress=progress,
+            settings={k: v for k, v in given.items() if v is not None}, warn=_warn,
         )
     except SsfrError as e:
         raise _fail(e) from e
@@ -87,26 +173,34 @@ def init(district_xlsx: Path, sample: int | None, roster: Path | None, cde: Path
 
 @cli.command("allocate")
 @click.argument("district_xlsx", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write school_id, school_name, component, fund, amount to this CSV.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, allow_dash=True,
+                                                   path_type=Path),
+              help="Write school_id, school_name, component, fund, amount to this CSV and to "
+                   "its .xlsx twin (ids as text); '-' writes the CSV to stdout.")
 def allocate_command(district_xlsx: Path, csv_path: Path | None) -> None:
     """Recompute every allocation from the district workbook's inputs and check it.
 
     Reads the inputs (Policy, Schools, Funds), never the formula results. If the file holds
     values saved by Excel or LibreOffice that differ from the engine by more than a cent, the
-    cells are named and the exit code is 1.
+    cells are named and the exit code is 1. With --csv FILE the allocations also go to FILE
+    and to its spreadsheet twin (allocations.csv and allocations.xlsx); with --csv - the CSV
+    is all that goes to stdout, and the report goes to stderr.
 
     \b
-    Example:
+    Examples:
       ssfr-xl allocate district.xlsx --csv allocations.csv
+      ssfr-xl allocate district.xlsx --csv - | python load.py
     """
     from .season import allocate_district
 
+    to_stdout = csv_path is not None and str(csv_path) == "-"
     try:
-        report, ok = allocate_district(district_xlsx, csv_path, progress=progress)
+        report, ok = allocate_district(
+            district_xlsx, None if to_stdout else csv_path, progress=progress,
+            csv_stream=sys.stdout if to_stdout else None)
     except SsfrError as e:
         raise _fail(e) from e
-    click.echo(report)
+    click.echo(report, err=to_stdout)
     if not ok:
         sys.exit(1)
 

@@ -40,6 +40,7 @@ from .exports import line_text, shown
 from .model import Finding
 from .money import excel_round
 from .plan import GoalEntry, PlanLine
+from .progress import counting
 from .validate import (
     DistrictRecord,
     PlanCheck,
@@ -283,6 +284,10 @@ def _own_output(raw) -> str | None:
         return "a totals workbook written by ssfr-xl consolidate: not a plan"
     if names == {"Feedback"}:
         return "a feedback workbook written by ssfr-xl validate: not a plan"
+    from .totals_book import SHEETS
+
+    if len(names) == 1 and names <= {*SHEETS, "allocations"}:  # exports.write_xlsx_table
+        return "the .xlsx twin of a CSV export written by ssfr-xl: not a plan"
     if {DistrictSheets.POLICY, DistrictSheets.SCHOOLS, DistrictSheets.CALCULATION,
             DistrictSheets.ALLOCATIONS} <= names:
         return "a district formula workbook (ssfr-xl init): not a plan"
@@ -329,12 +334,10 @@ def check_files(files: Sequence[Path], record: DistrictRecord, progress: Progres
                 "workbooks (.xlsx) are read.")
         else:
             readable.append(path)
-    done = 0
-    for path, raw in read_many(readable, workers=workers, sheets=SchoolSheets.ORDER):
-        outcome[path] = _check_read(path, raw, record)
-        done += 1
-        if done % 50 == 0 or done == len(readable):
-            progress(f"checked {done:,}/{len(readable):,} files")
+    with counting(progress, len(readable), "files", "checking files") as advance:
+        for path, raw in read_many(readable, workers=workers, sheets=SchoolSheets.ORDER):
+            outcome[path] = _check_read(path, raw, record)
+            advance()
     checks = [o for p in files if isinstance(o := outcome[p], PlanCheck)]
     ignored = [o for p in files if isinstance(o := outcome[p], Ignored)]
     return checks, ignored
@@ -776,12 +779,15 @@ def recheck_versions(versions: Sequence[Version], record: DistrictRecord,
             paths[path] = v
         progress(f"re-checking {len(paths):,} recorded version(s) against the current "
                  "district workbook")
-        for path, raw in read_many(list(paths), workers=workers, sheets=SchoolSheets.ORDER):
-            checked = _check_read(path, raw, record)
-            if isinstance(checked, Ignored):  # cannot happen: only plans are kept
-                checked = file_problem(path, "not-a-plan", checked.reason)
-            checked.file = Path(paths[path].file_name)
-            out[paths[path].sha256] = checked
+        with counting(progress, len(paths), "versions", "re-checking") as advance:
+            for path, raw in read_many(list(paths), workers=workers,
+                                       sheets=SchoolSheets.ORDER):
+                checked = _check_read(path, raw, record)
+                if isinstance(checked, Ignored):  # cannot happen: only plans are kept
+                    checked = file_problem(path, "not-a-plan", checked.reason)
+                checked.file = Path(paths[path].file_name)
+                out[paths[path].sha256] = checked
+                advance()
     return out
 
 
@@ -881,13 +887,14 @@ def write_outputs(result: SeasonResult, totals_xlsx: Path, exports: Path | None,
 def stage_outputs(result: SeasonResult, totals_at: Path, exports_at: Path | None,
                   progress: Progress = _quiet) -> None:
     """Write the totals workbook and the CSV exports at these (staging) places."""
-    from .exports import write_csv
+    from .exports import write_csv, write_xlsx_table
     from .totals_book import season_tables, write_totals_workbook
 
     tables = season_tables(result)
     progress("writing the totals workbook")
     write_totals_workbook(totals_at, result, tables)
     if exports_at is not None:
-        progress("writing CSV exports")
+        progress("writing CSV exports and their .xlsx twins")
         for name, (header, rows) in tables.items():
             write_csv(exports_at / f"{name}.csv", header, rows)
+            write_xlsx_table(exports_at / f"{name}.xlsx", header, rows, sheet=name)

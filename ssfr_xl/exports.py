@@ -17,14 +17,13 @@ and the old outputs as they were.
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 
 from .errors import FileError, SsfrError
@@ -106,16 +105,47 @@ def _temp_prefix(name: str) -> str:
     return "." + os.fsdecode(os.fsencode(name)[:120]) if name else ".ssfr-xl"
 
 
+class MissingFolderError(FileError):
+    """An output's folder does not exist; ssfr-xl creates no folders above its outputs."""
+
+
+def _folder_of(path: Path) -> Path:
+    return path.parent if str(path.parent) else Path(".")
+
+
+def require_folder(path: Path, what: str = "", creates: bool = False) -> None:
+    """Refuse an output whose folder does not exist (MissingFolderError, exit 1).
+
+    ssfr-xl writes a file only into a folder that exists, and creates a folder only when the
+    folder itself is the output (build --out, consolidate --exports, validate --feedback); the
+    folder above it must exist. `what` names the option in the message.
+    """
+    path = Path(path)
+    parent = _folder_of(path)
+    if parent.is_dir():
+        return
+    label = f"{what} {line_text(path)}" if what else line_text(path)
+    made = (f" ssfr-xl creates the folder {shown(path)} itself, but not the folders above it."
+            if creates else "")
+    if parent.exists():
+        raise MissingFolderError(f"Cannot write in {line_text(parent)}: it is a file, not a "
+                                 f"folder. Choose another place for {label}.")
+    raise MissingFolderError(
+        f"Cannot write in {line_text(parent)}: the folder does not exist. Create it first "
+        f"(mkdir -p {line_text(parent)}) or choose another place for {label}.{made}")
+
+
 @contextmanager
 def atomic_target(path: Path) -> Iterator[Path]:
     """A temporary file beside `path`, renamed onto it when the block succeeds.
 
-    Readers never see a half-written output, and a failure leaves the old file in place.
+    Readers never see a half-written output, and a failure leaves the old file in place. The
+    folder must exist (`require_folder`): it is never created here.
     """
     path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
+    directory = _folder_of(path)
+    require_folder(path)
     try:
-        directory.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path.name) + ".", suffix=".tmp",
                                    dir=directory)
         os.close(fd)
@@ -138,14 +168,68 @@ def write_text_atomically(path: Path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8", errors="backslashreplace", newline="")
 
 
+# --- CSV for programs, .xlsx twins for people ---------------------------------------------
+#
+# A CSV export is read by programs (Python's csv, pandas, a database loader) and opened by
+# people in a spreadsheet. Values are written as they are: an id is its 14 digits, never
+# `="01999996000013"` or an id with a tab or apostrophe glued to it, which every program would
+# then read wrong. A spreadsheet's CSV import, though, turns such text into a number
+# (1.99999600000E+12, the leading zero lost). So (1) text a spreadsheet would change into
+# another number is always quoted, which LibreOffice's "Format quoted field as text" import
+# option honours and CSV readers ignore, and (2) every CSV export has an .xlsx twin in which
+# ids are text cells and amounts numbers, which is the file to open in Excel.
+
+_NUMERIC_TEXT = re.compile(r"[+-]?(?P<int>\d+)(?:\.(?P<frac>\d+))?(?P<exp>[eE][+-]?\d+)?")
+_CSV_SPECIAL = re.compile('[,"\r\n]')
+
+
+def changed_by_spreadsheets(text: str) -> bool:
+    """True for text a spreadsheet's CSV import would read as a different number: leading
+    zeros (0790, a CDS code), 12 or more digits (shown as 1.2E+11), more than 15 significant
+    digits (rounded), or an exponent (1E5)."""
+    m = _NUMERIC_TEXT.fullmatch(text)
+    if m is None:
+        return False
+    whole, frac = m.group("int"), m.group("frac") or ""
+    return bool(m.group("exp")) or (len(whole) > 1 and whole[0] == "0") or len(whole) >= 12 \
+        or len((whole + frac).lstrip("0")) > 15
+
+
+def amount(value: float) -> Decimal:
+    """A money amount for exports: rounded to the cent as Excel's ROUND does, never -0.00.
+
+    CSV shows it with two decimals (1234.50); the .xlsx twin stores it as a number formatted
+    #,##0.00.
+    """
+    from .money import excel_round
+
+    rounded = excel_round(float(value), 2)
+    return Decimal(f"{0.0 if rounded == 0 else rounded:.2f}")
+
+
+def _csv_field(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        text = str(safe_text(value))
+        quote = changed_by_spreadsheets(text) or _CSV_SPECIAL.search(text) is not None
+    else:
+        text = str(value)
+        quote = _CSV_SPECIAL.search(text) is not None
+    return '"' + text.replace('"', '""') + '"' if quote else text
+
+
+def _csv_line(values: Sequence[object]) -> str:
+    fields = [_csv_field(v) for v in values]
+    if fields == [""]:
+        return '""\n'  # a lone empty field, quoted so the row is not a blank line
+    return ",".join(fields) + "\n"
+
+
 def csv_text(header: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    """CSV text with formula-safe text cells and amounts as written."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([safe_text(h) for h in header])
-    for row in rows:
-        writer.writerow([safe_text(v) for v in row])
-    return buffer.getvalue()
+    """CSV text: formula-safe text, numbers as written, and text a spreadsheet would turn into
+    another number (ids) quoted."""
+    return "".join(_csv_line(row) for row in [header, *rows])
 
 
 def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
@@ -153,11 +237,93 @@ def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]
     write_text_atomically(path, csv_text(header, rows))
 
 
+def twin_path(csv_path: Path) -> Path:
+    """The .xlsx twin of a CSV export: allocations.csv -> allocations.xlsx."""
+    csv_path = Path(csv_path)
+    if csv_path.suffix.lower() == ".csv":
+        return csv_path.with_suffix(".xlsx")
+    return csv_path.with_name(csv_path.name + ".xlsx")
+
+
+_SHEET_UNSAFE = re.compile(r"[\[\]:*?/\\]")
+MAX_WIDTH = 60
+
+
+def write_xlsx_table(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]],
+                     sheet: str | None = None) -> None:
+    """The spreadsheet twin of a CSV export, written atomically: text (ids included) as text
+    cells, numbers as numbers (amounts formatted #,##0.00), header bold and frozen, columns as
+    wide as their contents (up to 60 characters)."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    rows = [list(r) for r in rows]
+    path = Path(path)
+    require_folder(path)  # before openpyxl starts a sheet it could not close
+    title = _SHEET_UNSAFE.sub("_", sheet or path.stem)[:31].strip("'") or "data"
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet(title)
+    ws.freeze_panes = "A2"
+    widths = [len(str(h)) for h in header]
+    for row in rows[:2000]:
+        for j, v in enumerate(row[:len(widths)]):
+            shown_width = len(f"{v:,}") if isinstance(v, Decimal) else len(str(v))
+            widths[j] = max(widths[j], shown_width if v is not None else 0)
+    for j, w in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(j)].width = min(MAX_WIDTH, w + 2)
+    bold = Font(bold=True)
+
+    def cell(value: object) -> object:
+        if isinstance(value, Decimal):
+            c = WriteOnlyCell(ws, value=float(value))
+            c.number_format = "#,##0.00"
+            return c
+        if isinstance(value, str):
+            value = xlsx_value(value)
+            if value.startswith("="):  # text, never a formula
+                c = WriteOnlyCell(ws, value=value)
+                c.data_type = "s"
+                return c
+        return value
+
+    heading = []
+    for h in header:
+        c = WriteOnlyCell(ws, value=xlsx_value(str(h)))
+        c.font = bold
+        heading.append(c)
+    ws.append(heading)
+    for row in rows:
+        ws.append([cell(v) for v in row])
+    with atomic_target(path) as tmp:
+        wb.save(tmp)
+        _make_reproducible(tmp)
+
+
+_STAMP = re.compile(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)")
+
+
+def _make_reproducible(path: Path) -> None:
+    """Same table, same bytes: fixed zip entry times and document dates (openpyxl writes the
+    time of saving), so re-running on the same inputs gives identical exports."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as source:
+        parts = [(info.filename, source.read(info)) for info in source.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for name, data in parts:
+            if name == "docProps/core.xml":
+                data = _STAMP.sub(rb"\g<1>2000-01-01T00:00:00Z\g<2>", data)
+            target.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data,
+                            compress_type=zipfile.ZIP_DEFLATED)
+
+
 def check_writable(directory: Path) -> None:
     """Fail early, with a clear message, when outputs cannot be written in a folder."""
     directory = Path(directory)
+    require_folder(directory / "output")
     try:
-        directory.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".ssfr-write-test.", dir=directory)
         os.close(fd)
         os.unlink(tmp)
@@ -261,18 +427,11 @@ class OutputSet:
         self._files: list[tuple[Path, Path]] = []  # (staged file, final file)
         self._new_folders: list[tuple[Path, Path]] = []  # (staged folder, final folder)
         self._folders: dict[str, Path] = {}  # final folder -> where its files are staged
-        self._made: list[Path] = []  # folders created for staging
         self._published = False
 
     def _stage_in(self, directory: Path, name: str = "") -> Path:
-        missing = []
-        here = Path(os.path.abspath(directory))
-        while not here.exists() and here.parent != here:
-            missing.append(here)
-            here = here.parent
-        self._made += missing  # deepest first: removed again if nothing is published
+        require_folder(Path(directory) / (name or "output"))  # no folder is ever made above
         try:
-            directory.mkdir(parents=True, exist_ok=True)
             stage = Path(tempfile.mkdtemp(prefix=_temp_prefix(name or "ssfr-xl") + ".stage-",
                                           dir=directory))
         except OSError as e:
@@ -365,15 +524,7 @@ class OutputSet:
         self.discard()
 
     def discard(self) -> None:
-        """Remove the staging folders (and anything staged that was not published, and the
-        folders made for it)."""
+        """Remove the staging folders (and anything staged that was not published)."""
         for stage in self._stages:
             shutil.rmtree(stage, ignore_errors=True)
         self._stages.clear()
-        if not self._published:
-            for folder in self._made:
-                try:
-                    folder.rmdir()
-                except OSError:
-                    pass
-        self._made.clear()

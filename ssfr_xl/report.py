@@ -25,6 +25,7 @@ from .exports import (
     check_output_places,
     csv_text,
     line_text,
+    require_folder,
     same_place,
     shown,
     xlsx_value,
@@ -158,6 +159,8 @@ def validate_files(paths: Sequence[Path], district_xlsx: Path, fmt: str = "text"
         [("the folder of returned plans", p) for p in paths if p.is_dir()],
         [("the returned file", p) for p in paths if not p.is_dir()]
         + [("the district workbook", district_xlsx)])
+    if feedback_dir is not None:
+        require_folder(feedback_dir, "--feedback", creates=True)
     outputs = OutputSet(protected=[district_xlsx, *(p for p in paths if not p.is_dir())])
     try:
         staged = outputs.folder(feedback_dir) if feedback_dir is not None else None
@@ -212,11 +215,14 @@ def consolidate_folder(district_xlsx: Path, returned_dir: Path, totals_xlsx: Pat
         [("the district workbook", district_xlsx), ("the ledger", ledger),
          ("the --received list", received)])
     if exports_dir is not None and Path(totals_xlsx).name.lower() in {
-            f"{name}.csv" for name in SHEETS}:
+            f"{name}.{kind}" for name in SHEETS for kind in ("csv", "xlsx")}:
         if same_place(Path(totals_xlsx).parent, Path(exports_dir)):
             raise OutputPlaceError(
-                f"--out {line_text(totals_xlsx)} is one of the CSV files --exports writes in "
+                f"--out {line_text(totals_xlsx)} is one of the files --exports writes in "
                 f"{line_text(exports_dir)}. Give the totals workbook another name.")
+    require_folder(Path(totals_xlsx), "--out")
+    if exports_dir is not None:
+        require_folder(Path(exports_dir), "--exports", creates=True)
     inputs = [p for p in (district_xlsx, ledger, received) if p is not None]
     outputs = OutputSet(protected=inputs)
     try:

@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
-import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import Any, TextIO
 
 import numpy as np
 
 from .district_book import check_cached_values, read_district, write_district
 from .equity import equity_lines
 from .errors import FileError, OutputExistsError, RosterError
-from .exports import write_csv
+from .exports import (
+    OutputPlaceError,
+    OutputSet,
+    amount,
+    check_output_places,
+    csv_text,
+    line_text,
+    require_folder,
+    same_place,
+    twin_path,
+    write_csv,
+    write_xlsx_table,
+)
 from .formula import AllocationResult, allocate
 from .model import DistrictInputs, School
 from .money import format_money
-from .policy import load_policy
+from .policy import PolicyFile, load_policy
 
 Progress = Callable[[str], None]
 
@@ -38,8 +50,15 @@ def create_district(
     adjustments: Path | None = None,
     force: bool = False,
     progress: Progress = _quiet,
+    settings: Mapping[str, Any] | None = None,
+    warn: Progress = _quiet,
 ) -> str:
-    """Build the district workbook from one roster source; returns a summary to print."""
+    """Build the district workbook from one roster source; returns a summary to print.
+
+    `settings` overrides the policy file's [district] settings (fiscal_year, budget or
+    budget_per_pupil, plan_deadline, contact, name). For a real roster (not the sample),
+    `warn` hears one line for every setting still at the shipped sample's value.
+    """
     from .sources import read_cde_cupc, read_roster_csv, sample_district
 
     out = Path(out)
@@ -47,7 +66,9 @@ def create_district(
         raise OutputExistsError(f"{out} exists; pass --force to replace it.")
     if out.suffix.lower() != ".xlsx":
         raise FileError(f"{out}: the district workbook must be an .xlsx file.")
-    policy_file = load_policy(policy_path)
+    require_folder(out)
+    overrides = dict(settings or {})
+    policy_file = with_settings(load_policy(policy_path), overrides)
     notes: list[str] = []
     if sample is not None:
         progress(f"sample district with {sample} schools")
@@ -74,17 +95,23 @@ def create_district(
                                                    name, cds)
             notes = [n for n in notes if "prior-year" not in n.lower()] + [prior_note]
     schools = [with_columns(s, policy_file.policy) for s in schools]
+    if overrides.get("name"):
+        name = str(overrides["name"])
     district = policy_file.district(name, cds, schools)
-    lines = ()
+    adjustment_lines = ()
     if adjustments is not None:
         from .sources.adjustments import read_adjustments_csv
 
         progress(f"reading adjustments {adjustments.name}")
-        lines = read_adjustments_csv(adjustments, policy_file.policy, schools)
-    inputs = DistrictInputs(district, policy_file.policy, tuple(schools), lines)
+        adjustment_lines = read_adjustments_csv(adjustments, policy_file.policy, schools)
+    inputs = DistrictInputs(district, policy_file.policy, tuple(schools), adjustment_lines)
     progress("computing allocations")
     result = allocate(inputs)
     write_district(out, inputs, progress=progress)
+    if sample is None:
+        for line in sample_settings_left(policy_file.settings, name_from_data=cde is not None,
+                                         given=set(overrides)):
+            warn(line)
     lines = [f"Wrote {out}", *summary_lines(result), *[f"Note: {n}" for n in notes]]
     return "\n".join(lines)
 
@@ -94,6 +121,53 @@ def with_columns(school: School, policy) -> School:
     as CDE's file or the sample, has no such column)."""
     missing = {c.key: 0.0 for c in policy.roster_columns if c.key not in school.extra}
     return replace(school, extra={**school.extra, **missing}) if missing else school
+
+
+def with_settings(policy_file: PolicyFile, overrides: Mapping[str, Any]) -> PolicyFile:
+    """The policy with some [district] settings replaced (budget and budget_per_pupil are
+    alternatives: giving one drops the other)."""
+    if not overrides:
+        return policy_file
+    merged = dict(policy_file.settings)
+    for given, other in (("budget", "budget_per_pupil"), ("budget_per_pupil", "budget")):
+        if given in overrides:
+            merged.pop(other, None)
+    merged.update(overrides)
+    return replace(policy_file, settings=merged)
+
+
+# [district] setting -> (what it is, the init option that sets it)
+SAMPLE_SETTINGS = {
+    "name": ("the district name", "--name"),
+    "fiscal_year": ("the fiscal year", "--fiscal-year"),
+    "plan_deadline": ("the plan deadline", "--deadline"),
+    "contact": ("the budget contact on every school plan", "--contact"),
+}
+
+
+def sample_settings_left(settings: Mapping[str, Any], name_from_data: bool = False,
+                         given: set[str] | frozenset[str] = frozenset()) -> list[str]:
+    """A warning for every [district] setting still at the value of the shipped
+    templates/policy.toml (the sample district's), saying which option or policy key sets it.
+    Left out: the name when it comes from the data (a CDE file), and the settings `given`
+    explicitly (on the command line), whatever their value."""
+    shipped = load_policy().settings
+    out = []
+    for key, (what, option) in SAMPLE_SETTINGS.items():
+        if (key == "name" and name_from_data) or key in given:
+            continue
+        if key in shipped and settings.get(key) == shipped[key]:
+            out.append(f"Warning: {what} is the sample's ({shipped[key]}): set {option}, or "
+                       f"{key} in the policy file's [district] section.")
+    budget_key = "budget" if "budget" in settings else "budget_per_pupil"
+    if budget_key in shipped and settings.get(budget_key) == shipped[budget_key] \
+            and not given & {"budget", "budget_per_pupil"}:
+        value = format_money(float(shipped[budget_key])).removesuffix(".00")
+        shown_budget = f"{value} per pupil" if budget_key == "budget_per_pupil" else value
+        out.append(f"Warning: the budget is the sample's ({shown_budget}): set --budget or "
+                   "--budget-per-pupil, or budget or budget_per_pupil in the policy file's "
+                   "[district] section.")
+    return out
 
 
 def _with_prior_year(schools: list[School], prior: Path, district_code: str, policy_file,
@@ -168,23 +242,40 @@ def summary_lines(result: AllocationResult) -> list[str]:
 
 
 def allocate_district(path: Path, csv_path: Path | None = None,
-                      progress: Progress = _quiet) -> tuple[str, bool]:
+                      progress: Progress = _quiet, *,
+                      csv_stream: TextIO | None = None) -> tuple[str, bool]:
     """Recompute a district workbook and check it; returns (report, ok).
 
+    With csv_path the allocation table is written there and as its .xlsx twin (both appear
+    together); with csv_stream it is written to that stream (e.g. standard output) instead.
     ok is False when a formula of the workbook is not the one ssfr-xl wrote (changed,
     deleted, typed over, or a formula where an input belongs), when a value saved in the file
     differs from the engine, or when either check could not be completed.
     """
     from .district_check import SHOWN, check_formulas
 
+    if csv_path is not None:
+        check_output_places([("--csv", Path(csv_path))], [],
+                            [("the district workbook", Path(path))])
+        if same_place(twin_path(csv_path), Path(path)):
+            raise OutputPlaceError(
+                f"--csv {line_text(csv_path)}: its spreadsheet twin "
+                f"{line_text(twin_path(csv_path))} would replace the district workbook. Give "
+                "the CSV another name.")
+        require_folder(csv_path, "--csv")
     progress(f"reading inputs of {Path(path).name}")
     inputs = read_district(path)
     progress("computing allocations")
     result = allocate(inputs)
     lines = summary_lines(result)
+    rows = len(result.schools) * len(result.components)
     if csv_path is not None:
         write_allocation_csv(result, csv_path)
-        lines.append(f"Wrote {csv_path} ({len(result.schools) * len(result.components):,} rows)")
+        lines.append(f"Wrote {csv_path} and {twin_path(csv_path)} ({rows:,} rows)")
+    if csv_stream is not None:
+        csv_stream.write(csv_text(*allocation_table(result)))
+        csv_stream.flush()
+        lines.append(f"Wrote the allocation CSV to standard output ({rows:,} rows)")
 
     progress("checking the workbook's formulas")
     formulas = check_formulas(path, inputs)
@@ -236,14 +327,29 @@ def allocate_district(path: Path, csv_path: Path | None = None,
     return "\n".join(lines), formulas.ok and check.ok
 
 
-def write_allocation_csv(result: AllocationResult, path: Path) -> None:
-    """school_id, school_name, component, fund, amount (two decimals), atomically."""
-    rows = (
-        [r.school_id, r.school_name, r.component, r.fund,
-         f"{0.0 if math.isclose(r.amount, 0.0, abs_tol=1e-9) else r.amount:.2f}"]
+ALLOCATION_COLUMNS = ["school_id", "school_name", "component", "fund", "amount"]
+
+
+def allocation_table(result: AllocationResult) -> tuple[list[str], list[list[object]]]:
+    """The allocation as (header, rows): one row per school and component, amounts to the
+    cent."""
+    return ALLOCATION_COLUMNS, [
+        [r.school_id, r.school_name, r.component, r.fund, amount(r.amount)]
         for r in result.table().itertuples(index=False)
-    )
-    write_csv(path, ["school_id", "school_name", "component", "fund", "amount"], rows)
+    ]
+
+
+def write_allocation_csv(result: AllocationResult, path: Path) -> None:
+    """school_id, school_name, component, fund, amount (two decimals) as CSV at `path` and as
+    its .xlsx twin (ids as text); both appear together, or neither does."""
+    header, rows = allocation_table(result)
+    outputs = OutputSet()
+    try:
+        write_csv(outputs.file(Path(path)), header, rows)
+        write_xlsx_table(outputs.file(twin_path(path)), header, rows, sheet="allocations")
+        outputs.publish()
+    finally:
+        outputs.discard()
 
 
 def build_plans(
@@ -275,11 +381,17 @@ def build_plans(
                           f"{', '.join(stray[:5])}.")
     specs = plan_specs(result, positions, school_ids or None)
     out_dir = Path(out_dir)
+    require_folder(out_dir, "--out", creates=True)  # the plans folder is made, not its parents
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        out_dir.mkdir(exist_ok=True)
     except OSError as e:
         raise FileError(f"Cannot create {out_dir}: {e.strerror or e}.") from e
-    targets = [out_dir / file_name(s.school) for s in specs]
+    names = [file_name(s.school) for s in specs]
+    stray_names = [n for n in names if Path(n).name != n or n.startswith(".") or "\\" in n]
+    if stray_names:  # never write outside the output folder, whatever a school id holds
+        raise RosterError(f"Cannot name a plan file {line_text(stray_names[0])} inside "
+                          f"{line_text(out_dir)}: check the school ids.")
+    targets = [out_dir / n for n in names]
     existing = [t.name for t in targets if t.exists()]
     if existing and not force:
         raise OutputExistsError(
@@ -313,18 +425,18 @@ def _write_plans(jobs: list, workers: int | None, progress: Progress) -> list[st
     """Write plan workbooks, on every core when there are many."""
     from concurrent.futures import ProcessPoolExecutor
 
+    from .progress import counting
+
     workers = workers or os.cpu_count() or 1
-    if workers == 1 or len(jobs) < 8:
-        hashes = []
-        for i, job in enumerate(jobs, start=1):
-            hashes.append(_build_one(job))
-            if i % 25 == 0 or i == len(jobs):
-                progress(f"{i:,}/{len(jobs):,} plans")
-        return hashes
     hashes = []
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        for i, h in enumerate(pool.map(_build_one, jobs, chunksize=8), start=1):
-            hashes.append(h)
-            if i % 50 == 0 or i == len(jobs):
-                progress(f"{i:,}/{len(jobs):,} plans")
+    with counting(progress, len(jobs), "plans", "writing plans") as advance:
+        if workers == 1 or len(jobs) < 8:
+            for job in jobs:
+                hashes.append(_build_one(job))
+                advance()
+            return hashes
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for h in pool.map(_build_one, jobs, chunksize=1 if len(jobs) < 200 else 4):
+                hashes.append(h)
+                advance()
     return hashes

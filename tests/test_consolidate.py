@@ -89,6 +89,7 @@ def season(tmp_path_factory: pytest.TempPathFactory) -> Season:
 def done(season: Season) -> Run:
     before = snapshot(season.returned)
     totals, exports = season.root / "out" / "totals.xlsx", season.root / "exports"
+    totals.parent.mkdir()  # outputs go only into folders that exist
     result = ssfr("consolidate", season.district, season.returned, "--out", totals,
                  "--exports", exports)
     return Run(season, result, totals, exports, before, snapshot(season.returned))
@@ -425,6 +426,7 @@ def test_returned_files_are_untouched(done: Run) -> None:
 
 def test_same_inputs_same_numbers(done: Run) -> None:
     again = done.season.root / "again"
+    again.mkdir()
     result = ssfr("consolidate", done.season.district, done.season.returned,
                  "--out", again / "totals.xlsx", "--exports", again / "exports")
     assert_exit(result, 1)

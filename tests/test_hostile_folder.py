@@ -36,6 +36,7 @@ VALID = 5  # schools 1..5 stay valid (school 0 is the corpus's own plan)
 
 def consolidate_cli(district: Path, folder: Path, out: Path) -> subprocess.CompletedProcess:
     """Run the command as a user does."""
+    out.mkdir(exist_ok=True)  # outputs go only into folders that exist
     return subprocess.run(
         [sys.executable, "-m", "ssfr_xl", "consolidate", str(district), str(folder),
          "--out", str(out / "totals.xlsx"), "--exports", str(out / "exports")],

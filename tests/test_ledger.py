@@ -236,12 +236,13 @@ def test_a_bad_received_row_is_one_error_naming_the_row(season: Season, rows, me
     season.send(0, varied_plan(spec, 0), file_name(spec.school), 0)
     times = received_csv(season.root / "received.csv", rows)
     out = season.root / "out"
+    out.mkdir(exist_ok=True)  # outputs go only into folders that exist
     done = ssfr("consolidate", season.setup.district, season.returned, "--out",
                 out / "totals.xlsx", "--ledger", season.ledger, "--received", times)
     assert_exit(done, 1)
     assert done.stderr.startswith("Error: received.csv " + message), done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
-    assert not out.exists() and not season.ledger.exists()
+    assert not any(out.iterdir()) and not season.ledger.exists()
 
 
 def test_received_needs_a_ledger_and_a_header(season: Season) -> None:
@@ -534,6 +535,7 @@ def test_a_ledger_that_cannot_be_used_is_one_error_and_stays_as_it_was(
     before = _hostile_ledger(kind, season.ledger)
     holder = _lock(season.ledger) if kind == "locked" else None
     out = season.root / "out"
+    out.mkdir(exist_ok=True)  # outputs go only into folders that exist
     try:
         done = ssfr("consolidate", season.setup.district, season.returned, "--out",
                     out / "totals.xlsx", "--exports", out / "exports",
@@ -542,7 +544,7 @@ def test_a_ledger_that_cannot_be_used_is_one_error_and_stays_as_it_was(
         assert done.stderr.startswith("Error: "), done.stderr
         assert len(done.stderr.strip().splitlines()) == 1, done.stderr
         assert message in done.stderr and str(season.ledger) in done.stderr
-        assert not out.exists(), "nothing is written when the ledger cannot be used"
+        assert not any(out.iterdir()), "nothing is written when the ledger cannot be used"
         if kind not in ("locked", "read-only"):
             status = ssfr("status", "--ledger", season.ledger)
             assert_exit(status, 1)

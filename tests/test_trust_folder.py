@@ -140,6 +140,7 @@ def test_file_names_with_any_bytes_are_listed_read_and_printed_safely(
             fh.write(data)
     before = snapshot(folder)
     out = tmp_path / "out"
+    out.mkdir()  # outputs go only into folders that exist
     done = run("consolidate", setup.district, folder, "--out", out / "totals.xlsx",
                "--exports", out / "exports")
     assert done.returncode == 1, done.stderr  # schools 3.. are missing; junk is rejected
@@ -156,7 +157,7 @@ def test_file_names_with_any_bytes_are_listed_read_and_printed_safely(
         "\u202eslx.exe".encode(): "\\u202eslx.exe",
         b"ctrl\x01\x7f.txt": "ctrl\\x01\\x7f.txt",
     }
-    for p in (out / "exports").iterdir():
+    for p in (out / "exports").glob("*.csv"):
         assert_clean_bytes(p.read_bytes(), p.name)
     files = {r["file"]: r for r in read_csv(out / "exports" / "files.csv")}
     assert set(files) == set(shown.values()), "every entry is listed, under a safe name"
@@ -222,10 +223,11 @@ def test_control_characters_in_cells_are_written_safely_to_every_output(
     plan = _plan_with_cell_texts(setup, folder / file_name(setup.specs[0].school))
     before = snapshot(folder)
     out = tmp_path / "out"
+    out.mkdir()  # outputs go only into folders that exist
     done = run("consolidate", setup.district, folder, "--out", out / "totals.xlsx",
                "--exports", out / "exports")
     assert done.returncode == 1  # the other schools are missing
-    for p in (out / "exports").iterdir():
+    for p in (out / "exports").glob("*.csv"):
         assert_clean_bytes(p.read_bytes().replace("\u202e".encode(), b""), p.name)
     lines = read_csv(out / "exports" / "lines.csv")
     descriptions = {r["description"] for r in lines if r["source_file"] == plan.name}
@@ -439,6 +441,7 @@ def test_an_output_that_would_touch_an_input_is_a_usage_error(
 def test_the_totals_workbook_may_sit_beside_its_exports(setup: Setup, season_dir: Path,
                                                        tmp_path: Path) -> None:
     out = tmp_path / "season"
+    out.mkdir()
     done = run("consolidate", setup.district, season_dir, "--out", out / "totals.xlsx",
                "--exports", out)
     assert done.returncode == 1  # schools are missing
@@ -454,6 +457,7 @@ def _outputs(out: Path) -> dict[str, bytes]:
 def test_outputs_appear_together_or_not_at_all(setup: Setup, season_dir: Path,
                                                tmp_path: Path) -> None:
     out = tmp_path / "out"
+    out.mkdir()  # outputs go only into folders that exist
     args = ["consolidate", setup.district, season_dir, "--out", out / "totals.xlsx",
             "--exports", out / "exports"]
     assert run(*args).returncode == 1
@@ -478,9 +482,11 @@ def test_a_failure_half_way_leaves_nothing_new(setup: Setup, season_dir: Path, t
     import ssfr_xl.exports
 
     out = tmp_path / "out"
+    out.mkdir()  # outputs go only into folders that exist
     args = ["consolidate", str(setup.district), str(season_dir), "--out",
             str(out / "totals.xlsx"), "--exports", str(out / "exports")]
     fresh = tmp_path / "fresh"
+    fresh.mkdir()
     fresh_args = ["consolidate", str(setup.district), str(season_dir), "--out",
                   str(fresh / "totals.xlsx"), "--exports", str(fresh / "exports")]
     assert CliRunner().invoke(cli, args).exit_code == 1
@@ -501,7 +507,7 @@ def test_a_failure_half_way_leaves_nothing_new(setup: Setup, season_dir: Path, t
         assert result.exit_code == 1 and "No space left on device" in result.output
         assert result.exception is None or isinstance(result.exception, SystemExit)
     assert _outputs(out) == first
-    assert not fresh.exists(), "a failed run makes no new folder"
+    assert list(fresh.iterdir()) == [], "a failed run makes no new folder or file"
     assert not [p for p in tmp_path.rglob(".*")]
 
 
@@ -510,6 +516,7 @@ def test_a_failure_half_way_leaves_nothing_new(setup: Setup, season_dir: Path, t
 def test_lock_files_manifests_and_own_outputs_are_ignored_and_ods_is_rejected(
         setup: Setup, tmp_path: Path) -> None:
     made = tmp_path / "made"  # a previous season's outputs, dropped in the folder by mistake
+    made.mkdir()  # outputs go only into folders that exist
     prev = tmp_path / "prev"
     prev.mkdir()
     shutil.copy2(setup.plans[5], prev / setup.plans[5].name)
@@ -547,6 +554,7 @@ def test_lock_files_manifests_and_own_outputs_are_ignored_and_ods_is_rejected(
         (folder / name).write_bytes(data)
     before = snapshot(folder)
     out = tmp_path / "out"
+    out.mkdir()  # outputs go only into folders that exist
     done = run("consolidate", setup.district, folder, "--out", out / "totals.xlsx",
                "--exports", out / "exports")
     assert done.returncode == 1
@@ -601,6 +609,7 @@ def test_an_exception_inside_the_checks_is_an_internal_error_finding(
 
     monkeypatch.setattr(CONSOLIDATE, "check_plan", broken)
     out = tmp_path / "out"
+    out.mkdir()  # outputs go only into folders that exist
     result = CliRunner().invoke(cli, ["consolidate", str(setup.district), str(season_dir),
                                       "--out", str(out / "t.xlsx"), "--exports",
                                       str(out / "e")])
