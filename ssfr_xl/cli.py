@@ -112,6 +112,9 @@ def cli() -> None:
 @click.option("--policy", "policy_path",
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Funding policy TOML (default: the shipped templates/policy.toml).")
+@click.option("--adjustments", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Per-school adjustment lines: a CSV of school_id, component, amount, "
+                   "reason (component: an adjustment component of the policy).")
 @click.option("--fiscal-year", "fiscal_year", metavar="YYYY-YY", callback=_fiscal_year,
               help="The season's fiscal year, e.g. 2026-27 (policy: fiscal_year).")
 @click.option("--budget", type=DOLLARS, default=None,
@@ -129,7 +132,8 @@ def cli() -> None:
 @click.option("--force", is_flag=True, help="Replace DISTRICT_XLSX if it exists.")
 def init(district_xlsx: Path, sample: int | None, roster: Path | None, cde: Path | None,
          district_code: str | None, prior: Path | None, policy_path: Path | None,
-         fiscal_year: str | None, budget: float | None, budget_per_pupil: float | None,
+         adjustments: Path | None, fiscal_year: str | None, budget: float | None,
+         budget_per_pupil: float | None,
          deadline: str | None, contact: str | None, district_name: str | None,
          force: bool) -> None:
     """Create the district formula workbook from a roster and a policy.
@@ -163,12 +167,49 @@ def init(district_xlsx: Path, sample: int | None, roster: Path | None, cde: Path
     try:
         summary = create_district(
             district_xlsx, sample=sample, roster=roster, cde=cde, district_code=district_code,
-            prior=prior, policy_path=policy_path, force=force, progress=progress,
+            prior=prior, policy_path=policy_path, adjustments=adjustments, force=force,
+            progress=progress,
             settings={k: v for k, v in given.items() if v is not None}, warn=_warn,
         )
     except SsfrError as e:
         raise _fail(e) from e
     click.echo(summary)
+
+
+@cli.command("export")
+@click.argument("district_xlsx", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--policy", "policy_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the workbook's policy (every weight, rate and setting as edited) "
+                   "to this TOML file.")
+@click.option("--roster", "roster_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the Schools sheet to this roster CSV.")
+@click.option("--adjustments", "adjustments_out",
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the Adjustments sheet to this CSV.")
+@click.option("--force", is_flag=True, help="Replace files that exist.")
+def export_command(district_xlsx: Path, policy_out: Path | None, roster_out: Path | None,
+                   adjustments_out: Path | None, force: bool) -> None:
+    """Write the district workbook's current policy, roster and adjustments as files.
+
+    `init` from them gives the same allocations to the cent: add a school to the roster or a
+    component to the policy, run init again, and every weight the budget office edited in the
+    workbook is kept.
+
+    \b
+    Examples:
+      ssfr-xl export district.xlsx --policy policy.toml --roster roster.csv \\
+              --adjustments adjustments.csv
+      ssfr-xl init district-2.xlsx --policy policy.toml --roster roster.csv \\
+              --adjustments adjustments.csv
+    """
+    from .policy_export import export_district
+
+    try:
+        written = export_district(district_xlsx, policy=policy_out, roster=roster_out,
+                                  adjustments=adjustments_out, force=force)
+    except SsfrError as e:
+        raise _fail(e) from e
+    click.echo("\n".join(written))
 
 
 @cli.command("allocate")

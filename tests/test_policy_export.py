@@ -105,3 +105,51 @@ def test_export_never_overwrites_without_force(tmp_path: Path) -> None:
     assert (tmp_path / "p.toml").read_text(encoding="utf-8") == "keep me"
     export_district(path, policy=tmp_path / "p.toml", force=True)
     assert load_policy(tmp_path / "p.toml").policy == read_district(path).policy
+
+
+def test_the_command_line_round_trip(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from ssfr_xl.cli import cli
+
+    run = CliRunner().invoke
+    first = tmp_path / "d.xlsx"
+    assert run(cli, ["init", str(first), "--sample", "5"]).exit_code == 0
+    school = read_district(first).schools[2].school_id
+    (tmp_path / "adj.csv").write_text(
+        f"school_id,component,amount,reason\n{school},ADJ,2500.5,Baseline staffing supplement\n",
+        encoding="utf-8")
+    again = tmp_path / "again.xlsx"
+    out = run(cli, ["init", str(again), "--sample", "5", "--adjustments",
+                    str(tmp_path / "adj.csv")])
+    assert out.exit_code == 0, out.output
+    [line] = read_district(again).adjustments
+    assert (line.school_id, line.component, line.amount) == (school, "ADJ", 2500.5)
+    files = [tmp_path / n for n in ("p.toml", "r.csv", "a.csv")]
+    out = run(cli, ["export", str(again), "--policy", str(files[0]), "--roster", str(files[1]),
+                    "--adjustments", str(files[2])])
+    assert out.exit_code == 0, out.output
+    assert "1 adjustment lines" in out.output
+    third = tmp_path / "third.xlsx"
+    out = run(cli, ["init", str(third), "--policy", str(files[0]), "--roster", str(files[1]),
+                    "--adjustments", str(files[2])])
+    assert out.exit_code == 0, out.output
+    same_allocations(read_district(third), read_district(again))
+
+
+def test_a_bad_adjustments_file_names_line_and_column(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from ssfr_xl.cli import cli
+
+    (tmp_path / "adj.csv").write_text(
+        "school_id,component,amount,reason\nNOPE,ADJ,12,Other\n"
+        "01999996000013,BASE,x,\n", encoding="utf-8")
+    out = CliRunner().invoke(cli, ["init", str(tmp_path / "d.xlsx"), "--sample", "5",
+                                   "--adjustments", str(tmp_path / "adj.csv")])
+    assert out.exit_code == 1
+    assert "adj.csv line 2, column 'school_id': 'NOPE' is not a school of the roster" in out.output
+    assert "adj.csv line 3, column 'component': 'BASE' is not an adjustment component" in out.output
+    assert "adj.csv line 3, column 'amount'" in out.output
+    assert "adj.csv line 3, column 'reason'" in out.output
+    assert not (tmp_path / "d.xlsx").exists()
