@@ -102,3 +102,14 @@ def to_text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value).strip()
+
+
+def unwritable_character(text: str) -> str | None:
+    """The first character a workbook cannot hold (a control character other than tab and
+    line breaks, U+FFFE, U+FFFF or a lone surrogate), shown as U+XXXX, or None."""
+    for ch in text:
+        code = ord(ch)
+        if (code < 0x20 and ch not in "\t\n\r") or code in (0xFFFE, 0xFFFF) \
+                or 0xD800 <= code <= 0xDFFF:
+            return f"U+{code:04X}"
+    return None

@@ -298,7 +298,8 @@ def adjustment_records(layout: DistrictLayout, inputs: DistrictInputs) -> list[d
     records = []
     for i in range(t.rows):
         r = t.first_row + i
-        a, b, c = (f"{t.letter(k)}{r}" for k in ("school_id", "component", "amount"))
+        a, b, c, d = (f"{t.letter(k)}{r}" for k in ("school_id", "component", "amount",
+                                                     "reason"))
         srow, crow = f"{t.letter('school_row')}{r}", f"{t.letter('component_row')}{r}"
         record: dict[str, object] = {
             "school_row": f'=IF({a}="","",IFERROR(MATCH({a},School_IDs,0),0))',
@@ -307,7 +308,8 @@ def adjustment_records(layout: DistrictLayout, inputs: DistrictInputs) -> list[d
                        f'IF({srow}=0,"School ID not on the Schools sheet",'
                        f'IF({b}="","Choose an adjustment from the list",'
                        f'IF({crow}=0,"Choose an adjustment from the list",'
-                       f'IF(ISNUMBER({c}),"OK","Type the amount as a number"))))))'),
+                       f'IF(ISNUMBER({c}),IF({d}="","Type the reason (the plan shows it)",'
+                       f'"OK"),"Type the amount as a number"))))))'),
         }
         if i < len(lines):
             line = lines[i]
@@ -571,7 +573,8 @@ BUDGET_GAP = '=IF(AND(Base_Rate_Mode="fixed",Budget=0),"n/a",ROUND(Budget-Budget
 TRANSITION_PROMISE = (
     '=IF(Transition_Protection=0,"No school is below its floor",'
     'IF(Transition_Paid>=1,"Kept: every protected school gets its whole shortfall",'
-    '"NOT KEPT: protected schools get "&FIXED(Transition_Paid*100,1)&"% of their shortfall;'
+    '"NOT KEPT: protected schools get "&FIXED(Transition_Paid*100,IF(Transition_Paid<0.01,3,1))'
+    '&"% of their shortfall;'
     ' see the Policy sheet"))')
 
 
@@ -584,7 +587,8 @@ def transition_promise(result) -> str:
         return "No school is below its floor"
     if t.paid >= 1:
         return "Kept: every protected school gets its whole shortfall"
-    return (f"NOT KEPT: protected schools get {fixed(t.paid * 100, 1)}% of their shortfall;"
+    digits = 3 if t.paid < 0.01 else 1
+    return (f"NOT KEPT: protected schools get {fixed(t.paid * 100, digits)}% of their shortfall;"
             " see the Policy sheet")
 
 

@@ -26,6 +26,9 @@ from .layout import (
 from .layout import DistrictSheets as S
 from .model import GRADES, LEVELS, Condition, DistrictInputs, RateBand, RosterColumn
 
+#: How the Policy sheet heads the component columns a message names.
+COMPONENT_LABELS = {c.key: c.header for c in COMPONENT_COLUMNS}
+
 #: School IDs: the district's own site codes or CDS codes.
 SCHOOL_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,19}$")
 
@@ -147,9 +150,21 @@ def read_district(path: str | Path) -> DistrictInputs:
         sheet, row, col = grid.named(name)
         return read(sheet, row, col, convert, label)
 
+    def exact(sheet: str, row: int, col: int, label: str) -> None:
+        """A word the formulas compare (fixed, weight, Yes, a code) must be typed without a
+        space at either end: the spreadsheet sees "fixed " as another word."""
+        value = grid.value(sheet, row, col)
+        if isinstance(value, str) and value != value.strip():
+            problems.append(f"{where(sheet, row, col)} ({label}): {value!r} has a space at "
+                            "either end, so the workbook's formulas do not read it as "
+                            f"{value.strip()!r}; delete the space.")
+
     settings = {f.key: named(f.name, to_number if f.number_format in (
         styles.MONEY, styles.RATE, styles.SHARE, "0.00") else to_text, f.label)
         for f in SETTINGS.fields if f.input}
+    for f in SETTINGS.fields:
+        if f.input and f.validation is not None and f.validation.type == "list":
+            exact(*grid.named(f.name), f.label)
 
     spans = []
     for i, (name, first, last) in enumerate(structure["spans"]):
@@ -181,6 +196,8 @@ def read_district(path: str | Path) -> DistrictInputs:
     fund_keys = keys(FUND_COLUMNS)
     funds = []
     for rec in table_rows("Funds_Table", fund_keys):
+        exact(S.FUNDS, rec["_row"], 1, "fund code")
+        exact(S.FUNDS, rec["_row"], 3, "restricted")
         restricted = to_text(rec["restricted"]).lower()
         if restricted not in ("yes", "no"):
             problems.append(f"{where(S.FUNDS, rec['_row'], 3)} (restricted) must be Yes or No.")
@@ -206,6 +223,8 @@ def read_district(path: str | Path) -> DistrictInputs:
             return grid.value(sheet, row, 1 + comp_cols[key])
 
         label = f"component {code}"
+        for key in ("fund", "counting", "rate_unit", "eligible", "round_to", "in_budget"):
+            exact(sheet, row, 1 + comp_cols[key], f"{label} {COMPONENT_LABELS[key]}")
         if to_text(cell("kind")) != kind or to_text(cell("code")) != code:
             problems.append(f"{where(sheet, row, 1 + comp_cols['kind'])}: the code or kind of "
                             f"component {code} was changed; that changes the formulas. Edit "
@@ -291,6 +310,8 @@ def read_district(path: str | Path) -> DistrictInputs:
             return read(sheet, r, col[key], to_whole, key.replace("_", " "))
 
         school_id = to_text(v("school_id"))
+        exact(sheet, r, col["school_id"], "school ID")
+        exact(sheet, r, col["level"], "level")
         id_problem = school_id_problem(school_id)
         if id_problem:
             problems.append(f"{where(sheet, r, col['school_id'])}: {id_problem}")
@@ -307,10 +328,11 @@ def read_district(path: str | Path) -> DistrictInputs:
                 extra[rc.key] = read(sheet, r, col[rc.key], to_number, rc.header)
             else:
                 extra[rc.key] = float(read(sheet, r, col[rc.key], to_whole, rc.header))
-        if school_id in seen:
+        if school_id.casefold() in seen:
             problems.append(f"{where(sheet, r, col['school_id'])}: school ID {school_id} is "
-                            f"also on row {seen[school_id]}.")
-        seen[school_id] = r
+                            f"also on row {seen[school_id.casefold()]} (spreadsheets do not "
+                            "tell upper from lower case); give each school its own ID.")
+        seen[school_id.casefold()] = r
         level = to_text(v("level"))
         if level not in LEVELS:
             problems.append(f"{where(sheet, r, col['level'])}: level {level!r} must be one of "
@@ -361,7 +383,8 @@ def read_district(path: str | Path) -> DistrictInputs:
         unspent_warning=float(settings["unspent_warning"]),
         per_pupil_enrollment=str(structure.get("per_pupil_enrollment", "enrollment")),
     )
-    return DistrictInputs(district, policy, tuple(schools), adjustments)
+    return DistrictInputs(district, policy, tuple(schools), adjustments,
+                          adjustment_rows=int(structure.get("adjustment_rows", 0)))
 
 
 def school_id_problem(school_id: str) -> str:
@@ -403,11 +426,14 @@ def _rounding(text: str, problems: list[str], at: str) -> int:
 
 def _yes_no(value: object, problems: list[str], at: str, default: bool) -> bool:
     """A Yes/No cell read as a spreadsheet compares it: exactly yes or no in any case."""
-    from .cells import to_text
 
     if value is None or value == "":
         return default
-    text = to_text(value) if isinstance(value, str) else None
+    text = value if isinstance(value, str) else None
+    if text is not None and text != text.strip():
+        problems.append(f"{at}: {value!r} has a space at either end, so the workbook's "
+                        f"formulas do not read it as {text.strip()!r}; delete the space.")
+        return default
     if text is not None and text.casefold() == "yes":
         return True
     if text is not None and text.casefold() == "no":
@@ -436,6 +462,20 @@ def _read_adjustments(grid, structure, policy, schools, problems: list[str]):
         if all(raw[k] in (None, "") for k in ("school_id", "component", "amount")):
             continue
         at = lambda key, r=r: f"{S.ADJUSTMENTS}!{t.letter(key)}{r}"  # noqa: E731
+        if raw["school_id"] in (None, ""):
+            problems.append(f"{at('school_id')}: type the school ID of this line.")
+            continue
+        wild = [k for k in ("school_id", "component") if isinstance(raw[k], str)
+                and any(ch in raw[k] for ch in "*?~")]
+        if wild:
+            problems.append(f"{at(wild[0])}: {raw[wild[0]]!r} holds * ? or ~, which spreadsheets "
+                            "read as patterns matching other schools; type the exact code.")
+            continue
+        if isinstance(raw["school_id"], int | float) and not isinstance(raw["school_id"], bool):
+            problems.append(f"{at('school_id')}: {to_text(raw['school_id'])} was typed as a "
+                            "number, but the Schools sheet holds IDs as text: type it with an "
+                            "apostrophe first ('" + to_text(raw["school_id"]) + ").")
+            continue
         school = match_exact(cell_value(raw["school_id"]), ids) \
             if raw["school_id"] not in (None, "") else XlError("#N/A")
         if isinstance(school, XlError):
@@ -453,8 +493,20 @@ def _read_adjustments(grid, structure, policy, schools, problems: list[str]):
         except CellValueError as e:
             problems.append(f"{at('amount')} (amount) {e}.")
             continue
+        if not to_text(raw["reason"]):
+            problems.append(f"{at('reason')}: say why the school gets this line (its plan "
+                            "shows the reason).")
+            continue
         lines.append(Adjustment(schools[int(school) - 1].school_id, codes[int(component) - 1],
                                 amount, to_text(raw["reason"])))
+    below = t.last_row + 1
+    for r in range(below, below + 50):
+        if any(grid.value(S.ADJUSTMENTS, r, t.col(k)) not in (None, "")
+               for k in ("school_id", "component", "amount", "reason")):
+            problems.append(f"{S.ADJUSTMENTS}!{t.letter('school_id')}{r}: a line was typed "
+                            f"below the table (rows {t.first_row}-{t.last_row}), where no "
+                            "formula counts it; move it into an empty row of the table.")
+            break
     return tuple(lines)
 
 

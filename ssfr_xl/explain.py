@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from .formula import AllocationResult, ComponentResult
 from .model import LEVELS, Component, School
 from .money import format_money as _money
+from .transition import share
 
 
 @dataclass(frozen=True)
@@ -183,7 +184,7 @@ def transition_words(result: AllocationResult, index: int) -> str:
         if t.paid >= 1:
             return f"{head}: protection {_money(amount)}; {ends}"
         return (f"{head}: it is owed {_money(owed)}, but the district can pay only "
-                f"{t.paid:.1%} of every shortfall this year, so protection is {_money(amount)} "
+                f"{share(t.paid)} of every shortfall this year, so protection is {_money(amount)} "
                 f"and {ends} — more than the {t.max_loss:.1%} maximum loss")
     if amount < 0:
         source = "its gain above the cap" if t.mode == "cap_gains" else "its gain"

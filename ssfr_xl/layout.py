@@ -625,7 +625,8 @@ class DistrictLayout:
     @classmethod
     def of(cls, inputs) -> DistrictLayout:
         """The layout of the workbook written for these inputs (DistrictInputs)."""
-        return cls(inputs.policy, len(inputs.schools), len(inputs.adjustments) + ADJUSTMENT_ROOM,
+        rows = inputs.adjustment_rows or len(inputs.adjustments) + ADJUSTMENT_ROOM
+        return cls(inputs.policy, len(inputs.schools), rows,
                    inputs.district.per_pupil_enrollment)
 
     @cached_property

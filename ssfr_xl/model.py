@@ -377,6 +377,9 @@ class DistrictInputs:
     policy: Policy
     schools: tuple[School, ...]
     adjustments: tuple[Adjustment, ...] = ()
+    #: Rows of the Adjustments sheet of the workbook these inputs were read from (0: a new
+    #: workbook gets its lines plus room to type more). Not an input of the formula.
+    adjustment_rows: int = field(default=0, compare=False)
 
 
 Severity = Literal["error", "warning"]

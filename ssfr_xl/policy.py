@@ -10,6 +10,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .cells import unwritable_character
 from .errors import FileError, PolicyError
 from .model import (
     COMPONENT_KINDS,
@@ -126,6 +127,10 @@ def _text(row: Mapping[str, Any], key: str, where: str, default: str | None = No
         raise PolicyError(f"{where}: '{key}' is missing.")
     if not isinstance(value, str | int | float) or isinstance(value, bool):
         raise PolicyError(f"{where}: '{key}' must be text, not {value!r}.")
+    bad = unwritable_character(str(value))
+    if bad:
+        raise PolicyError(f"{where}: '{key}' holds the character {bad}, which a workbook "
+                          "cannot hold; delete it (it often comes from text pasted from a PDF).")
     return str(value)
 
 
@@ -264,6 +269,12 @@ def parse_policy(data: Mapping[str, Any], where: str = "policy") -> PolicyFile:
         problems.append(f"{where}: [district] must be a table of settings.")
         district = {}
     settings = dict(district)
+    for key, value in list(settings.items()):
+        bad = unwritable_character(value) if isinstance(value, str) else None
+        if bad:
+            problems.append(f"{where}: [district] {key} holds the character {bad}, which a "
+                            "workbook cannot hold; delete it.")
+            settings.pop(key)
     for key in NUMERIC_SETTINGS:
         value = settings.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
@@ -426,7 +437,9 @@ def _component_rule_problems(policy: Policy, c: Component, at: str) -> list[str]
     if c.eligible not in ELIGIBLE_MODES:
         problems.append(f"{at}: eligible must be 'all' or 'any', not {c.eligible!r}.")
     if c.conditions and c.kind in ("transition", "adjustment", "pool"):
-        problems.append(f"{at}: a {c.kind} component cannot have eligibility conditions.")
+        article = "an" if c.kind[0] in "aeiou" else "a"
+        problems.append(f"{at}: {article} {c.kind} component cannot have eligibility "
+                        "conditions.")
     for k, cond in enumerate(c.conditions, start=1):
         where_ = f"{at} condition #{k}"
         if cond.operator not in CONDITION_OPERATORS:
@@ -460,6 +473,18 @@ def _component_rule_problems(policy: Policy, c: Component, at: str) -> list[str]
                             "enrollment.")
         if "level" in kinds and len({b.level for b in c.bands}) != len(c.bands):
             problems.append(f"{at}: each level may have one band.")
+        if any(b.level and b.first_grade for b in c.bands):
+            problems.append(f"{at}: a band is by level or by grades, not both.")
+        if "grades" in kinds:
+            try:
+                spans = sorted((grade_index(b.first_grade), grade_index(b.last_grade), b.label)
+                               for b in c.bands)
+            except ValueError:
+                spans = []
+            for (_, last, one), (first, _, two) in zip(spans, spans[1:], strict=False):
+                if first <= last:
+                    problems.append(f"{at}: bands {one} and {two} share grades, which would "
+                                    "be paid twice; make them meet without overlapping.")
     if c.round_digits not in (0, 2):
         problems.append(f"{at}: round_to must be cent or dollar.")
     return problems

@@ -12,6 +12,7 @@ import numpy as np
 
 from .district_book import check_cached_values, read_district, write_district
 from .equity import equity_lines
+from .equity import per_pupil as equity_per_pupil
 from .errors import FileError, OutputExistsError, RosterError
 from .exports import (
     OutputPlaceError,
@@ -205,10 +206,10 @@ def summary_lines(result: AllocationResult) -> list[str]:
     """Human summary of an allocation: totals by fund, per pupil, the budget check."""
     d = result.inputs.district
     schools = result.schools
-    pupils = sum(s.enrollment for s in schools)
+    pupils = sum(s.count(d.per_pupil_enrollment) for s in schools)
     lines = [
         f"{d.name}{f' ({d.cds_code})' if d.cds_code else ''}, fiscal year {d.fiscal_year}",
-        f"  {len(schools):,} schools, {pupils:,} pupils",
+        f"  {len(schools):,} schools, {pupils:,.0f} pupils",
         f"  Base rate: {format_money(result.base_rate)} per weighted pupil "
         f"({'solved for the budget' if d.base_rate_mode == 'solve' else 'fixed'})",
         budget_line(result),
@@ -219,9 +220,7 @@ def summary_lines(result: AllocationResult) -> list[str]:
         lines.append(f"    {f.code:<10} {format_money(result.fund_totals()[f.code]):>18}  "
                      f"{f.name} ({kind})")
     if schools:
-        per_pupil = [
-            result.school_total(i) / s.enrollment for i, s in enumerate(schools) if s.enrollment
-        ]
+        per_pupil, _need = equity_per_pupil(result)  # the Summary sheet's figures, rounded
         if per_pupil:
             lines.append(
                 f"  Per pupil, all funds: lowest {format_money(min(per_pupil))}, median "

@@ -95,13 +95,13 @@ class Transition:
             return []
         short = self.below_floor()
         worst = max(short, key=lambda i: self.floor(i) - self.result(i), default=None)
-        source = {"scale_gains": "all gains above last year",
-                  "cap_gains": f"gains above the {district.transition_gain_cap:.1%} cap",
-                  "reserve": "the transition reserve"}[self.mode]
+        source = {"scale_gains": "all gains above last year come",
+                  "cap_gains": f"gains above the {district.transition_gain_cap:.1%} cap come",
+                  "reserve": "the transition reserve comes"}[self.mode]
         text = (f"Transition promise not kept: no school was to lose more than "
                 f"{self.max_loss:.1%} of last year, but protection costs "
-                f"{format_money(self.protection_total)} and {source} come to "
-                f"{format_money(self.funding)}. Protected schools get {self.paid:.1%} of their "
+                f"{format_money(self.protection_total)} and {source} to "
+                f"{format_money(self.funding)}. Protected schools get {share(self.paid)} of their "
                 f"shortfall, so {len(short)} school(s) lose more than {self.max_loss:.1%}")
         if worst is not None:
             loss = 1 - self.result(worst) / float(self.prior[worst])
@@ -139,3 +139,10 @@ def transition_rule(district: District, formula_total: np.ndarray,
                       gains=gains, protection_total=protection_total, gains_total=gains_total,
                       funding=funding, paid=paid, taken=taken,
                       amounts=np.zeros(len(prior)))
+
+
+def share(value: float) -> str:
+    """A share in words, with the digits a small one needs: 48.1%, 0.056%."""
+    if 0 < value < 0.01:
+        return f"{value:.3%}"
+    return f"{value:.1%}"

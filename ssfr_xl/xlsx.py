@@ -54,7 +54,8 @@ def write_header(ws: Worksheet, table: Table) -> None:
     """Write a table's header row, widths and header style."""
     for c in table.columns:
         col = table.col(c.key)
-        cell = ws.cell(row=table.header_row, column=col, value=c.header)
+        cell = ws.cell(row=table.header_row, column=col)
+        put_text(cell, c.header)  # a header is data: "=1+1" as a component name stays text
         cell.style = styles.HEADER
         ws.column_dimensions[table.letter(c.key)].width = c.width
         if c.hidden:

@@ -14,6 +14,7 @@ import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from ssfr_xl.cells import unwritable_character
 from ssfr_xl.errors import FileError, RosterError
 from ssfr_xl.model import Adjustment, Policy, School
 from ssfr_xl.sources.roster import _decode, _number, _sniff_delimiter
@@ -59,6 +60,11 @@ def read_adjustments_csv(path: str | os.PathLike[str], policy: Policy,
         if amount is None:
             problem("amount", f"'{cells['amount']}' is not a number of dollars (negative to "
                     "hold back).")
+        bad = next((unwritable_character(v) for v in cells.values() if unwritable_character(v)),
+                   None)
+        if bad:
+            problem("reason", f"holds the character {bad}, which a workbook cannot hold — "
+                    "delete it.")
         if not cells["reason"]:
             problem("reason", "say why the school gets this line (it is shown on its plan).")
         if problems and problems[-1].startswith(f"{name} line {number},"):

@@ -22,6 +22,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from ssfr_xl.cells import unwritable_character
 from ssfr_xl.errors import FileError, RosterError
 from ssfr_xl.model import GRADES, LEVELS, RosterColumn, School, grade_index, level_for_grades
 
@@ -115,15 +116,16 @@ def read_roster_csv(path: str | os.PathLike[str],
             continue  # Excel leaves rows of empty cells below the data
         cells = {col: (row[i].strip() if i < len(row) else "") for col, i in position.items()}
         school_id = cells["school_id"]
-        # Checked on the raw id so a repeated school is reported even when its row has errors.
-        if school_id in first_line:
+        # Checked on the raw id so a repeated school is reported even when its row has errors;
+        # ignoring case, as spreadsheet lookups do.
+        if school_id.casefold() in first_line:
             problems.append(
                 f"{name} line {line}, column 'school_id': {school_id} is also on line "
-                f"{first_line[school_id]} — each school must appear once; remove or correct one "
-                "of the rows."
+                f"{first_line[school_id.casefold()]} — each school must appear once (upper and "
+                "lower case count as the same); remove or correct one of the rows."
             )
         elif school_id:
-            first_line[school_id] = line
+            first_line[school_id.casefold()] = line
         school = _parse_row(cells, name, line, problems, columns)
         if school is not None:
             schools.append(school)
@@ -262,6 +264,11 @@ def _parse_row(cells: dict[str, str], name: str, line: int, problems: list[str],
     school_name = cells["school_name"]
     if not school_name:
         problem("school_name", "the school's name is blank — enter it.")
+    for col, text in cells.items():
+        bad = unwritable_character(text)
+        if bad:
+            problem(col, f"holds the character {bad}, which a workbook cannot hold — delete "
+                    "it (it often comes from text pasted from a PDF or another system).")
 
     low = _grade(cells["low_grade"], "low_grade", problem)
     high = _grade(cells["high_grade"], "high_grade", problem)
