@@ -191,10 +191,10 @@ def plan_values(spec: SchoolPlanSpec, layout: SchoolLayout) -> dict[str, dict[st
     and address: plan_math's evaluation, the same validate uses on a returned file."""
     policy = spec.policy
     plan = compiled(policy)
-    lists = record_lists(layout)
     key = (policy, spec.positions)
     lines = _LINES.get(key)
     if lines is None:
+        lists = record_lists(layout)
         inputs: dict[str, list[dict[str, object]]] = {}
         for lt in plan.math.lines:
             t: Table = getattr(layout, lt.table)
@@ -211,10 +211,10 @@ def plan_values(spec: SchoolPlanSpec, layout: SchoolLayout) -> dict[str, dict[st
         for i, j in enumerate(policy.job_classes):
             jobs[layout.jobs.cell("average_cost", i)] = excel_round(
                 j.average_salary * (1 + j.benefits_rate))
-        lines = _LINES[key] = (ev, cells)
+        lines = _LINES[key] = (ev, cells, lists)
         while len(_LINES) > 4:
             _LINES.pop(next(iter(_LINES)))
-    ev, cells = lines
+    ev, cells, lists = lines
     allocation = {f.code: spec.fund_allocation(f.code) for f in policy.funds}
     totals = plan.evaluate_totals(ev, lists, record_names(layout, allocation))
     return {**cells, **total_cells(totals, layout)}
