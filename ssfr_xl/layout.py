@@ -211,7 +211,8 @@ OBJECT_GROUPS = ("Salaries", "Benefits", "Supplies", "Services", "Capital")
 
 
 def _list_validation(name: str, prompt: str, error: str) -> Validation:
-    return Validation("list", f"={name}", prompt=prompt, error=error)
+    # OOXML list sources carry no leading "=" (gnumeric drops a list written with one)
+    return Validation("list", name, prompt=prompt, error=error)
 
 
 def _whole(prompt: str, maximum: int = 100000) -> Validation:
@@ -772,9 +773,12 @@ class SchoolSheets:
     REQUIRED = ORDER
 
 
-STAFFING_LINES = 150
-OTHER_LINES = 80
-EXTRA_SERVICE_LINES = 12
+STAFFING_LINES = 400
+OTHER_LINES = 200
+EXTRA_SERVICE_LINES = 30
+#: Most FTE one staffing line may hold: a job class times any number of positions (20.0
+#: teachers), in the district's FTE steps; more is a typing slip.
+MAX_LINE_FTE = 999.9
 SCHOOL_HEADER_ROW = 6
 
 def _row_columns(code_row: str) -> tuple[Column, ...]:
@@ -789,22 +793,23 @@ def _row_columns(code_row: str) -> tuple[Column, ...]:
     )
 
 
-_pick_fund = Validation("list", "=Plan_Fund_Codes", prompt="Which fund pays for this line.",
+_pick_fund = Validation("list", "Plan_Fund_Codes", prompt="Which fund pays for this line.",
                         error="Choose a fund from the list (see the Summary sheet).")
-_pick_goal = Validation("list", "=Plan_Goal_Codes",
+_pick_goal = Validation("list", "Plan_Goal_Codes",
                         prompt="The district goal this spending serves.",
                         error="Choose a district goal from the list.")
 
 STAFFING_COLUMNS = (
     Column("line", "Line", 6, "0"),
     Column("job_class", "Job class", 12, styles.TEXT, input=True, name="Staffing_Job_Class",
-           validation=Validation("list", "=Plan_Job_Codes", prompt="Choose the position.",
+           validation=Validation("list", "Plan_Job_Codes", prompt="Choose the position.",
                                  error="Choose a job class from the list.")),
     Column("title", "Position", 30),
     Column("fte", "FTE", 8, styles.FTE, input=True, name="Staffing_FTE",
-           validation=Validation("custom", "", prompt="Full-time equivalent, 0 to 1 on this "
-                                 "line (use another line for more).",
-                                 error="FTE must be from 0 to 1, in the district's FTE steps.")),
+           validation=Validation("custom", "", prompt="Full-time equivalent on this line: "
+                                 "20 teachers = 20.0, a half-time aide = 0.5.",
+                                 error=f"FTE must be from 0 to {MAX_LINE_FTE:g}, in the "
+                                 "district's FTE steps.")),
     Column("fund", "Fund", 11, styles.TEXT, input=True, name="Staffing_Fund",
            validation=_pick_fund),
     Column("goal", "District goal", 10, styles.TEXT, input=True, name="Staffing_Goal",
@@ -821,7 +826,7 @@ STAFFING_COLUMNS = (
 SERVICE_PLAN_COLUMNS = (
     Column("department", "Department", 24),
     Column("service", "Service", 14, styles.TEXT, input=True, name="Services_Code",
-           validation=Validation("list", "=Plan_Service_Codes", prompt="A service from the "
+           validation=Validation("list", "Plan_Service_Codes", prompt="A service from the "
                                  "menu.", error="Choose a service code from the list.")),
     Column("name", "Description", 40),
     Column("unit", "Unit", 14),
@@ -842,7 +847,7 @@ SERVICE_PLAN_COLUMNS = (
 OTHER_COLUMNS = (
     Column("line", "Line", 6, "0"),
     Column("object", "Object", 9, styles.TEXT, input=True, name="Other_Object",
-           validation=Validation("list", "=Plan_Object_Codes", prompt="SACS object code: what "
+           validation=Validation("list", "Plan_Object_Codes", prompt="SACS object code: what "
                                  "is bought.", error="Choose an object code from the list.")),
     Column("object_name", "Object description", 30),
     Column("fund", "Fund", 11, styles.TEXT, input=True, name="Other_Fund",
@@ -880,7 +885,7 @@ ALLOCATION_COLUMNS = (
 )
 
 PLAN_FUND_COLUMNS = (
-    Column("fund", "Fund", 11, styles.TEXT),
+    Column("fund", "Fund", 18, styles.TEXT),  # wide enough for the labels below the table
     Column("name", "Fund name", 34),
     Column("restricted", "Restricted", 10),
     Column("allocation", "Allocation", 15, styles.MONEY),

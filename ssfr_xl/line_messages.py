@@ -11,6 +11,7 @@ import unicodedata
 from collections.abc import Iterable
 
 from .excel_expr import XlError, as_text, is_number
+from .layout import MAX_LINE_FTE
 from .model import Policy
 from .plan import LineProblem
 
@@ -107,9 +108,9 @@ def line_message(p: LineProblem, policy: Policy) -> str:
     line_fte = p.values.get("fte")
     fte = float(line_fte) if is_number(line_fte) else 0.0
     simple = {
-        "missing-fte": f"{where}: type the FTE for this position (0 to 1).",
-        "fte-out-of-range": f"{where}: FTE {fte:g} must be from 0 to 1 on one line. Use "
-                            "another line for more.",
+        "missing-fte": f"{where}: type the FTE of this line (20 teachers = 20.0).",
+        "fte-out-of-range": f"{where}: FTE {fte:g} must be from 0 to {MAX_LINE_FTE:g} on one "
+                            "line.",
         "fte-step": f"{where}: FTE {fte:g} is not a multiple of the district's step of "
                     f"{policy.fte_step:g}. Round it to a step.",
         "missing-fund": f"{where}: choose the fund that pays for this line.",

@@ -305,25 +305,42 @@ def address(t: Table, index: int, key: str) -> str:
 
 def evaluated_cells(ev: EvaluatedPlan, layout: SchoolLayout) -> dict[str, dict[str, Value]]:
     """Every computed cell's value by sheet and address, as the workbook shows it."""
-    from .layout import START_FIELDS
-    from .layout import SchoolSheets as SS
+    out = line_cells(ev, layout)
+    for sheet, cells in total_cells(ev, layout).items():
+        out.setdefault(sheet, {}).update(cells)
+    return out
 
+
+def line_cells(ev: EvaluatedPlan, layout: SchoolLayout) -> dict[str, dict[str, Value]]:
+    """The computed cells of the line tables (Staffing, Services, Other Spending, Goals)."""
     math = compiled(layout.policy).math
     out: dict[str, dict[str, Value]] = {}
     for lt in math.lines:
         t: Table = getattr(layout, lt.table)
         sheet = out.setdefault(t.sheet, {})
+        keys = [(key, t.col(key)) for key, _expr in lt.columns()]
         for i, line in enumerate(ev.tables[lt.table]):
-            for key, _expr in lt.columns():
-                sheet[t.cell(key, i)] = line.get(key)
+            row = t.first_row + i
+            for key, col in keys:
+                sheet[cell_address(row, col)] = line.get(key)
+    return out
+
+
+def total_cells(ev: EvaluatedPlan, layout: SchoolLayout) -> dict[str, dict[str, Value]]:
+    """The computed cells of the Summary and the Start Here status."""
+    from .layout import START_FIELDS
+    from .layout import SchoolSheets as SS
+
+    math = compiled(layout.policy).math
     t = layout.funds
-    summary = out.setdefault(t.sheet, {})
+    summary: dict[str, Value] = {}
     for i, line in enumerate(ev.tables["funds"]):
         for key, _make in math.funds:
             summary[t.cell(key, i)] = line.get(key)
+    start: dict[str, Value] = {}
     for key, value in ev.totals.items():
         if key == "status":
-            out.setdefault(SS.START, {})[START_FIELDS.cell("status")] = value
+            start[START_FIELDS.cell("status")] = value
         else:
             summary[layout.summary_cell(key)] = value
-    return out
+    return {t.sheet: summary, SS.START: start}

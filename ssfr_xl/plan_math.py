@@ -51,12 +51,10 @@ from .excel_expr import (
     lift,
     render,
 )
-from .layout import OBJECT_GROUPS, START_FIELDS, SchoolLayout, Table, sheet_ref
+from .layout import MAX_LINE_FTE, OBJECT_GROUPS, START_FIELDS, SchoolLayout, Table, sheet_ref
 from .layout import SchoolSheets as SS
 from .model import Policy
 
-#: Most FTE one staffing line may hold.
-MAX_LINE_FTE = 1.0
 #: What the Check column says when a cell of the line holds an error value (#N/A, #VALUE!).
 ERROR_WORDS = "A cell holds an error value: retype it"
 #: Most one services line may buy, and most one other-spending line may cost (the data
@@ -519,6 +517,13 @@ class CompiledPlan:
                  lists: Mapping[tuple[str, str], list[Value]], names: Mapping[str, Value]
                  ) -> EvaluatedPlan:
         """Compute every cell from the inputs of each line (table -> lines of column values)."""
+        return self.evaluate_totals(self.evaluate_lines(inputs, lists, names), lists, names)
+
+    def evaluate_lines(self, inputs: Mapping[str, Sequence[Mapping[str, Value]]],
+                       lists: Mapping[tuple[str, str], list[Value]],
+                       names: Mapping[str, Value]) -> EvaluatedPlan:
+        """Every line's cells (no totals yet): they read the lists and FTE_Step, never the
+        allocation, so one school's lines serve another's totals."""
         env = PlanEnv(lists, names)
         used: dict[str, list[int]] = {}
         failing: dict[str, dict[int, list[Rule]]] = {}
@@ -544,6 +549,13 @@ class CompiledPlan:
                     if bad:
                         failing[name][i] = bad
             env.tables[name] = rows
+        return EvaluatedPlan(env.tables, used, {}, failing)
+
+    def evaluate_totals(self, lines: EvaluatedPlan,
+                        lists: Mapping[tuple[str, str], list[Value]],
+                        names: Mapping[str, Value]) -> EvaluatedPlan:
+        """The Summary and Status of evaluated lines with the allocation in `names`."""
+        env = PlanEnv(lists, names, dict(lines.tables))
         summary: list[Mapping[str, Value]] = []
         for i in range(len(self.math.policy.funds)):
             line = _LineEnv(env, i, {"fund": self.math.policy.funds[i].code})
@@ -553,7 +565,7 @@ class CompiledPlan:
         env.tables["funds"] = summary
         top = _LineEnv(env, 0, {})
         totals = {key: f(top) for key, f in self.totals}
-        return EvaluatedPlan(env.tables, used, totals, failing)
+        return EvaluatedPlan(env.tables, lines.used, totals, lines.failing)
 
 
 def _true(v: Value) -> bool:

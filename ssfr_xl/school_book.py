@@ -4,6 +4,12 @@ The school's allocation is written as values of record (from the district's engi
 the math spelled out; everything the principal plans is input, and every total is a live
 formula so the balance per fund shows as they type. plan.py recomputes the same totals in
 Python from the inputs alone.
+
+Written with XlsxWriter (xlsxw.py): every formula comes from plan_math's declarations and
+carries plan_math's value as its cached result; the line sheets, the same for every school of a
+district, are written once per process and their XML reused (school_plan_bytes gives the same
+bytes either way). `build_school_plan` opens the written bytes in openpyxl for callers that fill
+a plan in.
 """
 
 from __future__ import annotations
@@ -11,7 +17,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import hashlib
+import io
 import json
+import math
 import re
 import textwrap
 import unicodedata
@@ -19,14 +27,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from openpyxl import Workbook
-from openpyxl.chart import BarChart, Reference
-from openpyxl.formatting.rule import CellIsRule, FormulaRule
-from openpyxl.styles import Font
-from openpyxl.worksheet.worksheet import Worksheet
+import openpyxl
+from openpyxl.workbook import Workbook
+from xlsxwriter.utility import xl_cell_to_rowcol
+from xlsxwriter.worksheet import Worksheet
 
 from . import __version__, styles
-from .explain import AllocationLine, allocation_lines  # noqa: F401
+from .explain import AllocationLine, allocation_lines
+from .exports import atomic_target
 from .formula import AllocationResult
 from .layout import (
     OBJECT_GROUPS,
@@ -39,16 +47,27 @@ from .layout import (
 from .layout import SchoolSheets as SS
 from .model import District, Policy, School
 from .money import excel_round
-from .plan import LIST_TABLES, list_records
+from .plan import (
+    LIST_TABLES,
+    compiled,
+    line_cells,
+    list_records,
+    record_lists,
+    record_names,
+    total_cells,
+)
 from .plan_math import MAX_LINE_FTE, plan_formulas
-from .xlsx import (
+from .plan_print import print_setup
+from .xlsx import job_class_records
+from .xlsxw import (
+    Book,
+    SheetGroup,
     add_validation,
     define_name,
-    job_class_records,
+    new_book,
     protect,
-    put_text,
-    save_atomically,
-    title,
+    put,
+    put_formula,
     write_fields,
     write_table,
 )
@@ -111,94 +130,360 @@ def file_name(school: School) -> str:
 
 def write_school_plan(path: Path, spec: SchoolPlanSpec) -> None:
     """Write one school's plan workbook (atomically)."""
-    save_atomically(build_school_plan(spec), path)
+    data = school_plan_bytes(spec)
+    with atomic_target(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def build_school_plan(spec: SchoolPlanSpec) -> Workbook:
-    """The plan workbook for one school, in memory."""
+    """The plan workbook for one school, opened in openpyxl (as written, without its chart,
+    which openpyxl does not read): for callers that fill it in or inspect it."""
+    return openpyxl.load_workbook(io.BytesIO(school_plan_bytes(spec)))
+
+
+def school_plan_bytes(spec: SchoolPlanSpec) -> bytes:
+    """The .xlsx bytes of one school's plan workbook, written with XlsxWriter."""
+    buffer = io.BytesIO()
+    created = _dt.datetime.fromisoformat(spec.built_at).replace(tzinfo=None)
+    book = new_book(buffer, created)
+    group, fresh = _write_book(book, spec)
+    book.close()
+    if fresh and all(name in group.xml for name in REUSED_SHEETS):
+        _GROUPS[(spec.policy, spec.positions)] = group
+        while len(_GROUPS) > 4:
+            _GROUPS.pop(next(iter(_GROUPS)))
+    return buffer.getvalue()
+
+
+#: Sheets that are the same for every school of a district with the same pre-filled
+#: positions: written once per process and reused (the bytes are the same; a test proves it).
+REUSED_SHEETS = (SS.LISTS, SS.STAFFING, SS.SERVICES, SS.OTHER, SS.GOALS)
+_GROUPS: dict[tuple, SheetGroup] = {}
+
+
+def forget_reused_sheets() -> None:
+    """Drop the sheets kept for reuse (tests compare a fresh build with a reused one)."""
+    _GROUPS.clear()
+    _LINES.clear()
+
+
+@dataclass
+class _Plan:
+    """What every sheet writer needs: the book, the layout, formulas and their values."""
+
+    book: Book
+    spec: SchoolPlanSpec
+    layout: SchoolLayout
+    formulas: dict[str, dict[str, str]]
+    values: dict[str, dict[str, object]]
+    sheets: dict[str, Worksheet]
+
+    def fmt(self, style: str, number_format: str = "General", **extra: object):
+        return self.book.fmt(style, number_format, **extra)
+
+    def table(self, t: Table, records, locked_cells=(), extra=None) -> None:
+        write_table(self.book, self.sheets[t.sheet], t, records, self.formulas.get(t.sheet, {}),
+                    self.values.get(t.sheet, {}), locked_cells, extra)
+
+
+def plan_values(spec: SchoolPlanSpec, layout: SchoolLayout) -> dict[str, dict[str, object]]:
+    """Every computed cell's value for the plan as built (its pre-filled positions), by sheet
+    and address: plan_math's evaluation, the same validate uses on a returned file."""
+    policy = spec.policy
+    plan = compiled(policy)
+    key = (policy, spec.positions)
+    lines = _LINES.get(key)
+    if lines is None:
+        lists = record_lists(layout)
+        inputs: dict[str, list[dict[str, object]]] = {}
+        for lt in plan.math.lines:
+            t: Table = getattr(layout, lt.table)
+            inputs[lt.table] = [dict.fromkeys(lt.inputs) for _ in range(t.rows)]
+        for i, pos in enumerate(spec.positions[:layout.staffing.rows]):
+            inputs["staffing"][i].update(job_class=pos.job_class or None, fte=float(pos.fte),
+                                         fund=pos.fund or None, goal=pos.goal or None,
+                                         note=pos.note or None)
+        for i, service in enumerate(layout.menu_services):
+            inputs["services"][i]["service"] = service.code
+        ev = plan.evaluate_lines(inputs, lists, record_names(layout, {}))
+        cells = line_cells(ev, layout)
+        jobs = cells.setdefault(SS.LISTS, {})
+        for i, j in enumerate(policy.job_classes):
+            jobs[layout.jobs.cell("average_cost", i)] = excel_round(
+                j.average_salary * (1 + j.benefits_rate))
+        lines = _LINES[key] = (ev, cells, lists)
+        while len(_LINES) > 4:
+            _LINES.pop(next(iter(_LINES)))
+    ev, cells, lists = lines
+    allocation = {f.code: spec.fund_allocation(f.code) for f in policy.funds}
+    totals = plan.evaluate_totals(ev, lists, record_names(layout, allocation))
+    return {**cells, **total_cells(totals, layout)}
+
+
+#: Evaluated lines and their cells by (policy, positions): the same for every school.
+_LINES: dict[tuple, tuple] = {}
+
+
+def _write_book(book: Book, spec: SchoolPlanSpec) -> tuple[SheetGroup, bool]:
     layout = SchoolLayout(spec.policy)
-    wb = Workbook()
-    styles.register(wb)
-    sheets: dict[str, Worksheet] = {}
-    for i, name in enumerate(SS.ORDER):
-        sheets[name] = wb.active if i == 0 else wb.create_sheet(name)
-        sheets[name].title = name
-    _write_lists(wb, sheets[SS.LISTS], layout)
-    _write_allocation(wb, sheets[SS.ALLOCATION], layout, spec)
-    _write_staffing(wb, sheets[SS.STAFFING], layout, spec)
-    _write_services(wb, sheets[SS.SERVICES], layout)
-    _write_other(wb, sheets[SS.OTHER], layout)
-    _write_goals(wb, sheets[SS.GOALS], layout)
-    _write_summary(wb, sheets[SS.SUMMARY], layout)
-    _write_start(wb, sheets[SS.START], layout, spec)
-    _write_formulas(wb, spec.policy)
-    _write_meta(sheets[SS.META], spec)
+    sheets = {name: book.add_sheet(name) for name in SS.ORDER}
+    formulas = {sheet: dict(cells) for sheet, cells in plan_formulas(spec.policy).cells.items()}
+    lists = formulas.setdefault(SS.LISTS, {})
+    for i, record in enumerate(job_class_records(layout.jobs, spec.policy.job_classes)):
+        lists[layout.jobs.cell("average_cost", i)] = record["average_cost"]
+    plan = _Plan(book, spec, layout, formulas, plan_values(spec, layout), sheets)
+    reused = [sheets[name] for name in REUSED_SHEETS]
+    group = _GROUPS.get((spec.policy, spec.positions))
+    fresh = group is None
+    if group is None:
+        group = book.start_group()
+        _write_lists(plan)
+        _write_staffing(plan)
+        _write_services(plan)
+        _write_other(plan)
+        _write_goals(plan)
+        book.finish_group(group, reused)
+    else:
+        book.reuse_group(group, reused)
+    _write_summary(plan)
+    _write_allocation(plan)
+    _write_start(plan)
+    _write_meta(plan)
     for name, ws in sheets.items():
         if name != SS.META:
             protect(ws)
-        if name != SS.META and name != SS.LISTS:
-            _print_setup(ws, layout)
-    sheets[SS.META].sheet_state = "hidden"
-    wb.active = 0
-    return wb
+        print_setup(ws, name, layout, spec)
+    sheets[SS.META].hide()
+    sheets[SS.START].activate()
+    return group, fresh
 
 
-def _print_setup(ws: Worksheet, layout: SchoolLayout) -> None:
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    header = (layout.allocation.header_row if ws.title == SS.ALLOCATION
-              else layout.staffing.header_row)
-    if ws.title not in (SS.SUMMARY, SS.START):
-        ws.print_title_rows = f"{header}:{header}"
-    ws.oddFooter.center.text = "&A - page &P of &N"
+def _title(plan: _Plan, ws: Worksheet, text: str, subtitle: str = "") -> None:
+    put(ws, 1, 1, text, plan.fmt(styles.TITLE))
+    ws.set_row(0, 24)
+    if subtitle:
+        put(ws, 2, 1, subtitle, plan.fmt(styles.NOTE))
 
 
-def _write_lists(wb: Workbook, ws: Worksheet, layout: SchoolLayout) -> None:
-    p = layout.policy
-    title(ws, "Lists", "The district's job classes, services, objects, funds and goals. "
-          "Set by the budget office; not for editing.")
+def _header_height(t: Table) -> float:
+    """Height of a header row that shows every visible header whole, wrapped."""
+    lines = 1
+    for c in t.columns:
+        if not c.hidden:
+            lines = max(lines, math.ceil(len(c.header) * 1.15 / max(c.width - 1, 1)))
+    return 15.0 * lines + 3
+
+
+def _wrapped_height(text: str, width: float) -> float:
+    # a column of width w shows about 1.15 w characters of ordinary text in Calibri 11
+    return 15.0 * max(1, math.ceil(len(text) / (1.15 * max(width - 2, 1))))
+
+
+def _write_lists(plan: _Plan) -> None:
+    layout, ws = plan.layout, plan.sheets[SS.LISTS]
+    _title(plan, ws, "Lists", "The district's job classes, services, objects, funds and goals. "
+           "Set by the budget office; not for editing.")
     records = list_records(layout)
-    t = layout.jobs
-    for record, formulas in zip(records["jobs"], job_class_records(t, p.job_classes),
-                                strict=True):
-        record["average_cost"] = formulas["average_cost"]
     for table in LIST_TABLES:
-        write_table(wb, ws, getattr(layout, table), records[table])
-    # every cell on this sheet is reference data: lock the "input" styled cells too
-    for row in ws.iter_rows(min_row=layout.jobs.first_row):
-        for cell in row:
-            if cell.style == styles.INPUT:
-                cell.style = styles.LOCKED_VALUE
-    ws.data_validations.dataValidation = []
+        t: Table = getattr(layout, table)
+        rows = records[table]
+        # every cell on this sheet is reference data: inputs of the district, locked here
+        locked = [(i, c.key) for i in range(len(rows)) for c in t.columns if c.input]
+        plain = dataclasses.replace(t, columns=tuple(
+            dataclasses.replace(c, validation=None) for c in t.columns))
+        write_table(plan.book, ws, plain, rows, plan.formulas[SS.LISTS],
+                    plan.values.get(SS.LISTS, {}), locked)
+    ws.set_row(layout.jobs.header_row - 1, max(_header_height(getattr(layout, table))
+                                               for table in LIST_TABLES))
     for key, table in (("jobs", layout.jobs), ("services", layout.service_menu),
                        ("objects", layout.objects), ("funds", layout.fund_list),
                        ("goals", layout.goal_list)):
         # an empty list still gets its name (one blank cell) so dropdowns never dangle
-        define_name(wb, PLAN_LIST_NAMES[key], SS.LISTS, table.range("code"))
-    step = ws[layout.fte_step_cell]
-    ws.cell(row=layout.jobs.header_row, column=step.column, value="FTE step"
-            ).style = styles.HEADER
-    step.value = p.fte_step
-    step.style = styles.FORMULA
-    define_name(wb, "FTE_Step", SS.LISTS, layout.fte_step_cell)
+        define_name(plan.book, PLAN_LIST_NAMES[key], SS.LISTS, table.range("code"))
+    col = layout.fte_step_col
+    put(ws, layout.jobs.header_row, col, "FTE step", plan.fmt(styles.HEADER))
+    put(ws, layout.jobs.first_row, col, layout.policy.fte_step, plan.fmt(styles.FORMULA))
+    ws.set_column(col - 1, col - 1, 9)
+    define_name(plan.book, "FTE_Step", SS.LISTS, layout.fte_step_cell)
+    ws.freeze_panes(layout.jobs.first_row - 1, 0)
 
 
-def _write_formulas(wb: Workbook, policy: Policy) -> None:
-    """Every computed cell, from its one declaration in plan_math."""
-    for sheet, cells in plan_formulas(policy).cells.items():
-        ws = wb[sheet]
-        for address, formula in cells.items():
-            ws[address].value = formula
+def _fte_validation(t: Table) -> str:
+    first = t.cell("fte", 0)
+    return (f"AND(ISNUMBER({first}),{first}>=0,{first}<={MAX_LINE_FTE:g},"
+            f"ROUND({first}/FTE_Step,6)=INT(ROUND({first}/FTE_Step,6)))")
 
 
-def _write_allocation(wb: Workbook, ws: Worksheet, layout: SchoolLayout,
-                      spec: SchoolPlanSpec) -> None:
+_WRAP_TOP = {"text_wrap": True, "valign": "top"}
+
+
+def _lines_note(plan: _Plan, ws: Worksheet, text: str) -> None:
+    put(ws, 3, 1, text, plan.fmt(styles.NOTE))
+
+
+def _write_staffing(plan: _Plan) -> None:
+    layout, ws, spec = plan.layout, plan.sheets[SS.STAFFING], plan.spec
+    t = layout.staffing
+    _title(plan, ws, "Staffing", "One line per job class and fund: choose the job class, type "
+           "the FTE (20 teachers = 20.0), choose the fund and goal. Cost is the district "
+           "average salary plus benefits.")
+    _lines_note(plan, ws, f"Yellow cells are yours to fill in ({t.rows:,} lines; up to "
+                f"{MAX_LINE_FTE:,g} FTE on one line, in steps of {spec.policy.fte_step:g}). "
+                "The Check column says what a line still needs.")
+    records = []
+    for i in range(t.rows):
+        record: dict[str, object] = {"line": i + 1}
+        if i < len(spec.positions):
+            pos = spec.positions[i]
+            record.update(job_class=pos.job_class, fte=pos.fte, fund=pos.fund or None,
+                          goal=pos.goal or None, note=pos.note or None)
+        records.append(record)
+    no_fte_rule = dataclasses.replace(t, columns=tuple(
+        dataclasses.replace(c, validation=None) if c.key == "fte" else c for c in t.columns))
+    plan.table(no_fte_rule, records, extra={"check": _WRAP_TOP})
+    v = t.column("fte").validation
+    assert v is not None
+    add_validation(ws, dataclasses.replace(v, formula1=_fte_validation(t)),
+                   (t.first_row, t.col("fte")), (t.last_row, t.col("fte")))
+    _check_format(plan, ws, t)
+    ws.set_row(t.header_row - 1, _header_height(t))
+    ws.freeze_panes(t.first_row - 1, 2)
+
+
+def _check_format(plan: _Plan, ws: Worksheet, t: Table) -> None:
+    """Show the Check column's messages in red, OK in green."""
+    if not t.rows:
+        return
+    col = t.col("check") - 1
+    first = t.cell("check", 0)
+    rng = (t.first_row - 1, col, t.last_row - 1, col)
+    ws.conditional_format(*rng, {"type": "cell", "criteria": "==", "value": '"OK"',
+                                 "format": plan.book.dxf(font_color="#2E7D32")})
+    ws.conditional_format(*rng, {"type": "formula", "criteria": f'=AND({first}<>"",'
+                                 f'{first}<>"OK")',
+                                 "format": plan.book.dxf(font_color="#C00000", bold=True)})
+
+
+def _write_services(plan: _Plan) -> None:
+    layout, ws = plan.layout, plan.sheets[SS.SERVICES]
+    t = layout.services
+    _title(plan, ws, "Services", "Buy central-office services from the district's menu: type a "
+           "quantity, choose the fund and goal. Extra lines below the menu let you split a "
+           "service across funds.")
+    records, locked = [], []
+    for i in range(t.rows):
+        record: dict[str, object] = {}
+        if i < layout.menu_rows:
+            record["service"] = layout.menu_services[i].code
+            locked.append((i, "service"))
+        records.append(record)
+    plan.table(t, records, locked, extra={"check": _WRAP_TOP, "name": _WRAP_TOP})
+    _check_format(plan, ws, t)
+    ws.set_row(t.header_row - 1, _header_height(t))
+    ws.freeze_panes(t.first_row - 1, 2)
+
+
+def _write_other(plan: _Plan) -> None:
+    layout, ws = plan.layout, plan.sheets[SS.OTHER]
+    t = layout.other
+    _title(plan, ws, "Other Spending", "Supplies, materials, contracts, travel, equipment: "
+           "choose the SACS object, fund and goal, describe it and type the amount.")
+    plan.table(t, [{"line": i + 1} for i in range(t.rows)], extra={"check": _WRAP_TOP})
+    _check_format(plan, ws, t)
+    ws.set_row(t.header_row - 1, _header_height(t))
+    ws.freeze_panes(t.first_row - 1, 2)
+
+
+def _write_goals(plan: _Plan) -> None:
+    layout, ws = plan.layout, plan.sheets[SS.GOALS]
+    t = layout.goals
+    _title(plan, ws, "Goals & Strategies", "For each district goal your plan serves: your "
+           "school's goal, the strategy, and how you will know it worked. Planned dollars add "
+           "up the lines tagged with that goal.")
+    plan.table(t, [{"goal": g.code, "goal_name": g.name} for g in layout.policy.goals],
+               extra={k: _WRAP_TOP for k in ("goal", "goal_name", "school_goal", "strategy",
+                                             "measure", "planned", "check")})
+    for i in range(t.rows):
+        ws.set_row(t.first_row + i - 1, 60)
+    _check_format(plan, ws, t)
+    ws.set_row(t.header_row - 1, _header_height(t))
+    ws.freeze_panes(t.first_row - 1, 2)
+
+
+def _write_summary(plan: _Plan) -> None:
+    layout, ws, book = plan.layout, plan.sheets[SS.SUMMARY], plan.book
+    t = layout.funds
+    _title(plan, ws, "Summary", "Allocation, planned spending and what remains, per fund. A "
+           "negative remaining amount (red) means the plan spends more than the fund holds.")
+    plan.table(t, [{"fund": f.code, "name": f.name, "restricted": "Yes" if f.restricted
+                    else "No"} for f in layout.policy.funds])
+    formulas, values = plan.formulas[SS.SUMMARY], plan.values[SS.SUMMARY]
+
+    def total(address: str, fmt) -> None:
+        row, col = _rowcol(address)
+        put_formula(ws, row, col, formulas[address], fmt, values.get(address))
+
+    total_row = layout.summary_total_row
+    put(ws, total_row, 1, "All funds", plan.fmt(styles.TOTAL))
+    for key in ("allocation", "planned", "remaining"):
+        total(layout.summary_cell(f"total_{key}"), plan.fmt(styles.TOTAL, styles.MONEY))
+    define_name(book, "Plan_Remaining", SS.SUMMARY, t.range("remaining"))
+    col = t.col("remaining") - 1
+    ws.conditional_format(t.first_row - 1, col, total_row - 1, col, {
+        "type": "cell", "criteria": "<", "value": 0,
+        "format": book.dxf(font_color="#C00000", bold=True)})
+    ws.set_row(t.header_row - 1, _header_height(t))
+
+    top = layout.group_header_row
+    put(ws, top, 1, "By object group", plan.fmt(styles.HEADER))
+    put(ws, top, 2, "Planned", plan.fmt(styles.HEADER))
+    ws.set_row(top - 1, 20)
+    for i, group in enumerate(OBJECT_GROUPS):
+        put(ws, top + 1 + i, 1, group, plan.fmt(styles.FORMULA))
+        total(layout.summary_cell(f"group_{group}"), plan.fmt(styles.FORMULA, styles.MONEY))
+    fte = layout.summary_cell("total_fte")
+    put(ws, _rowcol(fte)[0], 1, "Total FTE planned", plan.fmt(styles.LABEL))
+    total(fte, plan.fmt(styles.FORMULA, styles.FTE))
+    define_name(book, "Plan_Total_FTE", SS.SUMMARY, fte)
+    _fund_chart(plan, ws, t)
+
+
+def _fund_chart(plan: _Plan, ws: Worksheet, t: Table) -> None:
+    """Allocation against planned per fund, clustered columns (filled, with axis titles)."""
+    if not t.rows:
+        return
+    chart = plan.book.add_chart({"type": "column"})
+    fund = t.col("fund") - 1
+    for key, colour in (("allocation", "#1F4E79"), ("planned", "#ED7D31")):
+        col = t.col(key) - 1
+        chart.add_series({
+            "name": [SS.SUMMARY, t.header_row - 1, col],
+            "categories": [SS.SUMMARY, t.first_row - 1, fund, t.last_row - 1, fund],
+            "values": [SS.SUMMARY, t.first_row - 1, col, t.last_row - 1, col],
+            "fill": {"color": colour}, "border": {"color": colour}, "gap": 80,
+        })
+    chart.set_title({"name": "Allocation and planned spending by fund",
+                     "name_font": {"size": 12, "bold": True}})
+    chart.set_x_axis({"name": "Fund"})
+    chart.set_y_axis({"name": "Dollars", "num_format": '"$"#,##0',
+                      "major_gridlines": {"visible": True, "line": {"color": "#D9D9D9"}}})
+    chart.set_legend({"position": "bottom"})
+    chart.set_size({"width": 620, "height": 330})
+    ws.insert_chart(t.header_row - 1, t.col("remaining") + 1, chart,
+                    {"x_offset": 10, "y_offset": 0})
+
+
+def _rowcol(address: str) -> tuple[int, int]:
+    r, c = xl_cell_to_rowcol(address)
+    return r + 1, c + 1
+
+
+def _write_allocation(plan: _Plan) -> None:
+    spec, layout, ws = plan.spec, plan.layout, plan.sheets[SS.ALLOCATION]
     school, district = spec.school, spec.district
-    title(ws, f"Allocation {district.fiscal_year}: {school.name}",
-          "What the district's funding formula gives this school, and why. Set by the budget "
-          "office; these amounts are the district's record.")
+    _title(plan, ws, f"Allocation {district.fiscal_year}: {school.name}",
+           "What the district's funding formula gives this school, and why. Set by the budget "
+           "office; these amounts are the district's record.")
     need = school.unduplicated / school.enrollment if school.enrollment else 0.0
     unrestricted = excel_round(sum(
         li.amount for li in spec.lines if not spec.policy.fund(li.fund).restricted))
@@ -211,174 +496,34 @@ def _write_allocation(wb: Workbook, ws: Worksheet, layout: SchoolLayout,
         ("Change", excel_round(unrestricted - spec.prior_year) if spec.prior_year else ""),
     ]
     for i, (label, value) in enumerate(facts):
-        ws.cell(row=4 + i, column=1, value=label).style = styles.LABEL
-        cell = ws.cell(row=4 + i, column=2)
-        put_text(cell, value)
-        cell.style = styles.FORMULA
-        if isinstance(value, float):
-            cell.number_format = styles.MONEY
-        elif isinstance(value, int):
-            cell.number_format = styles.COUNT
+        put(ws, 4 + i, 1, label, plan.fmt(styles.LABEL))
+        number_format = (styles.MONEY if isinstance(value, float) else
+                         styles.COUNT if isinstance(value, int) else "General")
+        put(ws, 4 + i, 2, value, plan.fmt(styles.FORMULA, number_format, align="left"))
     t = layout.allocation
-    write_table(wb, ws, t, [
-        {"code": li.code, "name": li.name, "fund": li.fund, "math": li.math,
-         "amount": li.amount} for li in spec.lines
-    ], literal_keys={"code", "name", "fund", "math"})
+    plan.table(t, [{"code": li.code, "name": li.name, "fund": li.fund, "math": li.math,
+                    "amount": li.amount} for li in spec.lines],
+               extra={"math": _WRAP_TOP, "name": _WRAP_TOP, "code": {"valign": "top"},
+                      "fund": {"valign": "top"}, "amount": {"valign": "top"}})
+    width = t.column("math").width
+    for i, li in enumerate(spec.lines):
+        ws.set_row(t.first_row + i - 1, max(_wrapped_height(li.math, width),
+                                            _wrapped_height(li.name, t.column("name").width)))
+    ws.set_row(t.header_row - 1, _header_height(t))
     top = layout.allocation_totals_row
-    ws.cell(row=top, column=1, value="Totals by fund").style = styles.LABEL
+    put(ws, top, 1, "Totals by fund", plan.fmt(styles.LABEL))
     for i, f in enumerate(spec.policy.funds):
         r = top + 1 + i
-        put_text(ws.cell(row=r, column=1), f.code)
-        put_text(ws.cell(row=r, column=2), f.name)
-        ws.cell(row=r, column=1).style = ws.cell(row=r, column=2).style = styles.FORMULA
-        ws.cell(row=r, column=3, value="restricted" if f.restricted else "unrestricted"
-                ).style = styles.FORMULA
-        cell = ws.cell(row=r, column=t.col("amount"), value=spec.fund_allocation(f.code))
-        cell.style = styles.TOTAL
-        cell.number_format = styles.MONEY
-        define_name(wb, layout.allocation_total_name(f.code), SS.ALLOCATION, cell.coordinate)
-    ws.column_dimensions["A"].width = 34
-    for i in range(t.rows):
-        ws.cell(row=t.first_row + i, column=t.col("math")).alignment = \
-            styles.Alignment(wrap_text=True, vertical="top")
-    ws.freeze_panes = ws.cell(row=t.first_row, column=1)
-
-
-def _fte_validation(t: Table) -> str:
-    first = t.cell("fte", 0)
-    return (f"AND(ISNUMBER({first}),{first}>=0,{first}<={MAX_LINE_FTE:g},"
-            f"ROUND({first}/FTE_Step,6)=INT(ROUND({first}/FTE_Step,6)))")
-
-
-def _write_staffing(wb: Workbook, ws: Worksheet, layout: SchoolLayout,
-                    spec: SchoolPlanSpec) -> None:
-    t = layout.staffing
-    title(ws, "Staffing", "One line per position (use two lines to split a position across "
-          "funds). Choose the job class, type the FTE, choose the fund and goal. Cost is the "
-          "district average salary plus benefits.")
-    ws["A3"] = "Yellow cells are yours to fill in. The Check column says what a line still needs."
-    ws["A3"].style = styles.NOTE
-    records = []
-    for i in range(t.rows):
-        record: dict[str, object] = {"line": i + 1}
-        if i < len(spec.positions):
-            pos = spec.positions[i]
-            record.update(job_class=pos.job_class, fte=pos.fte, fund=pos.fund or None,
-                          goal=pos.goal or None, note=pos.note or None)
-        records.append(record)
-    write_table(wb, ws, t, records, literal_keys={"line"})
-    ws.data_validations.dataValidation = [
-        dv for dv in ws.data_validations.dataValidation if dv.type != "custom"]
-    v = t.column("fte").validation
-    assert v is not None
-    add_validation(ws, type(v)("custom", _fte_validation(t), prompt=v.prompt, error=v.error),
-                   t.range("fte", absolute=False))
-    _check_format(ws, t)
-    ws.freeze_panes = ws.cell(row=t.first_row, column=3)
-
-
-def _check_format(ws: Worksheet, t: Table) -> None:
-    """Show the Check column's messages in red, OK in green."""
-    rng = t.range("check", absolute=False)
-    first = t.cell("check", 0)
-    ws.conditional_formatting.add(rng, CellIsRule(operator="equal", formula=['"OK"'],
-                                                  font=Font(color="2E7D32")))
-    ws.conditional_formatting.add(rng, FormulaRule(
-        formula=[f'AND({first}<>"",{first}<>"OK")'], font=Font(color="C00000", bold=True)))
-    for i in range(t.rows):
-        ws.cell(row=t.first_row + i, column=t.col("check")).alignment = \
-            styles.Alignment(wrap_text=True, vertical="top")
-
-
-def _write_services(wb: Workbook, ws: Worksheet, layout: SchoolLayout) -> None:
-    t = layout.services
-    title(ws, "Services", "Buy central-office services from the district's menu: type a "
-          "quantity, choose the fund and goal. Extra lines below the menu let you split a "
-          "service across funds.")
-    records, locked = [], []
-    for i in range(t.rows):
-        record: dict[str, object] = {}
-        if i < layout.menu_rows:
-            record["service"] = layout.menu_services[i].code
-            locked.append((i, "service"))
-        records.append(record)
-    write_table(wb, ws, t, records, locked_cells=locked)
-    _check_format(ws, t)
-    ws.freeze_panes = ws.cell(row=t.first_row, column=3)
-
-
-def _write_other(wb: Workbook, ws: Worksheet, layout: SchoolLayout) -> None:
-    t = layout.other
-    title(ws, "Other Spending", "Supplies, materials, contracts, travel, equipment: choose the "
-          "SACS object, fund and goal, describe it and type the amount.")
-    write_table(wb, ws, t, [{"line": i + 1} for i in range(t.rows)], literal_keys={"line"})
-    _check_format(ws, t)
-    ws.freeze_panes = ws.cell(row=t.first_row, column=3)
-
-
-def _write_goals(wb: Workbook, ws: Worksheet, layout: SchoolLayout) -> None:
-    t = layout.goals
-    title(ws, "Goals & Strategies", "For each district goal your plan serves: your school's "
-          "goal, the strategy, and how you will know it worked. Planned dollars add up the "
-          "lines tagged with that goal.")
-    write_table(wb, ws, t, [{"goal": g.code, "goal_name": g.name}
-                            for g in layout.policy.goals],
-                literal_keys={"goal", "goal_name"})
-    for i in range(t.rows):
-        ws.row_dimensions[t.first_row + i].height = 45
-    for key in ("school_goal", "strategy", "measure"):
-        for i in range(t.rows):
-            ws.cell(row=t.first_row + i, column=t.col(key)).alignment = \
-                styles.Alignment(wrap_text=True, vertical="top")
-    if t.rows:
-        _check_format(ws, t)
-    ws.freeze_panes = ws.cell(row=t.first_row, column=3)
-
-
-def _write_summary(wb: Workbook, ws: Worksheet, layout: SchoolLayout) -> None:
-    t = layout.funds
-    title(ws, "Summary", "Allocation, planned spending and what remains, per fund. A negative "
-          "remaining amount (red) means the plan spends more than the fund holds.")
-    write_table(wb, ws, t, [
-        {"fund": f.code, "name": f.name, "restricted": "Yes" if f.restricted else "No"}
-        for f in layout.policy.funds
-    ], literal_keys={"fund", "name", "restricted"})
-    total_row = layout.summary_total_row
-    ws.cell(row=total_row, column=1, value="All funds").style = styles.TOTAL
-    for key in ("allocation", "planned", "remaining"):
-        cell = ws[layout.summary_cell(f"total_{key}")]
-        cell.style = styles.TOTAL
-        cell.number_format = styles.MONEY
-    define_name(wb, "Plan_Remaining", SS.SUMMARY, t.range("remaining"))
-    ws.conditional_formatting.add(
-        f"{t.letter('remaining')}{t.first_row}:{t.letter('remaining')}{total_row}",
-        CellIsRule(operator="lessThan", formula=["0"], font=Font(color="C00000", bold=True)))
-
-    top = layout.group_header_row
-    ws.cell(row=top, column=1, value="By object group").style = styles.HEADER
-    ws.cell(row=top, column=2, value="Planned").style = styles.HEADER
-    for i, group in enumerate(OBJECT_GROUPS):
-        ws.cell(row=top + 1 + i, column=1, value=group).style = styles.FORMULA
-        cell = ws[layout.summary_cell(f"group_{group}")]
-        cell.style = styles.FORMULA
-        cell.number_format = styles.MONEY
-    fte = ws[layout.summary_cell("total_fte")]
-    ws.cell(row=fte.row, column=1, value="Total FTE planned").style = styles.LABEL
-    fte.style = styles.FORMULA
-    fte.number_format = styles.FTE
-    define_name(wb, "Plan_Total_FTE", SS.SUMMARY, fte.coordinate)
-
-    chart = BarChart()
-    chart.type = "col"
-    chart.title = "Allocation and planned spending by fund"
-    chart.y_axis.number_format = '"$"#,##0'
-    data = Reference(ws, min_col=t.col("allocation"), max_col=t.col("planned"),
-                     min_row=t.header_row, max_row=t.last_row)
-    cats = Reference(ws, min_col=t.col("fund"), min_row=t.first_row, max_row=t.last_row)
-    chart.add_data(data, titles_from_data=True)
-    chart.set_categories(cats)
-    chart.height, chart.width = 7.5, 14
-    ws.add_chart(chart, f"H{t.header_row}")
+        put(ws, r, 1, f.code, plan.fmt(styles.FORMULA))
+        put(ws, r, 2, f.name, plan.fmt(styles.FORMULA))
+        put(ws, r, 3, "restricted" if f.restricted else "unrestricted",
+            plan.fmt(styles.FORMULA))
+        put(ws, r, t.col("amount"), spec.fund_allocation(f.code),
+            plan.fmt(styles.TOTAL, styles.MONEY))
+        define_name(plan.book, layout.allocation_total_name(f.code), SS.ALLOCATION,
+                    layout.allocation_total_cell(i))
+    ws.set_column(0, 0, 34)
+    ws.freeze_panes(t.first_row - 1, 0)
 
 
 #: Rules validate applies that no formula can show live; Start Here lists them.
@@ -388,26 +533,34 @@ CHECKED_ON_SUBMIT = (
     "district's current ones, and whether much of a fund is left unspent (a warning).")
 
 
-def _write_start(wb: Workbook, ws: Worksheet, layout: SchoolLayout,
-                 spec: SchoolPlanSpec) -> None:
+def _write_start(plan: _Plan) -> None:
+    spec, ws = plan.spec, plan.sheets[SS.START]
     school, district = spec.school, spec.district
-    title(ws, f"{school.name}: school plan {district.fiscal_year}",
-          f"{district.name}. Made by ssfr-xl for this school only; do not copy it for "
-          "another school.")
-    ws.column_dimensions["A"].width = 34
-    ws.column_dimensions["B"].width = 70
+    _title(plan, ws, f"{school.name}: school plan {district.fiscal_year}",
+           f"{district.name}. Made by ssfr-xl for this school only; do not copy it for "
+           "another school.")
+    ws.set_column(0, 0, 34)
+    ws.set_column(1, 1, 70)
+    ws.set_column(2, 2, 40)
     values = {
         "school": school.name, "school_id": school.school_id, "district": district.name,
         "fiscal_year": district.fiscal_year, "deadline": district.plan_deadline,
         "contact": district.contact,
     }
-    write_fields(wb, ws, START_FIELDS, values, formula_keys={"status"})
-    status_cell = ws.cell(row=START_FIELDS.row("status"), column=START_FIELDS.value_col)
-    status_cell.font = Font(name="Calibri", bold=True, size=13, color="1F4E79")
+    write_fields(plan.book, ws, START_FIELDS, values, plan.formulas.get(SS.START, {}),
+                 plan.values.get(SS.START, {}))
+    status = START_FIELDS.row("status")
+    put_formula(ws, status, START_FIELDS.value_col, plan.formulas[SS.START][
+        START_FIELDS.cell("status")], plan.fmt(styles.FORMULA, bold=True, font_size=13,
+                                              font_color="#1F4E79", text_wrap=True),
+        plan.values[SS.START].get(START_FIELDS.cell("status")))
+    ws.set_row(status - 1, 34)
+    fte = plan.spec.policy.fte_step
     steps = [
         "How to fill in your plan",
         "1. Allocation: read what the district's formula gives your school and why.",
-        "2. Staffing: one line per position - job class, FTE, fund, goal. Cost fills in.",
+        "2. Staffing: one line per job class and fund - job class, FTE (any number of "
+        f"positions, e.g. 20.0 teachers, in steps of {fte:g}), fund, goal. Cost fills in.",
         "3. Services: type quantities of central-office services you want, with fund and goal.",
         "4. Other Spending: supplies, contracts, travel and equipment, with object, fund, goal.",
         "5. Goals & Strategies: your goals, strategies and measures; then check the Summary: "
@@ -420,13 +573,13 @@ def _write_start(wb: Workbook, ws: Worksheet, layout: SchoolLayout,
                        "check will accept the plan. " + CHECKED_ON_SUBMIT, 100),
     ]
     first = START_FIELDS.last_row + 2
+    plain = plan.fmt(styles.FORMULA, border=0)
     for i, line in enumerate(steps):
-        cell = ws.cell(row=first + i, column=1, value=line)
-        cell.style = styles.LABEL if i == 0 else styles.FORMULA
-        cell.border = styles.Border()
+        put(ws, first + i, 1, line, plan.fmt(styles.LABEL) if i == 0 else plain)
 
 
-def _write_meta(ws: Worksheet, spec: SchoolPlanSpec) -> None:
+def _write_meta(plan: _Plan) -> None:
+    spec, ws = plan.spec, plan.sheets[SS.META]
     values = {
         "template_version": TEMPLATE_VERSION,
         "kind": "school_plan",
@@ -442,8 +595,10 @@ def _write_meta(ws: Worksheet, spec: SchoolPlanSpec) -> None:
         "created_by": f"ssfr-xl {__version__}",
     }
     for i, (key, value) in enumerate(values.items(), start=1):
-        ws.cell(row=i, column=1, value=key)
-        put_text(ws.cell(row=i, column=2), value)
+        put(ws, i, 1, key)
+        put(ws, i, 2, value)
+    ws.set_column(0, 0, 24)
+    ws.set_column(1, 1, 70)
 
 
 def plan_specs(result: AllocationResult, positions: dict[str, Sequence[Position]] | None = None,

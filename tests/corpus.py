@@ -240,10 +240,13 @@ def add_sheet(src: Path, dst: Path, name: str, cells: Mapping[str, object] | Non
 
 def _with_part(src: Path, dst: Path, part: str, data: bytes, rel_type: str | None = None,
                content_type: str | None = None) -> Path:
-    """Copy a workbook with a part added and, if given, its workbook rel and content type."""
+    """Copy a workbook with a part added and, if given, its workbook rel and content type;
+    a part the workbook already has (shared strings, say) is replaced, rel and type kept."""
     with zipfile.ZipFile(src) as z:
         rels = z.read("xl/_rels/workbook.xml.rels")
         types = z.read("[Content_Types].xml")
+        if part in z.namelist():
+            return rewrite_zip(src, dst, replace={part: data})
     replace: dict[str, bytes | None] = {}
     if rel_type:
         ids = {int(i) for i in re.findall(rb'Id="rId(\d+)"', rels)}
@@ -441,11 +444,13 @@ def _external_entity(plan: Path, dst: Path) -> Path:
 def _huge_strings(plan: Path, dst: Path, megabytes: int = 31) -> Path:
     """A shared-strings table of `megabytes` MB, written by streaming."""
     tmp = dst.with_suffix(".tmp")
-    shutil.copyfile(plan, tmp)
+    kept = _existing_strings(plan)
+    rewrite_zip(plan, tmp, replace={"xl/sharedStrings.xml": None})
     with zipfile.ZipFile(tmp, "a", zipfile.ZIP_DEFLATED, compresslevel=1) as z:
         with z.open("xl/sharedStrings.xml", "w", force_zip64=True) as part:
             part.write(b'<?xml version="1.0" encoding="UTF-8"?>\n'
                        b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">')
+            part.write(b"".join(kept))
             block = b"".join(b"<si><t>pasted row %06d of the ledger</t></si>" % i
                              for i in range(20000))
             written = 0
@@ -453,9 +458,11 @@ def _huge_strings(plan: Path, dst: Path, megabytes: int = 31) -> Path:
                 part.write(block)
                 written += len(block)
             part.write(b"</sst>")
-    rels = _read(tmp, "xl/_rels/workbook.xml.rels").replace(
-        b"</Relationships>", f'<Relationship Id="rId900" Type="{SHARED_STRINGS_TYPE}" '
-        f'Target="sharedStrings.xml"/></Relationships>'.encode())
+    rels = _read(tmp, "xl/_rels/workbook.xml.rels")
+    if SHARED_STRINGS_TYPE.encode() not in rels:
+        rels = rels.replace(
+            b"</Relationships>", f'<Relationship Id="rId900" Type="{SHARED_STRINGS_TYPE}" '
+            f'Target="sharedStrings.xml"/></Relationships>'.encode())
     rewrite_zip(tmp, dst, replace={"xl/_rels/workbook.xml.rels": rels})
     tmp.unlink()
     return dst
@@ -563,24 +570,41 @@ def _with_root(xml: bytes, extra: bytes) -> bytes:
     """Sheet XML whose root <worksheet> carries extra attributes (namespaces, mc:Ignorable)."""
     root = f'<worksheet xmlns="{MAIN_NS}"'.encode()
     assert xml.count(root) == 1
+    head = xml[xml.index(root):xml.index(b">", xml.index(root))]
+    # a namespace the root declares already (XlsxWriter declares xmlns:r) is not declared twice
+    extra = b" ".join(a for a in re.findall(rb'[\w:]+="[^"]*"', extra)
+                      if a.split(b"=")[0] + b"=" not in head)
     return xml.replace(root, root + b" " + extra, 1)
 
 
 def with_shared_strings(plan: Path, dst: Path, items: list[bytes],
                         cells: Mapping[str, int], sheet: str = _STAFFING,
                         head: bytes = b'<?xml version="1.0" encoding="UTF-8"?>\n') -> Path:
-    """The plan with a sharedStrings.xml of `items` (<si> elements, as given) and cells of
-    `sheet` showing them ({coord: index}, t="s"), as Excel stores typed text."""
+    """The plan with `items` (<si> elements, as given) added to its sharedStrings.xml after the
+    strings it has, and cells of `sheet` showing them ({coord: index into items}, t="s"), as
+    Excel stores typed text."""
+    kept = _existing_strings(plan)
     xml = _read(plan, sheet_part(plan, sheet))
     for coord, index in cells.items():
-        xml = replace_cell(xml, coord, b'<c r="%s" t="s"><v>%d</v></c>' % (coord.encode(), index))
-    sst = (head + f'<sst xmlns="{MAIN_NS}" count="{len(items)}" uniqueCount="{len(items)}">'
-           .encode() + b"".join(items) + b"</sst>")
+        xml = replace_cell(xml, coord, b'<c r="%s" t="s"><v>%d</v></c>'
+                           % (coord.encode(), index + len(kept)))
+    n = len(kept) + len(items)
+    sst = (head + f'<sst xmlns="{MAIN_NS}" count="{n}" uniqueCount="{n}">'
+           .encode() + b"".join(kept) + b"".join(items) + b"</sst>")
     tmp = dst.with_suffix(".tmp")
     rewrite_zip(plan, tmp, replace={sheet_part(plan, sheet): xml})
     _shared_strings(tmp, dst, sst)
     tmp.unlink()
     return dst
+
+
+def _existing_strings(plan: Path) -> list[bytes]:
+    """The <si> elements of a plan's shared strings (none when it has no such part)."""
+    with zipfile.ZipFile(plan) as z:
+        if "xl/sharedStrings.xml" not in z.namelist():
+            return []
+        xml = z.read("xl/sharedStrings.xml")
+    return re.findall(rb"<si>.*?</si>", xml, re.S)
 
 
 def _typed(plan: Path, dst: Path, cells: Mapping[str, object]) -> Path:

@@ -90,7 +90,8 @@ def test_every_corpus_shape_gives_its_code_in_process(corpus):
             except ReadProblem as p:
                 got = p.code
                 assert p.message and p.severity == "error", name
-            if time.perf_counter() - started > 2.0:
+            # a 400-line plan reads in about 0.3 s, 2.4 s under tracemalloc on a busy machine
+            if time.perf_counter() - started > 5.0:
                 slow.append(name)
             if got != expected:
                 wrong.append((name, expected, got))
@@ -180,7 +181,7 @@ def test_valid_plan_reads_names_values_formulas_and_defined_names(plan):
     assert raw.sheet_names == list(SS.ORDER)
     assert raw.hidden_sheets == {SS.META}
     assert raw.warnings == []
-    assert "openpyxl" in raw.application.lower()
+    assert raw.application.startswith("ssfr-xl ")
     assert raw.sha256 == hashlib.sha256(plan.read_bytes()).hexdigest()
     assert raw.size == plan.stat().st_size
 
@@ -203,9 +204,10 @@ def test_valid_plan_reads_names_values_formulas_and_defined_names(plan):
     assert OTHER.cell("group", 0) in raw.formulas[SS.OTHER]
 
     assert raw.defined_names["Staffing_FTE"] == sheet_ref(SS.STAFFING, STAFF.range("fte"))
-    assert raw.defined_names["Staffing_FTE"] == "'Staffing'!$D$7:$D$156"
+    assert raw.defined_names["Staffing_FTE"] == f"'Staffing'!$D$7:$D${STAFF.last_row}"
     assert "_xlnm.Print_Titles" not in raw.defined_names  # sheet-scoped: in local_names
-    assert raw.local_names[SS.STAFFING]["_xlnm.Print_Titles"] == "'Staffing'!$6:$6"
+    assert raw.local_names[SS.STAFFING]["_xlnm.Print_Titles"].replace("'", "") == \
+        "Staffing!$6:$6"
     assert raw.merged == {sheet: [] for sheet in SS.ORDER}
     assert raw.errors == {sheet: {} for sheet in SS.ORDER}
 
@@ -215,8 +217,9 @@ def test_sheets_are_found_through_the_rels_not_by_number(plan, tmp_path):
     with zipfile.ZipFile(plan) as z:
         rels = z.read("xl/_rels/workbook.xml.rels")
         a, b = z.read(staffing), z.read(other)
-    swapped = rels.replace(staffing.encode(), b"@").replace(other.encode(), staffing.encode())
-    swapped = swapped.replace(b"@", other.encode())
+    s, o = staffing.removeprefix("xl/").encode(), other.removeprefix("xl/").encode()
+    swapped = rels.replace(s, b"@").replace(o, s).replace(b"@", o)
+    assert swapped != rels
     moved = rewrite_zip(plan, tmp_path / "moved.xlsx", replace={
         staffing: b, other: a, "xl/_rels/workbook.xml.rels": swapped})
     raw, original = read_workbook(moved), read_workbook(plan)
@@ -297,7 +300,7 @@ def test_python_calamine_sees_only_checked_parts(plan, tmp_path):
     found = reader._inspect(logo.read_bytes(), logo.name, Limits(), [SS.STAFFING])
     assert set(found.parts) == {"_rels/.rels", "[Content_Types].xml", "xl/workbook.xml",
                                 "xl/_rels/workbook.xml.rels", "xl/styles.xml",
-                                sheet_part(plan, SS.STAFFING)}
+                                "xl/sharedStrings.xml", sheet_part(plan, SS.STAFFING)}
     raw = read_workbook(logo, sheets=[SS.STAFFING])
     assert raw.values[SS.STAFFING] == read_workbook(plan).values[SS.STAFFING]
 
@@ -620,11 +623,18 @@ def test_phonetic_and_rich_text_read_as_excel_shows_them(plan, tmp_path):
 
 def test_problems_in_shared_strings_name_the_cell(corpus):
     directory, _ = corpus
-    for name in ("alternate-strings.xlsx", "shared-text-two-parts.xlsx"):
-        with pytest.raises(ReadProblem) as caught:
-            read_workbook(directory / name)
-        assert (caught.value.sheet, caught.value.cell) == (SS.STAFFING, "E7"), name
-        assert "cell E7 of sheet Staffing" in caught.value.message
+    with pytest.raises(ReadProblem) as caught:
+        read_workbook(directory / "shared-text-two-parts.xlsx")
+    assert (caught.value.sheet, caught.value.cell) == (SS.STAFFING, "E7")
+    assert "cell E7 of sheet Staffing" in caught.value.message
+    # alternative versions between two texts: the reader places them at the text before
+    # (reader._scan_strings counts the last <si> begun), "from" there "on"; the plan's own
+    # texts (XlsxWriter writes shared strings) come first, so that is one of the plan's cells
+    with pytest.raises(ReadProblem) as caught:
+        read_workbook(directory / "alternate-strings.xlsx")
+    assert caught.value.code == "alternate-content"
+    cell = f"cell {caught.value.cell} of sheet {caught.value.sheet}"
+    assert caught.value.cell and cell in caught.value.message and " on, " in caught.value.message
 
 
 def test_unseen_content_problems_say_where(corpus):
@@ -688,6 +698,8 @@ def test_utf8_with_a_byte_order_mark_and_declaration_reads(plan, tmp_path):
     part = sheet_part(plan, SS.STAFFING)
     with zipfile.ZipFile(plan) as z:
         xml = z.read(part)
+    if xml.startswith(b"<?xml"):  # one declaration, ours
+        xml = xml[xml.index(b"?>") + 2:].lstrip()
     marked = rewrite_zip(plan, tmp_path / "bom.xlsx", replace={
         part: b"\xef\xbb\xbf<?xml version='1.0' encoding='utf-8' standalone='yes'?>\n" + xml})
     raw = read_workbook(marked)
@@ -958,8 +970,7 @@ def test_relationship_targets_not_in_canonical_form_are_refused(plan, tmp_path, 
     with zipfile.ZipFile(plan) as z:
         rels = z.read("xl/_rels/workbook.xml.rels")
     base = part.rsplit("/", 1)[1]
-    spelled = rels.replace(b'Target="/' + part.encode() + b'"',
-                           b'Target="' + target.format(base).encode() + b'"')
+    spelled = rels.replace(_target(rels, part), b'Target="' + target.format(base).encode() + b'"')
     assert spelled != rels
     path = rewrite_zip(plan, tmp_path / "t.xlsx", replace={"xl/_rels/workbook.xml.rels": spelled})
     p = _problem(path)
@@ -971,12 +982,24 @@ def test_absolute_and_relative_targets_are_both_read(plan, tmp_path):
     part = sheet_part(plan, SS.STAFFING)
     with zipfile.ZipFile(plan) as z:
         rels = z.read("xl/_rels/workbook.xml.rels")
-    relative = rels.replace(b'Target="/' + part.encode() + b'"',
-                            b'Target="' + part.removeprefix("xl/").encode() + b'"')
-    assert relative != rels
+    absolute, relative = (b'Target="/' + part.encode() + b'"',
+                          b'Target="' + part.removeprefix("xl/").encode() + b'"')
+    spelled = _target(rels, part)
+    other = rels.replace(spelled, relative if spelled == absolute else absolute)
+    assert other != rels
     path = rewrite_zip(plan, tmp_path / "rel.xlsx", replace={"xl/_rels/workbook.xml.rels":
-                                                               relative})
+                                                               other})
     assert read_workbook(path).values == read_workbook(plan).values
+
+
+def _target(rels: bytes, part: str) -> bytes:
+    """The Target attribute naming a part, as the workbook's relationships spell it
+    (absolute, "/xl/worksheets/sheet3.xml", or relative, "worksheets/sheet3.xml")."""
+    for spelled in (b'Target="/' + part.encode() + b'"',
+                    b'Target="' + part.removeprefix("xl/").encode() + b'"'):
+        if spelled in rels:
+            return spelled
+    raise AssertionError(f"no relationship names {part}")
 
 
 @pytest.mark.parametrize("name", ["xl/../xl/x.xml", "xl/./x.xml", "xl//x.xml", "/xl/x.xml",

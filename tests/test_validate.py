@@ -276,7 +276,7 @@ def test_text_quantity_of_a_service(plans: Plans, tmp_path: Path) -> None:
     assert ("not-a-number", t.sheet, cell) in found(check)
 
 
-@pytest.mark.parametrize("fte", [1.5, -0.5])
+@pytest.mark.parametrize("fte", [1000.0, 999.95, -0.5])
 def test_fte_out_of_range(plans: Plans, tmp_path: Path, fte: float) -> None:
     t = plans.layout.staffing
     cell = t.cell("fte", 2)

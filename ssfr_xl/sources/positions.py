@@ -6,6 +6,7 @@ import csv
 from pathlib import Path
 
 from ..errors import FileError, RosterError
+from ..layout import MAX_LINE_FTE
 from ..model import Policy
 from ..school_book import Position
 
@@ -41,9 +42,9 @@ def read_positions_csv(path: str | Path, policy: Policy) -> dict[str, list[Posit
             problems.append(f"{where}, column 'fte' holds the text {row.get('fte')!r}; "
                             "type a number.")
             continue
-        if not 0 < fte <= 1:
-            problems.append(f"{where}, column 'fte': {fte:g} must be above 0 and at most 1 "
-                            "(split larger positions over several lines).")
+        if not 0 < fte <= MAX_LINE_FTE:
+            problems.append(f"{where}, column 'fte': {fte:g} must be above 0 and at most "
+                            f"{MAX_LINE_FTE:g} on one line.")
         if row["job_class"] not in jobs:
             problems.append(f"{where}, column 'job_class': {row['job_class']!r} is not a job "
                             "class of the district.")
