@@ -154,3 +154,16 @@ def test_a_component_name_that_looks_like_a_formula_stays_text(tmp_path: Path) -
     cell = ws.cell(row=t.header_row, column=t.col("amount_POV"))
     assert cell.data_type == "s" and cell.value.startswith("=HYPERLINK")
     assert check_formulas(path, read_district(path)).ok
+
+
+def test_more_positions_than_staffing_lines_are_refused_not_cut(tmp_path: Path) -> None:
+    from ssfr_xl.layout import STAFFING_LINES
+    from ssfr_xl.sources.positions import read_positions_csv
+
+    inputs = sample_inputs(3)
+    school = inputs.schools[0].school_id
+    rows = "".join(f"{school},TCH,1.0,GEN,G1,Room {i}\n" for i in range(STAFFING_LINES + 1))
+    path = tmp_path / "positions.csv"
+    path.write_text("school_id,job_class,fte,fund,goal,note\n" + rows, encoding="utf-8")
+    with pytest.raises(RosterError, match=f"holds {STAFFING_LINES} lines"):
+        read_positions_csv(path, inputs.policy)

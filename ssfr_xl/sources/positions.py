@@ -6,7 +6,7 @@ import csv
 from pathlib import Path
 
 from ..errors import FileError, RosterError
-from ..layout import MAX_LINE_FTE
+from ..layout import MAX_LINE_FTE, STAFFING_LINES
 from ..model import Policy
 from ..school_book import Position
 
@@ -55,6 +55,11 @@ def read_positions_csv(path: str | Path, policy: Policy) -> dict[str, list[Posit
         result.setdefault(row["school_id"], []).append(
             Position(row["job_class"], fte, row.get("fund", ""), row.get("goal", ""),
                      row.get("note", "")))
+    for school_id, lines in result.items():
+        if len(lines) > STAFFING_LINES:
+            problems.append(f"{path.name}: school {school_id} has {len(lines)} positions but a "
+                            f"plan's Staffing sheet holds {STAFFING_LINES} lines; put several "
+                            "FTE of one job class on one line (e.g. 20.0 teachers).")
     if problems:
         raise RosterError(f"{path.name} has problems to fix:\n  - " + "\n  - ".join(problems))
     return result
