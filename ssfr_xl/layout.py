@@ -432,8 +432,8 @@ ADJUSTMENT_COLUMNS = (
     Column("amount", "Amount", 15, styles.MONEY, input=True,
            validation=_decimal("Dollars; negative to hold back.", "-1000000000")),
     Column("reason", "Reason", 60, input=True),
-    Column("school_row", "School no.", 8, "0"),
-    Column("component_row", "Adjustment no.", 8, "0"),
+    Column("school_row", "School no.", 11, "0"),
+    Column("component_row", "Adjustment no.", 15, "0"),
     Column("status", "Check", 40),
 )
 #: Empty rows the Adjustments sheet offers beyond the lines written at init.

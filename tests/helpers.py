@@ -16,6 +16,7 @@ strings, so error_cells cannot mistake a text such as "#1 pick" for an error.
 from __future__ import annotations
 
 import math
+import os
 import re
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -29,6 +30,10 @@ from ssfr_xl.formula import AllocationResult
 from ssfr_xl.layout import DistrictLayout, cell_address
 from ssfr_xl.layout import DistrictSheets as S
 from ssfr_xl.libreoffice import recalculate
+
+#: The real data (../shared/data beside the project, or SSFR_XL_DATA): read, never copied.
+SHARED_DATA = Path(os.environ.get("SSFR_XL_DATA")
+                   or Path(__file__).resolve().parents[1].parent / "shared" / "data")
 
 Rows = list[list[object]]
 

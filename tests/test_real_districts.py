@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
@@ -24,6 +23,7 @@ from ssfr_xl.layout import DistrictSheets as S
 from ssfr_xl.model import DistrictInputs
 from tests.helpers import (
     CENT_TOLERANCE,
+    SHARED_DATA,
     RecalculatedBook,
     assert_no_errors,
     cell_value,
@@ -33,7 +33,7 @@ from tests.helpers import (
 
 pytestmark = [pytest.mark.libreoffice, pytest.mark.shared_data]
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cde"
+DATA = SHARED_DATA / "cde"
 CURRENT, PRIOR = DATA / "cupc2425-k12.xlsx", DATA / "cupc2324-k12.xlsx"
 DISTRICTS = {"64881": "Pasadena Unified", "64733": "Los Angeles Unified"}
 AMOUNT = re.compile(r"-?\d+\.\d\d")  # the CSV's amounts: a plain number with two decimals

@@ -62,6 +62,7 @@ from tests.dump import (
 )
 from tests.helpers import (
     CENT_TOLERANCE,
+    SHARED_DATA,
     RecalculatedBook,
     error_cells,
     find_label,
@@ -71,7 +72,7 @@ from tests.helpers import (
 from tests.test_readme import documented, readme_names
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DATA = SHARED_DATA
 CUPC = DATA / "cde" / "cupc2425-k12.xlsx"
 PASADENA = "64881"
 

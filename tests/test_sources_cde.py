@@ -14,8 +14,9 @@ from ssfr_xl.errors import FileError, RosterError
 from ssfr_xl.model import GRADES, grade_index
 from ssfr_xl.sources import read_cde_cupc
 from ssfr_xl.sources.cde import CdeRoster, spread_enrollment
+from tests.helpers import SHARED_DATA
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DATA = SHARED_DATA
 CUPC2425 = DATA / "cde" / "cupc2425-k12.xlsx"
 CUPC2324 = DATA / "cde" / "cupc2324-k12.xlsx"
 

@@ -247,7 +247,8 @@ def test_duplicate_school_id_exact_message(tmp_path: Path) -> None:
     err = error_of(write(tmp_path, row(), row(school_name="Copy"), row(school_id=ids(2)[1])))
     assert str(err) == (
         "roster.csv line 3, column 'school_id': 19648816021505 is also on line 2 — each school "
-        "must appear once; remove or correct one of the rows."
+        "must appear once (upper and lower case count as the same); remove or correct one of "
+        "the rows."
     )
 
 
