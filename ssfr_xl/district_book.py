@@ -266,40 +266,34 @@ def _write_summary(ws: Worksheet, layout: DistrictLayout) -> None:
             cell.number_format = put.number_format
 
     if layout.n_schools:
-        chart = ScatterChart()
-        chart.title = "Per-pupil allocation (all funds) vs share of high-need pupils"
-        chart.style = 13
-        chart.x_axis.title = "Unduplicated (high-need) share of enrollment"
-        chart.y_axis.title = "Dollars per pupil"
-        chart.x_axis.number_format = "0%"
-        chart.y_axis.number_format = '"$"#,##0'
         ws_alloc = ws.parent[S.ALLOCATIONS]
-        xs = Reference(ws_alloc, min_col=t.col("need_share"), min_row=t.first_row,
-                       max_row=t.last_row)
-        ys = Reference(ws_alloc, min_col=t.col("per_pupil"), min_row=t.first_row,
-                       max_row=t.last_row)
-        series = Series(ys, xs, title="Schools")
-        _filled_markers(series)
-        chart.series.append(series)
-        chart.legend = None
-        chart.height, chart.width = 9, 16
-        ws.add_chart(chart, "F4")
+        ws.add_chart(_need_chart(ws_alloc, t, "per_pupil",
+                                 "Per-pupil allocation (all funds) vs share of high-need pupils",
+                                 "Dollars per pupil", '"$"#,##0'), "F4")
+        ws.add_chart(_need_chart(ws_alloc, t, "change_share",
+                                 "Change against last year (unrestricted) vs share of "
+                                 "high-need pupils", "Change vs prior year", "0%"), "F24")
 
-        change = ScatterChart()
-        change.title = "Change against last year (unrestricted) vs share of high-need pupils"
-        change.style = 13
-        change.x_axis.title = "Unduplicated (high-need) share of enrollment"
-        change.y_axis.title = "Change vs prior year"
-        change.x_axis.number_format = "0%"
-        change.y_axis.number_format = "0%"
-        ys = Reference(ws_alloc, min_col=t.col("change_share"), min_row=t.first_row,
-                       max_row=t.last_row)
-        series = Series(ys, xs, title="Schools")
-        _filled_markers(series)
-        change.series.append(series)
-        change.legend = None
-        change.height, change.width = 9, 16
-        ws.add_chart(change, "F24")
+
+def _need_chart(ws_alloc: Worksheet, t: Table, y_key: str, title_text: str, y_title: str,
+                y_format: str) -> ScatterChart:
+    """A scatter of one Allocations column against each school's high-need share."""
+    chart = ScatterChart()
+    chart.title = title_text
+    chart.style = 13
+    chart.x_axis.title = "Unduplicated (high-need) share of enrollment"
+    chart.y_axis.title = y_title
+    chart.x_axis.number_format = "0%"
+    chart.y_axis.number_format = y_format
+    xs = Reference(ws_alloc, min_col=t.col("need_share"), min_row=t.first_row,
+                   max_row=t.last_row)
+    ys = Reference(ws_alloc, min_col=t.col(y_key), min_row=t.first_row, max_row=t.last_row)
+    series = Series(ys, xs, title="Schools")
+    _filled_markers(series)
+    chart.series.append(series)
+    chart.legend = None
+    chart.height, chart.width = 9, 16
+    return chart
 
 
 def _filled_markers(series: Series) -> None:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from io import StringIO
@@ -126,6 +127,17 @@ class _App(App):
         self._xml_data_element("Application", f"ssfr-xl {__version__} (XlsxWriter)")
 
 
+@contextmanager
+def _swapped(module: Any, name: str, replacement: Any) -> Iterator[None]:
+    """XlsxWriter's module attribute `name` replaced while writing, then restored."""
+    original = getattr(module, name)
+    setattr(module, name, replacement)
+    try:
+        yield
+    finally:
+        setattr(module, name, original)
+
+
 class _Packager(Packager):
     def __init__(self, bases: list[tuple[str, Format]]) -> None:
         super().__init__()
@@ -134,24 +146,17 @@ class _Packager(Packager):
     def _write_styles_file(self) -> None:
         import xlsxwriter.packager as packager
 
-        original = packager.Styles
-        packager.Styles = type("Styles", (_NamedStyles,), {"bases": self._bases})
-        try:
+        with _swapped(packager, "Styles",
+                      type("Styles", (_NamedStyles,), {"bases": self._bases})):
             super()._write_styles_file()
-        finally:
-            packager.Styles = original
 
     def _write_app_file(self) -> None:
         # docProps/app.xml names the program that wrote the file (XlsxWriter: "Microsoft
         # Excel"); a plan says it was ssfr-xl, so nobody takes it for a file Excel saved
         import xlsxwriter.packager as packager
 
-        original = packager.App
-        packager.App = _App
-        try:
+        with _swapped(packager, "App", _App):
             super()._write_app_file()
-        finally:
-            packager.App = original
 
 
 #: Stands for a sheet's footer in XML kept for reuse (the footer names the school).
@@ -306,12 +311,8 @@ class Book(Workbook):
         # fastest level still packs well (a plan is a little larger, written twice as fast).
         import xlsxwriter.workbook as workbook
 
-        original = workbook.ZipInfo
-        workbook.ZipInfo = _FastZipInfo
-        try:
+        with _swapped(workbook, "ZipInfo", _FastZipInfo):
             super()._store_workbook()
-        finally:
-            workbook.ZipInfo = original
 
 
 def cached(value: Any) -> Any:

@@ -7,6 +7,7 @@ and compare every Summary cell with Python's value to the cent.
 
 from __future__ import annotations
 
+import os
 import re
 import zipfile
 from dataclasses import replace
@@ -102,9 +103,12 @@ def test_list_validations_have_no_leading_equals(district: District, tmp_path: P
     assert seen >= 10
 
 
-@pytest.mark.skipif(gnumeric.missing_tool_reason() is not None,
-                    reason=str(gnumeric.missing_tool_reason()))
 def test_gnumeric_keeps_the_dropdowns(district: District, tmp_path: Path) -> None:
+    reason = gnumeric.missing_tool_reason()
+    if reason is not None:  # CI must run it: there a missing gnumeric is a failure
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but gnumeric cannot run: {reason}", pytrace=False)
+        pytest.skip(reason)
     import subprocess
 
     path = tmp_path / "plan.xlsx"
