@@ -246,77 +246,21 @@ def twin_path(csv_path: Path) -> Path:
 
 
 _SHEET_UNSAFE = re.compile(r"[\[\]:*?/\\]")
-MAX_WIDTH = 60
 
 
 def write_xlsx_table(path: Path, header: Sequence[str], rows: Iterable[Sequence[object]],
                      sheet: str | None = None) -> None:
     """The spreadsheet twin of a CSV export, written atomically: text (ids included) as text
-    cells, numbers as numbers (amounts formatted #,##0.00), header bold and frozen, columns as
-    wide as their contents (up to 60 characters)."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
+    cells, numbers as numbers (amounts formatted #,##0.00), header frozen and filtered, columns
+    as wide as their contents (up to 60 characters), printable on US Letter. The same table
+    gives the same bytes (fixed document date and zip entry times)."""
+    # table_book builds on this module (atomic_target, xlsx_value): imported when used
+    from .table_book import FIXED_DATE, Column, TableSheet, write_table_book
 
-    rows = [list(r) for r in rows]
     path = Path(path)
-    require_folder(path)  # before openpyxl starts a sheet it could not close
-    title = _SHEET_UNSAFE.sub("_", sheet or path.stem)[:31].strip("'") or "data"
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet(title)
-    ws.freeze_panes = "A2"
-    widths = [len(str(h)) for h in header]
-    for row in rows[:2000]:
-        for j, v in enumerate(row[:len(widths)]):
-            shown_width = len(f"{v:,}") if isinstance(v, Decimal) else len(str(v))
-            widths[j] = max(widths[j], shown_width if v is not None else 0)
-    for j, w in enumerate(widths, start=1):
-        ws.column_dimensions[get_column_letter(j)].width = min(MAX_WIDTH, w + 2)
-    bold = Font(bold=True)
-
-    def cell(value: object) -> object:
-        if isinstance(value, Decimal):
-            c = WriteOnlyCell(ws, value=float(value))
-            c.number_format = "#,##0.00"
-            return c
-        if isinstance(value, str):
-            value = xlsx_value(value)
-            if value.startswith("="):  # text, never a formula
-                c = WriteOnlyCell(ws, value=value)
-                c.data_type = "s"
-                return c
-        return value
-
-    heading = []
-    for h in header:
-        c = WriteOnlyCell(ws, value=xlsx_value(str(h)))
-        c.font = bold
-        heading.append(c)
-    ws.append(heading)
-    for row in rows:
-        ws.append([cell(v) for v in row])
-    with atomic_target(path) as tmp:
-        wb.save(tmp)
-        _make_reproducible(tmp)
-
-
-_STAMP = re.compile(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)")
-
-
-def _make_reproducible(path: Path) -> None:
-    """Same table, same bytes: fixed zip entry times and document dates (openpyxl writes the
-    time of saving), so re-running on the same inputs gives identical exports."""
-    import zipfile
-
-    with zipfile.ZipFile(path) as source:
-        parts = [(info.filename, source.read(info)) for info in source.infolist()]
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
-        for name, data in parts:
-            if name == "docProps/core.xml":
-                data = _STAMP.sub(rb"\g<1>2000-01-01T00:00:00Z\g<2>", data)
-            target.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data,
-                            compress_type=zipfile.ZIP_DEFLATED)
+    name = _SHEET_UNSAFE.sub("_", sheet or path.stem)[:31].strip("'") or "data"
+    table = TableSheet(name, [Column(str(h)) for h in header], [list(r) for r in rows])
+    write_table_book(path, [table], created=FIXED_DATE)
 
 
 def check_writable(directory: Path) -> None:

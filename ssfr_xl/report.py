@@ -14,9 +14,6 @@ import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from openpyxl import Workbook
-
-from . import styles
 from .consolidate import consolidate, read_received, run_checks, stage_outputs
 from .exports import (
     OutputPlaceError,
@@ -28,12 +25,11 @@ from .exports import (
     require_folder,
     same_place,
     shown,
-    xlsx_value,
 )
 from .model import Finding
+from .table_book import Column, TableSheet, write_table_book
 from .totals_book import SHEETS
 from .validate import PlanCheck, district_record, sort_findings
-from .xlsx import save_atomically, title
 
 Progress = Callable[[str], None]
 FINDING_FIELDS = ["file", "school_id", "sheet", "cell", "severity", "code", "message"]
@@ -113,33 +109,24 @@ def feedback_name(check: PlanCheck, taken: set[str] | None = None) -> str:
 
 
 def write_feedback(directory: Path, check: PlanCheck, school_name: str,
-                   name: str | None = None) -> Path:
+                   name: str | None = None, district: str = "") -> Path:
     """A small workbook for the principal listing what to fix, cell by cell; written in
     `directory` only, under a safe name (`feedback_name`)."""
-    wb = Workbook()
-    styles.register(wb)
-    ws = wb.active
-    ws.title = "Feedback"
-    title(ws, xlsx_value(f"Feedback on your plan: {school_name or shown(check.file)}"),
-          xlsx_value(f"File {shown(check.file)}, checked {_dt.date.today().isoformat()}: "
-                     f"{check.status}. Fix each error below in your plan workbook and send it "
-                     "again."))
-    headers = ["Severity", "Sheet", "Cell", "What to do", "Code"]
-    widths = [10, 20, 8, 100, 22]
-    for j, (h, w) in enumerate(zip(headers, widths, strict=True), start=1):
-        ws.cell(row=4, column=j, value=h).style = styles.HEADER
-        ws.column_dimensions[chr(64 + j)].width = w
-    for i, f in enumerate(sort_findings(check.findings), start=5):
-        for j, v in enumerate((f.severity, f.sheet, f.cell, f.message, f.code), start=1):
-            v = xlsx_value(v)
-            cell = ws.cell(row=i, column=j, value=v)
-            if isinstance(v, str) and v.startswith("="):
-                cell.data_type = "s"
-    if not check.findings:
-        ws.cell(row=5, column=4, value="No problems found. Thank you!")
-    ws.freeze_panes = "A5"
+    school = school_name or shown(check.file)
+    columns = [Column("Severity"), Column("Sheet", max_width=24), Column("Cell"),
+               Column("What to do", max_width=80), Column("Code", max_width=30)]
+    rows = [[f.severity, f.sheet, f.cell, f.message, f.code]
+            for f in sort_findings(check.findings)]
+    if not rows:
+        rows = [[None, None, None, "No problems found. Thank you!", None]]
+    sheet = TableSheet(
+        "Feedback", columns, rows, title=f"Feedback on your plan: {school}",
+        subtitle=f"File {shown(check.file)}, checked {_dt.date.today().isoformat()}: "
+                 f"{check.status}. Fix each error below in your plan workbook and send it "
+                 "again.",
+        about=school)
     target = Path(directory) / (name or feedback_name(check))
-    save_atomically(wb, target)
+    write_table_book(target, [sheet], district)
     return target
 
 
@@ -176,7 +163,7 @@ def validate_files(paths: Sequence[Path], district_xlsx: Path, fmt: str = "text"
             for c in checks:
                 if c.school_id or c.findings:
                     write_feedback(staged, c, record.names.get(c.school_id, ""),
-                                   feedback_name(c, taken))
+                                   feedback_name(c, taken), record.inputs.district.name)
             outputs.publish()
     finally:
         outputs.discard()

@@ -6,13 +6,10 @@ import datetime as _dt
 from collections import defaultdict
 from pathlib import Path
 
-from openpyxl import Workbook
-from openpyxl.utils import get_column_letter
-
 from . import styles
 from .consolidate import SeasonResult, money, object_of
-from .exports import shown, xlsx_value
-from .xlsx import save_atomically, title
+from .exports import shown
+from .table_book import Column, TableSheet, write_table_book
 
 Tables = dict[str, tuple[list[str], list[list[object]]]]
 
@@ -187,43 +184,40 @@ def _reconciliation(result: SeasonResult, tables: Tables) -> list[list[object]]:
     return rows
 
 
-def write_totals_workbook(path: Path, result: SeasonResult, tables: Tables) -> None:
-    """The totals workbook: one sheet per table, plus a cover."""
+#: Columns of long text: wider, and wrapped past that.
+WIDE_TEXT = {"message", "reason", "use", "description", "check", "file", "source_file"}
+#: Columns of names: as wide as the names, up to this.
+NAME_TEXT = {"school_name", "object_name", "goal_name", "title"}
+#: Reconciliation columns that hold counts (whole numbers) beside amounts.
+MIXED = {"value", "expected"}
+
+
+def _column(header: str, funds: set[str]) -> Column:
+    label = header.replace("_", " ")
+    money_format = styles.MONEY if header in MONEY_HEADERS or header in funds else None
+    whole = styles.COUNT if header in MIXED else None
+    width = 50 if header in WIDE_TEXT else 40 if header in NAME_TEXT else 30
+    return Column(label, money_format, whole, width)
+
+
+def totals_sheets(result: SeasonResult, tables: Tables) -> list[TableSheet]:
+    """The totals workbook's sheets: a cover (title and the season's counts), then one sheet
+    per table, header in row 1."""
     d = result.record.inputs.district
-    wb = Workbook()
-    styles.register(wb)
-    cover = wb.active
-    cover.title = "Season"
-    title(cover, xlsx_value(f"{d.name}: school plans {d.fiscal_year}"),
-          f"Consolidated by ssfr-xl on {_dt.date.today().isoformat()}. Values, not formulas: "
-          "rerun ssfr-xl consolidate to refresh.")
-    cover.column_dimensions["A"].width = 60
-    cover.column_dimensions["B"].width = 20
-    for i, row in enumerate(tables["reconciliation"][1][:10]):
-        cover.cell(row=4 + i, column=1, value=xlsx_value(row[0])).style = styles.LABEL
-        cover.cell(row=4 + i, column=2, value=xlsx_value(row[1]))
+    funds = {f.code for f in result.record.policy.funds}
+    header, rows = tables["reconciliation"]
+    cover = TableSheet(
+        "Season", [_column(h, funds) for h in header[:2]], [r[:2] for r in rows[:10]],
+        title=f"{d.name}: school plans {d.fiscal_year}",
+        subtitle=f"Consolidated by ssfr-xl on {_dt.date.today().isoformat()}. Values, not "
+                 "formulas: rerun ssfr-xl consolidate to refresh.")
+    sheets = [cover]
     for name, sheet_title in SHEETS.items():
         header, rows = tables[name]
-        ws = wb.create_sheet(sheet_title)
-        for j, h in enumerate(header, start=1):
-            ws.cell(row=1, column=j, value=h.replace("_", " ")).style = styles.HEADER
-            width = 14 if h in MONEY_HEADERS or h in [f.code for f in
-                                                       result.record.policy.funds] else 16
-            if h in ("message", "reason", "use", "school_name", "check", "object_name",
-                     "description", "goal_name", "title", "file"):
-                width = 40 if h != "message" else 100
-            ws.column_dimensions[get_column_letter(j)].width = width
-        money_cols = {j for j, h in enumerate(header) if h in MONEY_HEADERS or h in
-                      [f.code for f in result.record.policy.funds]}
-        for i, row in enumerate(rows, start=2):
-            for j, value in enumerate(row):
-                value = xlsx_value(value)  # control characters made visible, never refused
-                cell = ws.cell(row=i, column=j + 1, value=value)
-                if isinstance(value, str) and value.startswith("="):
-                    cell.data_type = "s"  # text from a plan must never become a formula
-                if j in money_cols and isinstance(value, int | float):
-                    cell.number_format = styles.MONEY
-        ws.freeze_panes = "A2"
-        if rows:
-            ws.auto_filter.ref = f"A1:{get_column_letter(len(header))}{len(rows) + 1}"
-    save_atomically(wb, Path(path))
+        sheets.append(TableSheet(sheet_title, [_column(h, funds) for h in header], rows))
+    return sheets
+
+
+def write_totals_workbook(path: Path, result: SeasonResult, tables: Tables) -> None:
+    """The totals workbook: a cover and one sheet per table, written in constant memory."""
+    write_table_book(path, totals_sheets(result, tables), result.record.inputs.district.name)

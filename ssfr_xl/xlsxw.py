@@ -221,9 +221,13 @@ class _FastZipInfo(zipfile.ZipInfo):
 class Book(Workbook):
     """An XlsxWriter workbook that knows ssfr-xl's named styles and writes text as text."""
 
-    def __init__(self, target: Any, created: _dt.datetime | None = None) -> None:
+    def __init__(self, target: Any, created: _dt.datetime | None = None,
+                 constant_memory: bool = False) -> None:
+        # constant_memory: each row is flushed to a temporary file once a later row is
+        # written (rows in order; strings stored inline), so memory does not grow with rows
         super().__init__(target, {"strings_to_numbers": False, "strings_to_formulas": False,
-                                  "strings_to_urls": False, "in_memory": True})
+                                  "strings_to_urls": False, "in_memory": not constant_memory,
+                                  "constant_memory": constant_memory})
         self._formats: dict[tuple, Format] = {}
         self._log: list[tuple] = []
         self._bases: list[tuple[str, Format]] = []
@@ -473,9 +477,10 @@ def protect(ws: Worksheet) -> None:
                     "sort": True, "autofilter": True})
 
 
-def new_book(target: Any, created: _dt.datetime | None = None) -> Book:
-    """A workbook writing to a path or a binary file object."""
-    return Book(target, created)
+def new_book(target: Any, created: _dt.datetime | None = None,
+             constant_memory: bool = False) -> Book:
+    """A workbook writing to a path or a binary file object (a path with constant_memory)."""
+    return Book(target, created, constant_memory)
 
 
 __all__ = ["Book", "add_validation", "cached", "define_name", "new_book", "protect", "put",

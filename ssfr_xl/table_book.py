@@ -1,0 +1,250 @@
+"""Simple table sheets, written with XlsxWriter in constant memory: the district totals
+workbook, the principals' feedback workbooks and the .xlsx twins of CSV exports.
+
+A table sheet is optional title rows, a header row and one row per record, values only (no
+formulas): text stays text (a value beginning with "=" is never a formula, a 14-digit id is
+never a number), numbers are numbers in the column's number format. Columns are as wide as
+their labels and contents (wrapped past a cap), the header row is frozen and filtered, and every
+sheet prints on US Letter, one page wide, with the header row on every page and a footer that
+names the district, the sheet and the page.
+
+Rows are written in order and flushed as they go (XlsxWriter's constant_memory mode), so the
+writer's memory does not grow with the season; strings are then stored inline, which Excel,
+LibreOffice, gnumeric, Google Sheets and openpyxl all read.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from xlsxwriter.format import Format
+from xlsxwriter.worksheet import Worksheet
+
+from . import styles
+from .exports import atomic_target, xlsx_value
+from .xlsxw import Book, new_book, put
+
+#: The `created` date of a workbook whose bytes must not depend on when it was written.
+FIXED_DATE = _dt.datetime(2000, 1, 1)
+SAMPLE_ROWS = 2000  # rows whose contents set the column widths (the first ones)
+MAX_WIDTH = 60  # characters; longer text wraps
+LABEL_WIDTH = 24  # a label up to this long fits on one line
+LANDSCAPE_WIDTH = 100  # characters of columns past which a sheet prints across
+GAP = 2  # characters of space beside the longest content
+FILTER_GAP = 4  # beside a label: room for the autofilter's button
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of a table sheet: its label, how numbers in it look, how wide it may grow.
+
+    Numbers take `number_format` (General when None); whole numbers take `whole_format` when
+    it is given (counts in a column of amounts); a Decimal (an export amount) is money with two
+    decimals unless the column says otherwise.
+    """
+
+    label: str
+    number_format: str | None = None
+    whole_format: str | None = None
+    max_width: int = MAX_WIDTH
+
+
+@dataclass
+class TableSheet:
+    """One sheet: title rows (optional), a header, rows; `about` (a school) joins the district
+    in the footer."""
+
+    name: str
+    columns: Sequence[Column]
+    rows: Sequence[Sequence[object]]
+    title: str = ""
+    subtitle: str = ""
+    about: str = ""
+
+    @property
+    def header_row(self) -> int:
+        """1-based row of the header: below the title, the subtitle and a blank row."""
+        return 4 if self.title else 1
+
+
+@contextmanager
+def table_workbook(path: Path, created: _dt.datetime | None = None) -> Iterator[Book]:
+    """A constant-memory workbook written to a temporary file beside `path` and renamed into
+    place when the block succeeds (exports.atomic_target): readers never see half a file."""
+    with atomic_target(Path(path)) as tmp:
+        book = new_book(str(tmp), created, constant_memory=True)
+        try:
+            yield book
+        except BaseException:
+            with suppress(Exception):  # remove XlsxWriter's temporary row files too
+                book.close()
+            raise
+        book.close()
+
+
+def footer(district: str, sheet: str, about: str = "") -> str:
+    """The footer of a table sheet: district (and school) on the left, the sheet in the
+    middle, "Page N of M" on the right; '&' in names printed as itself."""
+    left = _printed(district, 70) + (f" - {_printed(about, 70)}" if about else "")
+    return f"&L&8{left}&C&8{_printed(sheet, 40)}&R&8Page &P of &N"
+
+
+def _printed(text: str, limit: int) -> str:
+    # Excel reads "&" in a header or footer as a code; "&&" prints one. Names are cut so the
+    # whole footer stays within Excel's 255 characters.
+    return str(xlsx_value(text))[:limit].replace("&", "&&")
+
+
+def shown_width(value: object, column: Column) -> int:
+    """About how many characters a value takes on screen in its column."""
+    if value is None or value == "":
+        return 0
+    if isinstance(value, bool):
+        return 5
+    if isinstance(value, int | float | Decimal):
+        fmt = _number_format(value, column)
+        if fmt is None:
+            return min(len(str(value)), 11)  # General shows at most about 11 characters
+        decimals = len(fmt.split(".")[1].split(";")[0].rstrip('"')) if "." in fmt else 0
+        digits = f"{abs(float(value)):,.{min(decimals, 8)}f}"
+        return len(digits) + (1 if value < 0 else 0) + fmt.split(";")[0].count("$")
+    return max((len(line) for line in str(value).split("\n")), default=0)
+
+
+def _number_format(value: object, column: Column) -> str | None:
+    if isinstance(value, int) and column.whole_format is not None:
+        return column.whole_format
+    if isinstance(value, Decimal):
+        return column.number_format or styles.DECIMAL
+    return column.number_format
+
+
+def column_widths(columns: Sequence[Column], rows: Sequence[Sequence[object]]
+                  ) -> list[tuple[float, bool]]:
+    """(width, wrap) per column: wide enough for the label (its longest word always, the whole
+    label up to LABEL_WIDTH) and the contents of the first rows, up to the column's cap; text
+    longer than the cap wraps."""
+    out = []
+    for j, c in enumerate(columns):
+        content = max((shown_width(r[j], c) for r in rows[:SAMPLE_ROWS] if j < len(r)),
+                      default=0)
+        words = max((len(w) for w in c.label.split()), default=0)
+        label = max(words, min(len(c.label), LABEL_WIDTH))
+        need = max(content + GAP, label + FILTER_GAP)
+        out.append((float(min(need, max(c.max_width, words + GAP))), content + GAP > c.max_width))
+    return out
+
+
+def _header_lines(columns: Sequence[Column], widths: Sequence[tuple[float, bool]]) -> int:
+    lines = 1
+    for c, (w, _wrap) in zip(columns, widths, strict=True):
+        room, n, used = max(1, int(w) - 1), 1, 0
+        for word in c.label.split():
+            if used and used + 1 + len(word) > room:
+                n, used = n + 1, len(word)
+            else:
+                used += len(word) + (1 if used else 0)
+        lines = max(lines, n)
+    return lines
+
+
+class _Formats:
+    """The few formats of a table sheet, made once per workbook."""
+
+    def __init__(self, book: Book) -> None:
+        self.book = book
+        self._made: dict[tuple[str | None, bool], Format | None] = {}
+
+    def data(self, number_format: str | None, wrap: bool) -> Format | None:
+        key = (number_format, wrap)
+        if key not in self._made:
+            props: dict[str, object] = {}
+            if number_format is not None:
+                props["num_format"] = number_format
+            if wrap:
+                props.update(text_wrap=True, valign="top")
+            self._made[key] = self.book.add_format(props) if props else None
+        return self._made[key]
+
+
+def _formats(book: Book) -> _Formats:
+    made = getattr(book, "_table_formats", None)
+    if made is None:
+        made = _Formats(book)
+        book._table_formats = made  # type: ignore[attr-defined]
+    return made
+
+
+def write_table_sheet(book: Book, table: TableSheet, district: str) -> Worksheet:
+    """Write one table sheet, rows in order, with its print setup; returns the sheet."""
+    ws = book.add_worksheet(table.name)
+    formats = _formats(book)
+    columns, rows = list(table.columns), table.rows
+    widths = column_widths(columns, rows)
+    for j, (w, wrap) in enumerate(widths):
+        ws.set_column(j, j, w, formats.data(None, True) if wrap else None)
+    if table.title:
+        put(ws, 1, 1, xlsx_value(table.title), book.fmt(styles.TITLE))
+        if table.subtitle:
+            put(ws, 2, 1, xlsx_value(table.subtitle), book.fmt(styles.NOTE))
+    top = table.header_row
+    lines = _header_lines(columns, widths)
+    if lines > 1:
+        ws.set_row(top - 1, 15 * lines)
+    header = book.fmt(styles.HEADER)
+    for j, c in enumerate(columns, start=1):
+        put(ws, top, j, xlsx_value(c.label), header)
+    plain = [(c, wrap) for c, (_w, wrap) in zip(columns, widths, strict=True)]
+    n = len(plain)
+    for i, row in enumerate(rows, start=top + 1):
+        for j, value in enumerate(row):
+            value = xlsx_value(value)  # control characters made visible, never refused
+            column, wrap = plain[j] if j < n else (Column(""), False)
+            if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+                fmt = formats.data(_number_format(value, column), False)
+                if isinstance(value, Decimal):
+                    value = float(value)
+                if not math.isfinite(value):
+                    value = str(value)  # no cell holds inf or nan as a number
+                put(ws, i, j + 1, value, fmt)
+            else:
+                put(ws, i, j + 1, value, formats.data(None, True) if wrap else None)
+    ws.freeze_panes(top, 0)
+    if rows:
+        ws.autofilter(top - 1, 0, top - 1 + len(rows), len(columns) - 1)
+    print_setup(ws, wide=sum(w for w, _ in widths) > LANDSCAPE_WIDTH, header_row=top,
+                footer_text=footer(district, table.name, table.about))
+    return ws
+
+
+def print_setup(ws: Worksheet, wide: bool, header_row: int, footer_text: str) -> None:
+    """US Letter, landscape when wide, one page wide and as many pages down as it takes, the
+    header row on every page, gridlines printed, and the footer."""
+    ws.set_paper(1)
+    if wide:
+        ws.set_landscape()
+    else:
+        ws.set_portrait()
+    ws.fit_to_pages(1, 0)
+    ws.repeat_rows(header_row - 1)
+    ws.hide_gridlines(0)  # printed gridlines: a long table is read across by them
+    ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.7)
+    ws.set_footer(footer_text, {"margin": 0.3})
+
+
+def write_table_book(path: Path, tables: Sequence[TableSheet], district: str = "",
+                     created: _dt.datetime | None = None) -> None:
+    """A workbook of table sheets, in order, written atomically."""
+    with table_workbook(path, created) as book:
+        for t in tables:
+            write_table_sheet(book, t, district)
+
+
+__all__ = ["FIXED_DATE", "Column", "TableSheet", "column_widths", "footer", "print_setup",
+           "shown_width", "table_workbook", "write_table_book", "write_table_sheet"]
