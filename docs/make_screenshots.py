@@ -1,12 +1,16 @@
-"""Render every sheet of the sample district workbook and of a school plan to PNG.
+"""Render every sheet of the sample district workbook, of a school plan, of the district
+totals workbook and of a feedback workbook to PNG.
 
     python docs/make_screenshots.py            # writes docs/screenshots/*.png
 
 Builds the 40-school sample district and the plan of its first school (with the demo plan's
-positions pre-filled on Staffing), prints both to PDF through headless LibreOffice (their own
-print setup: US Letter, fit to width, titles, footers) and renders the first page of each sheet
-with pdftoppm. Needs LibreOffice (soffice) and poppler-utils (pdftoppm, pdftotext). The
-README's workbook reference shows these images; run this after changing a workbook's layout.
+positions pre-filled on Staffing); then a small season: twelve schools return filled plans
+(one spends more than its allocation, two send nothing) and are consolidated, and the
+over-spent school gets its feedback workbook. Each workbook is printed to PDF through headless
+LibreOffice (its own print setup: US Letter, fit to width, titles, footers) and the first page
+of each sheet is rendered with pdftoppm. Needs LibreOffice (soffice) and poppler-utils
+(pdftoppm, pdftotext). The README's workbook reference shows these images; run this after
+changing a workbook's layout.
 """
 
 from __future__ import annotations
@@ -20,12 +24,22 @@ from pathlib import Path
 
 import openpyxl
 
+from ssfr_xl.consolidate import consolidate
 from ssfr_xl.district_book import read_district
 from ssfr_xl.formula import allocate
 from ssfr_xl.libreoffice import find_soffice
-from ssfr_xl.school_book import Position, plan_specs, write_school_plan
+from ssfr_xl.report import write_feedback
+from ssfr_xl.school_book import (
+    Position,
+    build_school_plan,
+    file_name,
+    plan_specs,
+    write_school_plan,
+)
 from ssfr_xl.season import create_district
-from ssfr_xl.sources.demo import demo_plan
+from ssfr_xl.sources.demo import demo_plan, fill_plan_workbook
+from ssfr_xl.totals_book import season_tables, write_totals_workbook
+from ssfr_xl.validate import district_record
 
 OUT = Path(__file__).resolve().parent / "screenshots"
 DPI = 70
@@ -48,8 +62,19 @@ def pdf_of(workbook: Path, folder: Path) -> Path:
     return folder / (workbook.stem + ".pdf")
 
 
-def first_pages(workbook: Path, pdf: Path) -> dict[str, int]:
-    """Sheet name -> the PDF page where it starts (found by the sheet's title in A1)."""
+def page_texts(pdf: Path) -> list[str]:
+    """The text of each page of a PDF (pdftotext, layout kept)."""
+    pages = int(re.search(r"Pages:\s+(\d+)", subprocess.run(
+        ["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout).group(1))
+    return [subprocess.run(["pdftotext", "-f", str(page), "-l", str(page), "-layout",
+                            str(pdf), "-"], capture_output=True, text=True,
+                           check=True).stdout.strip() for page in range(1, pages + 1)]
+
+
+def first_pages(workbook: Path, pdf: Path, by_footer: bool = False) -> dict[str, int]:
+    """Sheet name -> the PDF page where it starts: the first page showing the sheet's title
+    (A1) first or, by_footer (table sheets, whose footer names the sheet), the first page
+    whose footer reads "<sheet>   Page N of M"."""
     wb = openpyxl.load_workbook(workbook, read_only=True)
     titles = {}
     for ws in wb.worksheets:
@@ -57,36 +82,61 @@ def first_pages(workbook: Path, pdf: Path) -> dict[str, int]:
             first = next(ws.iter_rows(min_row=1, max_row=1, max_col=1, values_only=True), (None,))
             titles[ws.title] = str(first[0] or "").strip()
     wb.close()
-    pages = int(re.search(r"Pages:\s+(\d+)", subprocess.run(
-        ["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout).group(1))
     found: dict[str, int] = {}
     sheets = list(titles)
     next_sheet = 0
-    for page in range(1, pages + 1):
-        text = subprocess.run(["pdftotext", "-f", str(page), "-l", str(page), "-layout",
-                               str(pdf), "-"], capture_output=True, text=True,
-                              check=True).stdout.strip()
-        first_line = text.splitlines()[0].strip() if text else ""
-        # Sheets print in order: the next sheet starts on the first page showing its title.
+    for page, text in enumerate(page_texts(pdf), start=1):
+        lines = text.splitlines() or [""]
+        # Sheets print in order: the next sheet is the first one this page starts.
         for i in range(next_sheet, len(sheets)):
             title = titles[sheets[i]]
-            if title and first_line.startswith(title[:40]):
+            if by_footer:
+                starts = re.search(rf"(^|\s\s){re.escape(sheets[i])}\s\s+Page \d+ of ",
+                                   lines[-1])
+            else:
+                starts = title and lines[0].strip().startswith(title[:40])
+            if starts:
                 found[sheets[i]] = page
                 next_sheet = i + 1
                 break
     return found
 
 
-def render(workbook: Path, prefix: str, folder: Path) -> list[Path]:
+def render(workbook: Path, prefix: str, folder: Path, by_footer: bool = False) -> list[Path]:
     """One PNG per sheet: the first page it prints on."""
     pdf = pdf_of(workbook, folder)
     written = []
-    for sheet, page in first_pages(workbook, pdf).items():
+    for sheet, page in first_pages(workbook, pdf, by_footer).items():
         target = OUT / f"{prefix}-{slug(sheet)}"
         subprocess.run(["pdftoppm", "-png", "-r", str(DPI), "-f", str(page), "-l", str(page),
                         "-singlefile", str(pdf), str(target)], check=True)
         written.append(target.with_suffix(".png"))
     return written
+
+
+def season_workbooks(folder: Path) -> tuple[Path, Path]:
+    """A small season's totals workbook and one feedback workbook: twelve schools, ten plans
+    returned (one spending more than its allocation)."""
+    district = folder / "season-district.xlsx"
+    create_district(district, sample=12, force=True)
+    record = district_record(district)
+    returned = folder / "returned"
+    returned.mkdir()
+    over = None
+    for i, spec in enumerate(plan_specs(record.result)[:10]):
+        share = 1.08 if i == 3 else 0.97
+        wb = build_school_plan(spec)
+        fill_plan_workbook(wb, spec.policy, demo_plan(spec, seed=i, fill_share=share))
+        wb.save(returned / file_name(spec.school))
+        if i == 3:
+            over = returned / file_name(spec.school)
+    result = consolidate(record, returned, workers=1)
+    totals = folder / "totals.xlsx"
+    write_totals_workbook(totals, result, season_tables(result))
+    check = next(c for c in result.checks if c.file == over)
+    feedback = write_feedback(folder, check, record.names.get(check.school_id, ""),
+                              district=record.inputs.district.name)
+    return totals, feedback
 
 
 def main() -> None:
@@ -108,7 +158,10 @@ def main() -> None:
                             school_ids=[spec.school.school_id])
         plan_path = folder / "school-plan.xlsx"
         write_school_plan(plan_path, spec)
-        shots = render(district, "district", folder) + render(plan_path, "plan", folder)
+        totals, feedback = season_workbooks(folder)
+        shots = render(district, "district", folder) + render(plan_path, "plan", folder) + \
+            render(totals, "totals", folder, by_footer=True) + \
+            render(feedback, "feedback", folder, by_footer=True)
     for shot in shots:
         print(shot.relative_to(OUT.parent.parent))
 

@@ -36,6 +36,8 @@ SAMPLE_ROWS = 2000  # rows whose contents set the column widths (the first ones)
 MAX_WIDTH = 60  # characters; longer text wraps
 LABEL_WIDTH = 24  # a label up to this long fits on one line
 LANDSCAPE_WIDTH = 100  # characters of columns past which a sheet prints across
+ROW_HEIGHT = 15.0  # points: one line of Calibri 11
+BORDER = "#BFBFBF"  # light grey lines between the cells of a table
 GAP = 2  # characters of space beside the longest content
 FILTER_GAP = 4  # beside a label: room for the autofilter's button
 
@@ -46,13 +48,15 @@ class Column:
 
     Numbers take `number_format` (General when None); whole numbers take `whole_format` when
     it is given (counts in a column of amounts); a Decimal (an export amount) is money with two
-    decimals unless the column says otherwise.
+    decimals unless the column says otherwise. Text longer than `max_width` wraps, unless
+    `wrap` is False (a checksum: its start is enough on screen, the cell holds it whole).
     """
 
     label: str
     number_format: str | None = None
     whole_format: str | None = None
     max_width: int = MAX_WIDTH
+    wrap: bool = True
 
 
 @dataclass
@@ -129,7 +133,7 @@ def column_widths(columns: Sequence[Column], rows: Sequence[Sequence[object]]
                   ) -> list[tuple[float, bool]]:
     """(width, wrap) per column: wide enough for the label (its longest word always, the whole
     label up to LABEL_WIDTH) and the contents of the first rows, up to the column's cap; text
-    longer than the cap wraps."""
+    longer than the cap wraps (or is cut off on screen, in a column that does not wrap)."""
     out = []
     for j, c in enumerate(columns):
         content = max((shown_width(r[j], c) for r in rows[:SAMPLE_ROWS] if j < len(r)),
@@ -137,39 +141,53 @@ def column_widths(columns: Sequence[Column], rows: Sequence[Sequence[object]]
         words = max((len(w) for w in c.label.split()), default=0)
         label = max(words, min(len(c.label), LABEL_WIDTH))
         need = max(content + GAP, label + FILTER_GAP)
-        out.append((float(min(need, max(c.max_width, words + GAP))), content + GAP > c.max_width))
+        width = float(min(need, max(c.max_width, words + FILTER_GAP)))
+        out.append((width, c.wrap and content + GAP > width))
     return out
 
 
-def _header_lines(columns: Sequence[Column], widths: Sequence[tuple[float, bool]]) -> int:
-    lines = 1
-    for c, (w, _wrap) in zip(columns, widths, strict=True):
-        room, n, used = max(1, int(w) - 1), 1, 0
-        for word in c.label.split():
-            if used and used + 1 + len(word) > room:
+def wrapped_lines(text: str, width: float) -> int:
+    """Lines a text takes wrapped in a column of this width (words kept whole where they fit;
+    Calibri 11 shows about 1.15 characters of text per unit of width)."""
+    room = max(1, int(1.15 * (width - 1)))
+    lines = 0
+    for paragraph in text.split("\n"):
+        n, used = 1, 0
+        for word in paragraph.split():
+            if len(word) > room:  # a long word (a file name) breaks anywhere
+                n += (used + len(word)) // room
+                used = (used + len(word)) % room
+            elif used and used + 1 + len(word) > room:
                 n, used = n + 1, len(word)
             else:
                 used += len(word) + (1 if used else 0)
-        lines = max(lines, n)
+        lines += n
     return lines
 
 
+def _row_height(cells: Sequence[tuple[object, float]]) -> float | None:
+    """The height of a row whose wrapped cells need more than one line (Excel and
+    LibreOffice do not size rows on opening a file)."""
+    lines = max((wrapped_lines(v, w) for v, w in cells if isinstance(v, str) and v), default=1)
+    return ROW_HEIGHT * lines if lines > 1 else None
+
+
 class _Formats:
-    """The few formats of a table sheet, made once per workbook."""
+    """The few formats of a table sheet's cells (bordered), made once per workbook."""
 
     def __init__(self, book: Book) -> None:
         self.book = book
-        self._made: dict[tuple[str | None, bool], Format | None] = {}
+        self._made: dict[tuple[str | None, bool], Format] = {}
 
-    def data(self, number_format: str | None, wrap: bool) -> Format | None:
+    def data(self, number_format: str | None = None, wrap: bool = False) -> Format:
         key = (number_format, wrap)
         if key not in self._made:
-            props: dict[str, object] = {}
+            props: dict[str, object] = {"border": 1, "border_color": BORDER, "valign": "top"}
             if number_format is not None:
                 props["num_format"] = number_format
             if wrap:
-                props.update(text_wrap=True, valign="top")
-            self._made[key] = self.book.add_format(props) if props else None
+                props["text_wrap"] = True
+            self._made[key] = self.book.add_format(props)
         return self._made[key]
 
 
@@ -187,34 +205,40 @@ def write_table_sheet(book: Book, table: TableSheet, district: str) -> Worksheet
     formats = _formats(book)
     columns, rows = list(table.columns), table.rows
     widths = column_widths(columns, rows)
-    for j, (w, wrap) in enumerate(widths):
-        ws.set_column(j, j, w, formats.data(None, True) if wrap else None)
+    for j, (w, _wrap) in enumerate(widths):
+        ws.set_column(j, j, w)
     if table.title:
         put(ws, 1, 1, xlsx_value(table.title), book.fmt(styles.TITLE))
+        ws.set_row(0, 21)
         if table.subtitle:
             put(ws, 2, 1, xlsx_value(table.subtitle), book.fmt(styles.NOTE))
     top = table.header_row
-    lines = _header_lines(columns, widths)
-    if lines > 1:
-        ws.set_row(top - 1, 15 * lines)
+    header_height = _row_height([(c.label, w) for c, (w, _) in zip(columns, widths,
+                                                                    strict=True)])
+    if header_height:
+        ws.set_row(top - 1, header_height)
     header = book.fmt(styles.HEADER)
     for j, c in enumerate(columns, start=1):
         put(ws, top, j, xlsx_value(c.label), header)
-    plain = [(c, wrap) for c, (_w, wrap) in zip(columns, widths, strict=True)]
-    n = len(plain)
+    spare = (Column(""), 0.0, False)
+    shape = [(c, w, wrap) for c, (w, wrap) in zip(columns, widths, strict=True)]
     for i, row in enumerate(rows, start=top + 1):
-        for j, value in enumerate(row):
-            value = xlsx_value(value)  # control characters made visible, never refused
-            column, wrap = plain[j] if j < n else (Column(""), False)
+        values = [xlsx_value(v) for v in row]  # control characters shown, never refused
+        cells = [(v, shape[j][1]) for j, v in enumerate(values) if j < len(shape)
+                 and shape[j][2]]
+        if cells and (height := _row_height(cells)):
+            ws.set_row(i - 1, height)
+        for j, value in enumerate(values):
+            column, _w, wrap = shape[j] if j < len(shape) else spare
             if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
-                fmt = formats.data(_number_format(value, column), False)
+                fmt = formats.data(_number_format(value, column))
                 if isinstance(value, Decimal):
                     value = float(value)
                 if not math.isfinite(value):
                     value = str(value)  # no cell holds inf or nan as a number
                 put(ws, i, j + 1, value, fmt)
             else:
-                put(ws, i, j + 1, value, formats.data(None, True) if wrap else None)
+                put(ws, i, j + 1, value, formats.data(None, wrap))
     ws.freeze_panes(top, 0)
     if rows:
         ws.autofilter(top - 1, 0, top - 1 + len(rows), len(columns) - 1)
@@ -225,7 +249,7 @@ def write_table_sheet(book: Book, table: TableSheet, district: str) -> Worksheet
 
 def print_setup(ws: Worksheet, wide: bool, header_row: int, footer_text: str) -> None:
     """US Letter, landscape when wide, one page wide and as many pages down as it takes, the
-    header row on every page, gridlines printed, and the footer."""
+    header row on every page, and the footer."""
     ws.set_paper(1)
     if wide:
         ws.set_landscape()
@@ -233,7 +257,6 @@ def print_setup(ws: Worksheet, wide: bool, header_row: int, footer_text: str) ->
         ws.set_portrait()
     ws.fit_to_pages(1, 0)
     ws.repeat_rows(header_row - 1)
-    ws.hide_gridlines(0)  # printed gridlines: a long table is read across by them
     ws.set_margins(left=0.5, right=0.5, top=0.6, bottom=0.7)
     ws.set_footer(footer_text, {"margin": 0.3})
 
@@ -247,4 +270,5 @@ def write_table_book(path: Path, tables: Sequence[TableSheet], district: str = "
 
 
 __all__ = ["FIXED_DATE", "Column", "TableSheet", "column_widths", "footer", "print_setup",
-           "shown_width", "table_workbook", "write_table_book", "write_table_sheet"]
+           "shown_width", "table_workbook", "wrapped_lines", "write_table_book",
+           "write_table_sheet"]

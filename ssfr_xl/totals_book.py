@@ -185,7 +185,11 @@ def _reconciliation(result: SeasonResult, tables: Tables) -> list[list[object]]:
 
 
 #: Columns of long text: wider, and wrapped past that.
-WIDE_TEXT = {"message", "reason", "use", "description", "check", "file", "source_file"}
+WIDE_TEXT = {"message": 50, "reason": 40, "use": 30, "description": 40, "check": 50,
+             "file": 36}
+#: Columns cut off on screen rather than wrapped: a line's source file, repeated on every
+#: line, would double the height of the Lines sheet (the cell holds the whole name).
+CUT_TEXT = {"source_file": 36, "sha256": 18}
 #: Columns of names: as wide as the names, up to this.
 NAME_TEXT = {"school_name", "object_name", "goal_name", "title"}
 #: Reconciliation columns that hold counts (whole numbers) beside amounts.
@@ -194,9 +198,11 @@ MIXED = {"value", "expected"}
 
 def _column(header: str, funds: set[str]) -> Column:
     label = header.replace("_", " ")
-    money_format = styles.MONEY if header in MONEY_HEADERS or header in funds else None
+    money_format = styles.MONEY if header in MONEY_HEADERS | MIXED or header in funds else None
     whole = styles.COUNT if header in MIXED else None
-    width = 50 if header in WIDE_TEXT else 40 if header in NAME_TEXT else 30
+    if header in CUT_TEXT:
+        return Column(label, max_width=CUT_TEXT[header], wrap=False)
+    width = WIDE_TEXT.get(header, 30 if header in NAME_TEXT else 24)
     return Column(label, money_format, whole, width)
 
 

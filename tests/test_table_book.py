@@ -25,6 +25,7 @@ from ssfr_xl.table_book import (
     footer,
     shown_width,
     table_workbook,
+    wrapped_lines,
     write_table_book,
 )
 from ssfr_xl.validate import PlanCheck
@@ -175,3 +176,24 @@ def test_rows_are_written_in_constant_memory(tmp_path: Path) -> None:
     assert big < small * 1.3, (small, big)
     ws = openpyxl.load_workbook(tmp_path / "t6000.xlsx", read_only=True)["Lines"]
     assert sum(1 for _ in ws.iter_rows(values_only=True)) == 6_001
+
+
+def test_rows_of_wrapped_text_are_tall_enough(tmp_path: Path) -> None:
+    """Excel and LibreOffice keep a row's height on opening a file: a row whose text wraps
+    is written as tall as its lines, a row of short text keeps the default height."""
+    assert wrapped_lines("short", 20) == 1
+    assert wrapped_lines("word " * 40, 21) == 10  # 23 characters a line: 4 words of 4
+    assert wrapped_lines("a\nb\nc", 20) == 3
+    assert wrapped_lines("x" * 100, 21) == 5, "a word longer than the column breaks anywhere"
+    target = tmp_path / "t.xlsx"
+    columns = [Column("code"), Column("message", max_width=30), Column("checksum",
+                                                                        max_width=10,
+                                                                        wrap=False)]
+    rows = [["a", "short", "f" * 64], ["b", "a long message " * 10, "0" * 64]]
+    write_table_book(target, [TableSheet("T", columns, rows)])
+    ws = openpyxl.load_workbook(target)["T"]
+    assert ws.row_dimensions[2].height is None
+    assert ws.row_dimensions[3].height == 15 * wrapped_lines(rows[1][1], 30)
+    assert ws["B3"].alignment.wrap_text and not ws["C3"].alignment.wrap_text
+    assert ws["C3"].value == "0" * 64, "a column that does not wrap still holds the whole text"
+    assert ws.column_dimensions["C"].width < 13, "as wide as its label, not its contents"
