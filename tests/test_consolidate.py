@@ -394,6 +394,30 @@ def test_totals_workbook_holds_the_same_tables(done: Run) -> None:
                     assert ("" if g is None else str(g)) == w, (sheet, got, want)
 
 
+def test_every_totals_sheet_prints_on_letter_paper_one_page_wide(done: Run) -> None:
+    """Print setup, read back as Excel would: US Letter, one page wide however long, the
+    header row on every page, and a footer naming the district, the sheet and the page."""
+    district = done.season.record.inputs.district.name
+    wb = openpyxl.load_workbook(done.totals)
+    assert wb.sheetnames == ["Season", *SHEETS.values()]
+    for ws in wb.worksheets:
+        header_row = 4 if ws.title == "Season" else 1
+        assert int(ws.page_setup.paperSize) == 1, ws.title
+        assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
+        assert (ws.page_setup.fitToWidth or 1) == 1 and int(ws.page_setup.fitToHeight) == 0
+        assert ws.print_title_rows == f"${header_row}:${header_row}", ws.title
+        assert ws.freeze_panes == f"A{header_row + 1}", ws.title
+        assert ws.oddFooter.left.text == district.replace("&", "&&")
+        assert ws.oddFooter.center.text == ws.title
+        assert ws.oddFooter.right.text == "Page &P of &N"
+        widths = [ws.column_dimensions[c].width for c in "ABCDEFGHIJKLM"[:ws.max_column]]
+        labels = [str(c.value) for c in ws[header_row]]
+        assert all(w >= max(len(word) for word in label.split()) + 2
+                   for w, label in zip(widths, labels, strict=True)), (ws.title, widths)
+    assert wb["Lines"].page_setup.orientation == "landscape"
+    assert wb["Goals"].page_setup.orientation == "portrait"
+
+
 def test_consolidate_in_process_when_stderr_is_not_a_file(done: Run) -> None:
     """Called in-process by a host that replaced sys.stderr (click's CliRunner, pytest's
     capsys, notebooks) while faulthandler is on (pytest turns it on), the plans must still be
