@@ -168,7 +168,8 @@ def wrapped_lines(text: str, width: float) -> int:
 def _row_height(cells: Sequence[tuple[object, float]]) -> float | None:
     """The height of a row whose wrapped cells need more than one line (Excel and
     LibreOffice do not size rows on opening a file)."""
-    lines = max((wrapped_lines(v, w) for v, w in cells if isinstance(v, str) and v), default=1)
+    lines = max((wrapped_lines(xlsx_value(v), w) for v, w in cells if isinstance(v, str) and v),
+                default=1)
     return ROW_HEIGHT * lines if lines > 1 else None
 
 
@@ -189,6 +190,25 @@ class _Formats:
                 props["text_wrap"] = True
             self._made[key] = self.book.add_format(props)
         return self._made[key]
+
+
+@dataclass(frozen=True)
+class _Cells:
+    """How a column's cells are written: a format per kind of value, its width, whether its
+    text wraps."""
+
+    text: Format
+    number: Format
+    whole: Format
+    decimal: Format
+    width: float
+    wrap: bool
+
+    @classmethod
+    def of(cls, formats: _Formats, column: Column, width: float, wrap: bool) -> _Cells:
+        return cls(formats.data(None, wrap), formats.data(_number_format(0.5, column)),
+                   formats.data(_number_format(1, column)),
+                   formats.data(_number_format(Decimal(0), column)), width, wrap)
 
 
 def _formats(book: Book) -> _Formats:
@@ -220,25 +240,30 @@ def write_table_sheet(book: Book, table: TableSheet, district: str) -> Worksheet
     header = book.fmt(styles.HEADER)
     for j, c in enumerate(columns, start=1):
         put(ws, top, j, xlsx_value(c.label), header)
-    spare = (Column(""), 0.0, False)
-    shape = [(c, w, wrap) for c, (w, wrap) in zip(columns, widths, strict=True)]
-    for i, row in enumerate(rows, start=top + 1):
-        values = [xlsx_value(v) for v in row]  # control characters shown, never refused
-        cells = [(v, shape[j][1]) for j, v in enumerate(values) if j < len(shape)
-                 and shape[j][2]]
-        if cells and (height := _row_height(cells)):
-            ws.set_row(i - 1, height)
-        for j, value in enumerate(values):
-            column, _w, wrap = shape[j] if j < len(shape) else spare
-            if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
-                fmt = formats.data(_number_format(value, column))
-                if isinstance(value, Decimal):
-                    value = float(value)
-                if not math.isfinite(value):
-                    value = str(value)  # no cell holds inf or nan as a number
-                put(ws, i, j + 1, value, fmt)
+    cols = [_Cells.of(formats, c, w, wrap) for c, (w, wrap) in zip(columns, widths,
+                                                                  strict=True)]
+    wrapped = [(j, c.width) for j, c in enumerate(cols) if c.wrap]
+    spare = _Cells.of(formats, Column(""), 0.0, False)
+    for i, row in enumerate(rows, start=top):  # i: 0-based row of XlsxWriter
+        if wrapped and (height := _row_height([(row[j], w) for j, w in wrapped
+                                               if j < len(row)])):
+            ws.set_row(i, height)
+        for j, value in enumerate(row):
+            c = cols[j] if j < len(cols) else spare
+            kind = type(value)
+            # the common kinds first, written directly (this loop is most of the time)
+            if kind is str:
+                ws.write_string(i, j, xlsx_value(value), c.text)  # control characters shown
+            elif (kind is float and math.isfinite(value)) or kind is int:
+                ws.write_number(i, j, value, c.whole if kind is int else c.number)
+            elif value is None:
+                ws.write_blank(i, j, None, c.text)
+            elif isinstance(value, Decimal):
+                ws.write_number(i, j, float(value), c.decimal)
+            elif isinstance(value, float):  # inf, nan: no cell holds them as numbers
+                ws.write_string(i, j, str(value), c.text)
             else:
-                put(ws, i, j + 1, value, formats.data(None, wrap))
+                put(ws, i + 1, j + 1, xlsx_value(value), c.number)
     ws.freeze_panes(top, 0)
     if rows:
         ws.autofilter(top - 1, 0, top - 1 + len(rows), len(columns) - 1)
