@@ -107,7 +107,7 @@ def render(workbook: Path, prefix: str, folder: Path, by_footer: bool = False) -
     pdf = pdf_of(workbook, folder)
     written = []
     for sheet, page in first_pages(workbook, pdf, by_footer).items():
-        target = OUT / f"{prefix}-{slug(sheet)}"
+        target = OUT / (prefix if slug(sheet) == prefix else f"{prefix}-{slug(sheet)}")
         subprocess.run(["pdftoppm", "-png", "-r", str(DPI), "-f", str(page), "-l", str(page),
                         "-singlefile", str(pdf), str(target)], check=True)
         written.append(target.with_suffix(".png"))
