@@ -94,15 +94,21 @@ def table_workbook(path: Path, created: _dt.datetime | None = None) -> Iterator[
 
 def footer(district: str, sheet: str, about: str = "") -> str:
     """The footer of a table sheet: district (and school) on the left, the sheet in the
-    middle, "Page N of M" on the right; '&' in names printed as itself."""
-    left = _printed(district, 70) + (f" - {_printed(about, 70)}" if about else "")
-    return f"&L&8{left}&C&8{_printed(sheet, 40)}&R&8Page &P of &N"
+    middle, "Page N of M" on the right, in 8-point type; '&' in names printed as itself."""
+    left = _printed(district, 80) + (f" - {_printed(about, 80)}" if about else "")
+    return f"&L{_small(left)}&C{_small(_printed(sheet, 60))}&R&8Page &P of &N"
 
 
 def _printed(text: str, limit: int) -> str:
-    # Excel reads "&" in a header or footer as a code; "&&" prints one. Names are cut so the
-    # whole footer stays within Excel's 255 characters.
-    return str(xlsx_value(text))[:limit].replace("&", "&&")
+    # Excel reads "&" in a header or footer as a code; "&&" prints one. Names are cut (never
+    # inside an "&&") so the whole footer stays within Excel's 255 characters.
+    out = str(xlsx_value(text)).replace("&", "&&")[:limit]
+    return out[:-1] if (len(out) - len(out.rstrip("&"))) % 2 else out
+
+
+def _small(text: str) -> str:
+    # "&8" sets the size; digits right after it would be read as part of the size
+    return "&8" + (" " if text[:1].isdigit() else "") + text
 
 
 def shown_width(value: object, column: Column) -> int:

@@ -5,6 +5,7 @@ Read back with openpyxl, as another program would."""
 
 from __future__ import annotations
 
+import re
 import tracemalloc
 import zipfile
 from decimal import Decimal
@@ -69,6 +70,12 @@ def test_names_in_the_footer_print_their_ampersands() -> None:
     assert text == ("&L&8Smith && Jones USD - A&&B Elementary&C&8By School"
                     "&R&8Page &P of &N")
     assert len(footer("x" * 300, "y" * 40, "z" * 300)) <= 255, "Excel's limit"
+    many = footer("&" * 300, "&" * 300, "&" * 301)
+    assert len(many) <= 255
+    # each name is whole pairs "&&": the codes &C and &R after them are still codes
+    assert [len(m.group(1)) % 2 for m in re.finditer(r"(&+)[CR]", many)] == [1, 1]
+    assert footer("49ers USD", "2025").startswith("&L&8 49ers USD&C&8 2025&R"), \
+        "a digit after the size code would change the size"
     assert "\\x07" in footer("bell\x07", "s"), "control characters made visible"
 
 
