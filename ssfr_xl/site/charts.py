@@ -42,11 +42,11 @@ def _nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
         low, high = (low - 1, high + 1) if low else (0.0, 1.0)
     raw = (high - low) / count
     magnitude = 10 ** math.floor(math.log10(raw))
-    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
     start = math.floor(low / step) * step
     ticks, v = [], start
     while v <= high + step * 0.5:
-        ticks.append(round(v, 10))
+        ticks.append(0.0 if abs(v) < step * 1e-9 else round(v, 10))
         v += step
         if ticks[-1] >= high:
             break

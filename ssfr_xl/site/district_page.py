@@ -39,6 +39,14 @@ class Chart:
     table: Table
 
     @property
+    def height(self) -> int:
+        """The SVG's height in pixels (its width is charts.WIDTH)."""
+        import re
+
+        m = re.search(r'viewBox="0 0 \d+ (\d+)"', self.svg)
+        return int(m.group(1)) if m else 420
+
+    @property
     def file(self) -> str:
         """Base file name under charts/."""
         return self.id

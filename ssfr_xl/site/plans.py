@@ -90,7 +90,7 @@ def from_ledger(path: Path, record: DistrictRecord) -> SeasonTables:
     result = SeasonResult(record, [], [], schools)
     strategies = [Strategy(s.school_id, e.goal, e.school_goal, e.strategy, e.measure)
                   for s in schools if s.status.startswith("accepted") for e in s.goals
-                  if e.goal or e.school_goal or e.strategy or e.measure]
+                  if e.school_goal or e.strategy or e.measure]
     return SeasonTables("ledger", line_text(path), season_tables(result), strategies)
 
 

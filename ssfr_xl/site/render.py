@@ -81,18 +81,18 @@ def write_site(site: SiteFolder, figures: DistrictFigures, season: SeasonTables 
                 "fmt": fmt, "district": figures.district, "today": fmt.date(today),
                 "has_library": season is not None, "season": season}
 
-        def page(template: str, path: str, depth: int, **context: object) -> None:
+        def page(template: str, path: str, depth: int, base: dict = base, lang: str = lang,
+                 **context: object) -> None:
             root = "../" * depth
             html = env.get_template(template).render(
                 **base, **context, root=root, here=path, status_words=STATUS_WORDS)
             site.write(f"{lang}/{path}", html)
 
         charts = need_charts(figures, _, fmt)
-        spending = None
+        spending = spending_chart = None
         if season is not None:
             spending, spending_chart = spending_by_group(season, figures, _, fmt)
-            charts.append(spending_chart)
-        for chart in charts:
+        for chart in [*charts, *([spending_chart] if spending_chart else [])]:
             site.write(f"{lang}/charts/{chart.file}.svg", chart.svg)
             if render_png is not None:
                 render_png(chart.svg, site.path(f"{lang}/charts/{chart.file}.png"))
@@ -107,6 +107,7 @@ def write_site(site: SiteFolder, figures: DistrictFigures, season: SeasonTables 
         for table in tables.values():
             csv(table)
         page("district.html", "index.html", 1, tables=tables, charts=charts,
+             spending_chart=spending_chart,
              budget=budget_sentence(figures, _, fmt), figures=figures, png=render_png is not None)
 
         for s in figures.schools:
