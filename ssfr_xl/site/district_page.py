@@ -6,7 +6,6 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..layout import COUNT_FIELD_HEADERS
 from ..money import excel_round, money_sum
 from .charts import Point, scatter, stacked_bars
 from .figures import ComponentFigures, DistrictFigures
@@ -17,9 +16,17 @@ from .tables import Column, Link, Table
 Gettext = Callable[[str], str]
 
 #: Built-in roster counts by name, for "who it serves" (translated on the page).
-BASIS_WORDS = {key: N_(header) for key, header in COUNT_FIELD_HEADERS.items()} | {
-    "enrollment": N_("all pupils"), "performance_points": N_("performance points"),
-    "hard_to_staff_teachers": N_("teachers in hard-to-staff positions")}
+BASIS_WORDS = {
+    "enrollment": N_("all pupils"),
+    "frpm": N_("pupils eligible for free or reduced-price meals"),
+    "el": N_("English learners"),
+    "swd": N_("students with disabilities"),
+    "foster": N_("foster youth"),
+    "homeless": N_("pupils experiencing homelessness"),
+    "unduplicated": N_("high-need (unduplicated) pupils"),
+    "performance_points": N_("performance points"),
+    "hard_to_staff_teachers": N_("teachers in hard-to-staff positions"),
+}
 
 #: SACS object groups by the object code's first digit, when the district's list has no group.
 GROUP_BY_DIGIT = {"1": N_("Salaries"), "2": N_("Salaries"), "3": N_("Benefits"),
@@ -59,7 +66,7 @@ def basis_words(c: ComponentFigures, policy, _: Gettext) -> str:
         if b.startswith("span:"):
             parts.append(_("pupils in grades {span}").format(span=b[5:]))
         elif b in BASIS_WORDS:
-            parts.append(_(BASIS_WORDS[b]).lower() if b != "enrollment" else _(BASIS_WORDS[b]))
+            parts.append(_(BASIS_WORDS[b]))
         else:
             column = policy.roster_column(b)
             parts.append(column.header if column else b.replace("_", " "))
