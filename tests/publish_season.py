@@ -65,3 +65,20 @@ def make_publish_season(root: Path) -> PublishSeason:
     ledger, totals = out / "season.sqlite", out / "totals.xlsx"
     consolidate_folder(district, returned, totals, None, ledger, workers=1)
     return PublishSeason(root, district, returned, ledger, totals, hostile, search, missing)
+
+
+_BUILT: dict[str, PublishSeason] = {}
+
+
+def shared_publish_season() -> PublishSeason:
+    """One season per test process, built on first use in a temporary folder (removed at
+    exit), for the test modules that only read it."""
+    if "season" not in _BUILT:
+        import atexit
+        import shutil
+        import tempfile
+
+        root = Path(tempfile.mkdtemp(prefix="ssfr-xl-publish-season-"))
+        atexit.register(shutil.rmtree, root, True)
+        _BUILT["season"] = make_publish_season(root)
+    return _BUILT["season"]

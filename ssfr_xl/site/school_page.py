@@ -111,6 +111,8 @@ def plan_tables(s: SchoolFigures, figures: DistrictFigures, season: SeasonTables
     for code, amounts in by_goal.items():  # money planned to a goal with no strategy row
         if not any(e.goal.upper() == code for e in entries):
             goal_rows.append([goal_names.get(code, code), "", "", "", money_sum(amounts)])
+    order = {g.name: i for i, g in enumerate(figures.policy.goals)}
+    goal_rows.sort(key=lambda r: order.get(r[0], len(order)))  # stable: the district's order
     columns = [Column("district_goal", _("District goal")),
                Column("school_goal", _("School goal")), Column("strategy", _("Strategy")),
                Column("measure", _("Measure of success")),
