@@ -19,6 +19,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+#: Console message types that count as errors.
+CONSOLE_ERRORS = frozenset({"assert", "error"})
+
 #: Program names tried in order (SSFR_XL_CHROMIUM names another).
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
@@ -180,8 +183,7 @@ class Page:
         out = []
         for e in self.events:
             p = e.get("params", {})
-            if e["method"] == "Runtime.consoleAPICalled" and p.get("type") in ("error",
-                                                                                 "assert"):
+            if e["method"] == "Runtime.consoleAPICalled" and p.get("type") in CONSOLE_ERRORS:
                 out.append("console: " + " ".join(str(a.get("value", a.get("description")))
                                                   for a in p.get("args", [])))
             elif e["method"] == "Runtime.exceptionThrown":
