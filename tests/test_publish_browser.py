@@ -160,8 +160,13 @@ def test_a_school_page_prints_on_one_or_two_pages(browser, sites):
 
 
 def test_a_phone_sees_the_page_without_sideways_scrolling(browser, sites):
+    school = sorted((sites["season"] / "es" / "schools").glob("*.html"))[0]
+    axe = AXE.read_text(encoding="utf-8")
     with browser.page(390, 800, mobile=True) as page:
-        for rel in ("en/index.html", "es/library.html", "en/services.html"):
+        for rel in ("en/index.html", "es/library.html", "en/services.html",
+                    str(school.relative_to(sites["season"]))):
             page.open((sites["season"] / rel).as_uri())
             width = page.evaluate("document.documentElement.scrollWidth")
             assert width <= 392, f"{rel} is {width}px wide on a 390px phone"
+            page.evaluate(axe)
+            assert page.evaluate(AXE_RUN % AXE_TAGS, await_promise=True) == [], rel

@@ -81,7 +81,7 @@ def who_it_serves(c: ComponentFigures, figures: DistrictFigures, _: Gettext,
     if c.kind == "base":
         if c.basis:
             return _("Every pupil counted as {basis}.").format(basis=basis)
-        spans = ", ".join(f"{s.name} × {fmt.number(s.weight, 3)}" for s in figures.policy.spans)
+        spans = ", ".join(f"{s.name} × {fmt.decimal(s.weight)}" for s in figures.policy.spans)
         return _("Every pupil, weighted by grade span ({spans}).").format(spans=spans)
     words = {
         "per_pupil": _("Each pupil counted as {basis}."),

@@ -80,6 +80,11 @@ class Formats:
         value = excel_round(value, decimals)
         return format_decimal(value, format=pattern, locale=self.locale)
 
+    def decimal(self, value: float, most: int = 3) -> str:
+        """A weight or ratio with at most `most` decimals and no trailing zeros: 1.09, 1."""
+        return format_decimal(excel_round(value, most), format="#,##0." + "#" * most,
+                              locale=self.locale)
+
     def share(self, value: float, decimals: int = 1) -> str:
         """12.3% (a small share keeps its digits: 0.056%)."""
         if 0 < abs(value) < 0.01 and decimals < 3:
