@@ -259,3 +259,20 @@ def test_publishing_again_replaces_the_site_and_a_failure_keeps_the_old_one(seas
         publish_site(season.district, out, ledger=season.ledger)
     assert (out / "es" / "index.html").is_file() and not (out / "en").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]  # no staging left
+
+
+def test_spanish_pages_are_in_spanish(sites):
+    from babel.messages.pofile import read_po
+
+    from ssfr_xl.site.i18n import catalog_path
+
+    with catalog_path("es").open("rb") as fh:
+        catalog = read_po(fh)
+    english = [m.id for m in catalog if m.id and len(m.id) > 25 and "{" not in m.id
+               and m.string != m.id]
+    for path in (sites["ledger"] / "es").rglob("*.html"):
+        text = " ".join(parse(path).outside_math)
+        left = [m for m in english if m in text]
+        assert left == [], f"{path.name}: {left[:3]}"
+    page = (sites["ledger"] / "es" / "services.html").read_text(encoding="utf-8")
+    assert "Descargar esta tabla como CSV" in page

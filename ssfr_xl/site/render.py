@@ -64,10 +64,10 @@ def write_site(site: SiteFolder, figures: DistrictFigures, season: SeasonTables 
     for name in ASSETS:
         site.write(f"assets/{name}",
                    resources.files("ssfr_xl.site").joinpath("static", name).read_bytes())
-    env = environment()
     for lang in langs:
         progress(f"writing the {LANGUAGES[lang][1]} pages")
         t = translations(lang)
+        env = environment()  # one per language: imported macros keep the gettext they saw
         env.install_gettext_translations(t, newstyle=True)
         _ = t.gettext
         fmt = Formats(lang)
@@ -82,7 +82,7 @@ def write_site(site: SiteFolder, figures: DistrictFigures, season: SeasonTables 
                 "has_library": season is not None, "season": season}
 
         def page(template: str, path: str, depth: int, base: dict = base, lang: str = lang,
-                 **context: object) -> None:
+                 env: Environment = env, **context: object) -> None:
             root = "../" * depth
             html = env.get_template(template).render(
                 **base, **context, root=root, here=path, status_words=STATUS_WORDS)
@@ -126,7 +126,7 @@ def write_site(site: SiteFolder, figures: DistrictFigures, season: SeasonTables 
         for _dept, table in departments:
             csv(table)
         page("services.html", "services.html", 1, departments=departments)
-    env.uninstall_gettext_translations(None)
+    env = environment()
     progress("writing the language page")
     d = figures.district
     choices = [(code, LANGUAGES[code][1], translations(code).gettext(
