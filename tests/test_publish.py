@@ -276,3 +276,48 @@ def test_spanish_pages_are_in_spanish(sites):
         assert left == [], f"{path.name}: {left[:3]}"
     page = (sites["ledger"] / "es" / "services.html").read_text(encoding="utf-8")
     assert "Descargar esta tabla como CSV" in page
+
+
+def test_charts_are_the_workbooks_figures_as_svg_and_png(sites, result):
+    from ssfr_xl.equity import per_pupil
+
+    funding, need = per_pupil(result)
+    with open(sites["ledger"] / "data" / "chart-per-pupil.csv", newline="",
+              encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [float(r["per_pupil"]) for r in rows] == funding
+    assert [round(float(r["need_share"]), 6) for r in rows] == [round(n, 6) for n in need]
+    for lang in ("en", "es"):
+        charts = sorted((sites["ledger"] / lang / "charts").iterdir())
+        svgs = [c for c in charts if c.suffix == ".svg"]
+        assert len(svgs) == 3  # per pupil and change against need; spending by fund
+        for svg in svgs:
+            text = svg.read_text(encoding="utf-8")
+            assert text.startswith("<svg") and "<script" not in text and "<title" in text
+            png = svg.with_suffix(".png").read_bytes()
+            assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+    spending = (sites["ledger"] / "es" / "charts" / "spending-by-fund.svg").read_text()
+    assert "Salarios" in spending
+
+
+def test_totals_of_another_allocation_are_refused(season, tmp_path):
+    from ssfr_xl.season import create_district
+
+    other = tmp_path / "other.xlsx"
+    create_district(other, sample=8, settings={"budget": 40_000_000})
+    done = run(other, "--out", tmp_path / "site", "--totals", season.totals)
+    assert done.exit_code == 1, done.output
+    assert "consolidated against other allocations" in done.output
+    assert not (tmp_path / "site").exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["other.xlsx"]
+
+
+@pytest.mark.parametrize("low, high", [(7358.78, 9597.14), (0.0, 0.93), (-0.11, 0.0),
+                                       (0.0, 1.0), (5.0, 5.0), (-3e6, 2.5e7), (0.0, 0.0)])
+def test_chart_axes_hold_every_point(low, high):
+    from ssfr_xl.site.charts import _nice_ticks
+
+    ticks = _nice_ticks(low, high)
+    assert ticks[0] <= low and ticks[-1] >= high and 2 <= len(ticks) <= 12
+    steps = {round(b - a, 9) for a, b in zip(ticks, ticks[1:], strict=False)}
+    assert len(steps) == 1

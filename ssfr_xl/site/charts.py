@@ -43,12 +43,12 @@ def _nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
     raw = (high - low) / count
     magnitude = 10 ** math.floor(math.log10(raw))
     step = next(m * magnitude for m in (1, 2, 5, 10) if m * magnitude >= raw)
-    start = math.floor(low / step) * step
-    ticks, v = [], start
-    while v <= high + step * 0.5:
+    start = math.floor(low / step + 1e-9) * step
+    ticks = []
+    for i in range(count * 4 + 2):  # the axis ends at the first tick at or above the data
+        v = start + i * step
         ticks.append(0.0 if abs(v) < step * 1e-9 else round(v, 10))
-        v += step
-        if ticks[-1] >= high:
+        if v >= high - step * 1e-9:
             break
     return ticks
 
