@@ -613,7 +613,7 @@ def _reads_logged(monkeypatch: pytest.MonkeyPatch, log: Path) -> None:
 
 
 def _read(log: Path) -> list[str]:
-    return log.read_text(encoding="utf-8").split() if log.exists() else []
+    return log.read_text(encoding="utf-8").splitlines() if log.exists() else []
 
 
 def test_a_rerun_knows_unchanged_files_by_their_hash_and_reads_only_the_new_ones(
