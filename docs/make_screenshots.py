@@ -43,6 +43,7 @@ from ssfr_xl.validate import district_record
 
 OUT = Path(__file__).resolve().parent / "screenshots"
 DPI = 70
+PREFIXES = ("district-", "plan-", "totals-", "feedback")  # the images this script makes
 
 
 def slug(text: str) -> str:
@@ -144,7 +145,8 @@ def main() -> None:
         sys.exit("pdftoppm is needed: apt-get install poppler-utils")
     OUT.mkdir(exist_ok=True)
     for old in OUT.glob("*.png"):
-        old.unlink()
+        if old.name.startswith(PREFIXES):  # the site's screenshots are another script's
+            old.unlink()
     with tempfile.TemporaryDirectory(prefix="ssfr-shots-") as tmp:
         folder = Path(tmp)
         district = folder / "sample-district.xlsx"
