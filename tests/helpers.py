@@ -148,15 +148,18 @@ def is_error(value: object) -> bool:
         value in ERROR_VALUES or _LIBREOFFICE_ERROR.fullmatch(value) is not None)
 
 
+def errors_by_cell(rows_by_sheet: Mapping[str, Rows]) -> list[tuple[str, str, object]]:
+    """(sheet, A1 address, error value) of every error value."""
+    return [(sheet, cell_address(r, c), value)
+            for sheet, rows in rows_by_sheet.items()
+            for r, row in enumerate(rows, start=1)
+            for c, value in enumerate(row, start=1) if is_error(value)]
+
+
 def error_cells(rows_by_sheet: Mapping[str, Rows]) -> list[str]:
     """Addresses of every error value, as 'Sheet!A1: #DIV/0!'."""
-    found = []
-    for sheet, rows in rows_by_sheet.items():
-        for r, row in enumerate(rows, start=1):
-            for c, value in enumerate(row, start=1):
-                if is_error(value):
-                    found.append(f"{sheet}!{cell_address(r, c)}: {value}")
-    return found
+    return [f"{sheet}!{address}: {value}"
+            for sheet, address, value in errors_by_cell(rows_by_sheet)]
 
 
 def assert_no_errors(rows_by_sheet: Mapping[str, Rows], show: int = 10) -> None:
@@ -221,3 +224,4 @@ def find_label(rows: Rows, label: str, col: int = 1) -> int:
         if col - 1 < len(row) and str(row[col - 1]).startswith(label):
             return r
     raise AssertionError(f"no row labelled {label!r}")
+
