@@ -225,3 +225,20 @@ def find_label(rows: Rows, label: str, col: int = 1) -> int:
             return r
     raise AssertionError(f"no row labelled {label!r}")
 
+
+
+def require_ssconvert() -> str:
+    """Path of gnumeric's ssconvert; fails with CI set and skips elsewhere when it cannot run
+    (as the conftest's `soffice` fixture does for LibreOffice)."""
+    import pytest
+
+    from ssfr_xl import gnumeric
+
+    reason = gnumeric.missing_tool_reason()
+    if reason is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but gnumeric cannot run: {reason}", pytrace=False)
+        pytest.skip(reason)
+    path = gnumeric.find_ssconvert()
+    assert path is not None
+    return path

@@ -29,6 +29,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
 
 from ssfr_xl.district_formulas import (
     BUDGET_GAP_LABEL,
@@ -37,6 +38,7 @@ from ssfr_xl.district_formulas import (
     transition_promise,
 )
 from ssfr_xl.equity import equity_stats, per_pupil
+from ssfr_xl.excel_expr import XlError
 from ssfr_xl.formula import (
     AllocationResult,
     allocate,
@@ -51,6 +53,7 @@ from ssfr_xl.model import LEVELS, DistrictInputs
 from ssfr_xl.money import excel_round
 from ssfr_xl.plan import Grid, evaluate, evaluated_cells
 from ssfr_xl.plan_math import plan_formulas
+from ssfr_xl.school_book import SchoolPlanSpec
 from ssfr_xl.transition import transition_rule
 from tests.helpers import CENT_TOLERANCE, CellError, Rows, cell_value, errors_by_cell
 
@@ -442,4 +445,70 @@ def assert_district_matches_engine(book: Mapping[str, Rows], inputs: DistrictInp
     oracle = DistrictOracle(inputs, result, layout)
     raise_differences(oracle.differences(book), len(oracle.cells),
                       "computed cells of the district workbook", show)
+    return len(oracle.cells)
+
+
+# --- the school plan ------------------------------------------------------------------------
+
+
+def plan_formula_cells(spec: SchoolPlanSpec) -> list[Where]:
+    """Every formula cell of a plan: plan_math's declarations, and the Lists sheet's average
+    cost of each job class (computed from the district's salary and benefits rate)."""
+    layout = SchoolLayout(spec.policy)
+    out = []
+    for sheet, formulas in plan_formulas(spec.policy).cells.items():
+        for address in formulas:
+            letters, row = coordinate_from_string(address)
+            out.append((sheet, row, column_index_from_string(letters)))
+    jobs = layout.jobs
+    out += [(jobs.sheet, jobs.first_row + i, jobs.col("average_cost"))
+            for i in range(len(spec.policy.job_classes))]
+    return out
+
+
+def plan_expectations(spec: SchoolPlanSpec, grid: Grid) -> dict[Where, Expected]:
+    """What every formula cell of a plan must show: plan.evaluate on the grid's input cells,
+    with the district's lists and the school's allocation of record."""
+    layout = SchoolLayout(spec.policy)
+    allocation = {f.code: spec.fund_allocation(f.code) for f in spec.policy.funds}
+    out: dict[Where, Expected] = {}
+    for sheet, values in evaluated_cells(evaluate(grid, spec.policy, allocation, layout),
+                                         layout).items():
+        for address, value in values.items():
+            letters, row = coordinate_from_string(address)
+            where = (sheet, row, column_index_from_string(letters))
+            if value is None or isinstance(value, XlError):
+                continue  # no expectation: compare_cells reports the cell
+            out[where] = expect(value, PLAN_TOLERANCE)
+    jobs = layout.jobs
+    for i, j in enumerate(spec.policy.job_classes):
+        out[(jobs.sheet, jobs.first_row + i, jobs.col("average_cost"))] = expect(
+            excel_round(j.average_cost), CENT_TOLERANCE, f"average cost of {j.code}")
+    return out
+
+
+#: Plan figures agree to a millionth (money to the cent, FTE and list rows exactly).
+PLAN_TOLERANCE = 1e-6
+
+
+class PlanOracle:
+    """Python's value of every formula cell of one filled plan."""
+
+    def __init__(self, spec: SchoolPlanSpec, grid: Grid):
+        self.spec = spec
+        self.cells = plan_formula_cells(spec)
+        self.expected = plan_expectations(spec, grid)
+
+    def differences(self, book: Mapping[str, Rows]) -> list[Difference]:
+        """Error values, and formula cells whose value is not Python's."""
+        return compare_cells(book, self.cells, self.expected, "Python")
+
+
+def assert_plan_matches_python(book: Mapping[str, Rows], spec: SchoolPlanSpec, grid: Grid,
+                               show: int = 12) -> int:
+    """Assert no error value and every formula cell of a plan equal to Python's evaluation of
+    its inputs; return how many formula cells were compared."""
+    oracle = PlanOracle(spec, grid)
+    raise_differences(oracle.differences(book), len(oracle.cells),
+                      f"formula cells of {spec.school.school_id}'s plan", show)
     return len(oracle.cells)
