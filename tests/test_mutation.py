@@ -43,12 +43,13 @@ caught and the seconds spent.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
-import threading
 import time
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -82,9 +83,14 @@ from tests.test_district_book import sample_inputs
 pytestmark = pytest.mark.libreoffice
 
 SCHOOLS = 6
-#: soffice runs, one after the other, so the files of a finished run are compared while the
-#: next one converts (and gnumeric converts beside them).
+#: soffice runs (half for the district's mutants, half for the plan's), so the files of a
+#: finished run are compared while the next one converts; gnumeric converts beside them.
 LIBREOFFICE_RUNS = 4
+#: soffice processes at a time: one on a small machine (start-up is shared within a run, and
+#: a second process would only compete for the same cores), two where there are cores to spare.
+LIBREOFFICE_PROCESSES = 2 if (os.cpu_count() or 1) >= 4 else 1
+#: ssconvert processes at a time (one file each).
+GNUMERIC_PROCESSES = 2
 
 PLUS_ONE = "+1"
 TEXT = '&"x"'
@@ -371,6 +377,21 @@ def _outcome(mutant: Mutant, out: Path | None, why: str,
     return Outcome(len(differences), sorted(mutant.group.addresses() - seen))
 
 
+def _split(items: list[Mutant], n: int) -> list[list[Mutant]]:
+    size = -(-len(items) // max(n, 1))
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def _libreoffice(batch: list[Mutant], out: Path) -> tuple[list[Mutant], list[Path] | str, float]:
+    start = time.monotonic()
+    try:
+        outs: list[Path] | str = libreoffice.recalculate([m.path for m in batch], out,
+                                                         timeout=60 + 5 * len(batch))
+    except FileError as e:
+        outs = str(e)
+    return batch, outs, time.monotonic() - start
+
+
 @pytest.fixture(scope="module")
 def run(prepared: Prepared, soffice: str, tmp_path_factory: pytest.TempPathFactory) -> Run:
     root = tmp_path_factory.mktemp("recalculated")
@@ -378,53 +399,37 @@ def run(prepared: Prepared, soffice: str, tmp_path_factory: pytest.TempPathFacto
     began = time.monotonic()
     mutants, oracles = prepared.mutants, prepared.oracles
     reason = gnumeric.missing_tool_reason()
-    gnumeric_results: list[tuple[Path | None, str]] = []
-
-    def gnumeric_pass() -> None:
-        start = time.monotonic()
-        gnumeric_results.extend(gnumeric.recalculate_each(
-            [m.path for m in mutants], root / "gnumeric", workers=2))
-        seconds["gnumeric"] = time.monotonic() - start
-
-    gn_thread = threading.Thread(target=gnumeric_pass) if reason is None else None
-    if gn_thread is not None:
-        gn_thread.start()
+    batches = [batch for kind in ("district", "plan")
+               for batch in _split([m for m in mutants if m.kind == kind], LIBREOFFICE_RUNS // 2)]
     lo: dict[Path, Outcome] = {}
-    batches = [mutants[i::LIBREOFFICE_RUNS] for i in range(LIBREOFFICE_RUNS)]
-    done: list[tuple[list[Mutant], list[Path] | str]] = []
-    ready = threading.Semaphore(0)
-
-    def libreoffice_pass() -> None:
-        start = time.monotonic()
-        for i, batch in enumerate(batches):
-            try:
-                outs: list[Path] | str = libreoffice.recalculate(
-                    [m.path for m in batch], root / f"libreoffice-{i}", timeout=60 + 5 * len(batch))
-            except FileError as e:
-                outs = str(e)
-            done.append((batch, outs))
-            ready.release()
-        seconds["libreoffice"] = time.monotonic() - start
-
-    lo_thread = threading.Thread(target=libreoffice_pass)
-    lo_thread.start()
-    compare = 0.0
-    for i in range(len(batches)):
-        ready.acquire()
-        batch, outs = done[i]
-        start = time.monotonic()
-        for j, m in enumerate(batch):
-            out = None if isinstance(outs, str) else outs[j]
-            lo[m.path] = _outcome(m, out, outs if isinstance(outs, str) else "", oracles)
-        compare += time.monotonic() - start
-    lo_thread.join()
     gn: dict[Path, Outcome] = {}
-    if gn_thread is not None:
-        gn_thread.join()
-        start = time.monotonic()
-        for m, (out, why) in zip(mutants, gnumeric_results, strict=True):
-            gn[m.path] = _outcome(m, out, why, oracles)
-        compare += time.monotonic() - start
+    compare = 0.0
+    with ThreadPoolExecutor(max_workers=LIBREOFFICE_PROCESSES) as lo_pool, \
+            ThreadPoolExecutor(max_workers=1) as gn_pool:
+        gn_job = None
+        if reason is None:
+            gn_job = gn_pool.submit(lambda: (time.monotonic(), gnumeric.recalculate_each(
+                [m.path for m in mutants], root / "gnumeric", workers=GNUMERIC_PROCESSES),
+                time.monotonic()))
+        jobs = [lo_pool.submit(_libreoffice, batch, root / f"libreoffice-{i}")
+                for i, batch in enumerate(batches)]
+        # compare each soffice run's files while the next one converts
+        for i, job in enumerate(as_completed(jobs)):
+            batch, outs, spent = job.result()
+            seconds[f"libreoffice run {i + 1} ({len(batch)} {batch[0].kind} files)"] = spent
+            start = time.monotonic()
+            for j, m in enumerate(batch):
+                out = None if isinstance(outs, str) else outs[j]
+                lo[m.path] = _outcome(m, out, outs if isinstance(outs, str) else "", oracles)
+            compare += time.monotonic() - start
+        seconds["libreoffice, all runs"] = time.monotonic() - began
+        if gn_job is not None:
+            gn_start, results, gn_end = gn_job.result()
+            seconds["gnumeric"] = gn_end - gn_start
+            start = time.monotonic()
+            for m, (out, why) in zip(mutants, results, strict=True):
+                gn[m.path] = _outcome(m, out, why, oracles)
+            compare += time.monotonic() - start
     seconds["read and compare"] = compare
     seconds["recalculate and compare"] = time.monotonic() - began
     return Run(prepared, lo, gn, reason, seconds)
