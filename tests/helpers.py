@@ -1,9 +1,13 @@
 """Helpers for tests that recalculate workbooks in LibreOffice and compare them with the engine.
 
     recalc_and_read(paths, tmp_path)   one soffice run for many files; every sheet's values
+    read_book(path)                    every sheet's values of one recalculated file
     error_cells(rows_by_sheet)         addresses of error values (#DIV/0!, #NAME?, Err:502 ...)
     assert_no_errors(rows_by_sheet)    the same as an assertion with a readable message
     assert_matches_engine(...)         every Allocations amount and fund total, to the cent
+                                       (amounts only: tests/oracle.py compares every computed
+                                       cell, and the differential tests use it)
+    require_ssconvert()                gnumeric's ssconvert, or fail (CI) / skip
 
 Why errors need their own reading: python-calamine is fast but returns '' for an error cell,
 exactly as for an empty one (see tests/test_helpers.py). LibreOffice stores a formula's error as
