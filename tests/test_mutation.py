@@ -80,8 +80,6 @@ from tests.helpers import read_book, require_ssconvert, sheet_parts
 from tests.oracle import DistrictOracle, PlanOracle
 from tests.test_district_book import sample_inputs
 
-pytestmark = pytest.mark.libreoffice
-
 SCHOOLS = 6
 #: soffice runs (half for the district's mutants, half for the plan's), so the files of a
 #: finished run are compared while the next one converts; gnumeric converts beside them.
@@ -483,11 +481,13 @@ def _failures(run: Run, outcomes: Mapping[Path, Outcome], engine: str) -> list[s
     return out
 
 
+@pytest.mark.libreoffice
 def test_libreoffice_catches_every_mutant(run: Run) -> None:
     failures = _failures(run, run.libreoffice, "LibreOffice")
     assert not failures, "\n".join(failures)
 
 
+@pytest.mark.libreoffice
 def test_gnumeric_catches_every_mutant(run: Run) -> None:
     require_ssconvert()
     assert run.gnumeric, run.gnumeric_reason
@@ -495,6 +495,7 @@ def test_gnumeric_catches_every_mutant(run: Run) -> None:
     assert not failures, "\n".join(failures)
 
 
+@pytest.mark.libreoffice
 def test_summary(run: Run) -> None:
     """Mutants per workbook kind, caught by each engine, seconds (shown with -s)."""
     out = sys.stdout
