@@ -384,6 +384,49 @@ def status_command(ledger_path: Path) -> None:
         raise _fail(e) from e
 
 
+@cli.command("publish")
+@click.argument("district_xlsx", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
+              help="Folder for the site: created, or replaced if it holds an earlier site.")
+@click.option("--totals", "totals_xlsx",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The totals workbook consolidate --out wrote: plans, positions, services.")
+@click.option("--ledger", "ledger_path",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The season ledger consolidate --ledger wrote (read only): the plans with "
+                   "their goals and strategies.")
+@click.option("--lang", "langs", default="en,es", show_default=True, metavar="CODES",
+              help="Languages of the site, comma-separated (en, es).")
+def publish_command(district_xlsx: Path, out_dir: Path, totals_xlsx: Path | None,
+                    ledger_path: Path | None, langs: str) -> None:
+    """Write a static transparency site: the formula in plain words, every school's
+    allocation with the math, and, with --ledger or --totals, the school plans, a library
+    of their strategies and what central services schools bought.
+
+    Plain files: open OUT/index.html from disk or put the folder on any static web host;
+    nothing is fetched at view time.
+
+    \b
+    Examples:
+      ssfr-xl publish district.xlsx --out site/
+      ssfr-xl publish district.xlsx --out site/ --ledger season.sqlite --lang en,es
+    """
+    from .site import parse_languages, publish_site
+
+    if totals_xlsx is not None and ledger_path is not None:
+        raise click.UsageError("Give --totals or --ledger, not both.")
+    try:
+        codes = parse_languages(langs)
+    except SsfrError as e:
+        raise click.UsageError(str(e)) from e
+    try:
+        summary = publish_site(district_xlsx, out_dir, totals=totals_xlsx, ledger=ledger_path,
+                               langs=codes, progress=progress)
+    except SsfrError as e:
+        raise _fail(e) from e
+    click.echo(summary)
+
+
 def main() -> None:
     """Console-script entry point: never a traceback for the user (set SSFR_XL_DEBUG=1 to see
     one); an unexpected failure is one line asking to report it, exit 1."""

@@ -20,6 +20,7 @@ Which plan counts for a school:
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as _dt
 import email.utils
 import functools
@@ -316,10 +317,49 @@ def _check_read(path: Path, raw, record: DistrictRecord) -> PlanCheck | Ignored:
         return check
 
 
+def _checker(record: DistrictRecord) -> Callable[[Path, object], PlanCheck | Ignored]:
+    """The check each reader process runs on the file it has just read: only the verdict
+    (findings, lines, goals) comes back, never the workbook's cells."""
+    def check(path: Path, raw: object) -> PlanCheck | Ignored:
+        verdict = _check_read(path, raw, record)
+        if isinstance(verdict, PlanCheck) and verdict.inputs is not None:
+            verdict.inputs.evaluated = None  # every computed cell: used by the checks only
+        return verdict
+    return check
+
+
+def _verdict(path: Path, got: object, record: DistrictRecord) -> PlanCheck | Ignored:
+    """A worker's verdict, or the verdict on a file its worker could not finish."""
+    if isinstance(got, PlanCheck | Ignored):
+        return got
+    return _check_read(path, got, record)
+
+
+def _known(path: Path, verdicts: Mapping[str, PlanCheck],
+           outcome: dict[Path, PlanCheck | Ignored]) -> bool:
+    """Whether the file's bytes have a verdict already (then it is put in `outcome`)."""
+    data = read_bounded(path)
+    if data is None:
+        return False  # not a regular file, or too large: the reader says which
+    known = verdicts.get(hashlib.sha256(data).hexdigest())
+    if known is None:
+        return False
+    outcome[path] = dataclasses.replace(
+        known, file=path,
+        findings=[dataclasses.replace(f, file=path.name) for f in known.findings])
+    return True
+
+
 def check_files(files: Sequence[Path], record: DistrictRecord, progress: Progress = _quiet,
-                workers: int | None = None) -> tuple[list[PlanCheck], list[Ignored]]:
+                workers: int | None = None,
+                known_verdicts: Mapping[str, PlanCheck] | None = None,
+                ) -> tuple[list[PlanCheck], list[Ignored]]:
     """Read (isolated, in worker processes) and check every file: one PlanCheck per file,
-    except ssfr-xl's own outputs, which are listed as ignored."""
+    except ssfr-xl's own outputs, which are listed as ignored.
+
+    `known_verdicts` (sha256 -> verdict, from a ledger) are the files already checked
+    against this very district: a file with those exact bytes is hashed, not read again.
+    """
     from .layout import SchoolSheets
     from .reader import read_many
 
@@ -334,9 +374,14 @@ def check_files(files: Sequence[Path], record: DistrictRecord, progress: Progres
                 "workbooks (.xlsx) are read.")
         else:
             readable.append(path)
+    if known_verdicts:
+        readable = [p for p in readable if not _known(p, known_verdicts, outcome)]
+        if outcome:
+            progress(f"{len(outcome):,} file(s) unchanged since the ledger checked them")
     with counting(progress, len(readable), "files", "checking files") as advance:
-        for path, raw in read_many(readable, workers=workers, sheets=SchoolSheets.ORDER):
-            outcome[path] = _check_read(path, raw, record)
+        for path, verdict in read_many(readable, workers=workers, sheets=SchoolSheets.ORDER,
+                                       then=_checker(record)):
+            outcome[path] = _verdict(path, verdict, record)
             advance()
     checks = [o for p in files if isinstance(o := outcome[p], PlanCheck)]
     ignored = [o for p in files if isinstance(o := outcome[p], Ignored)]
@@ -657,12 +702,13 @@ def _choose_with_ledger(sid: str, name: str, present: list[PlanCheck],
 
 def run_checks(paths: Iterable[Path], record: DistrictRecord, progress: Progress = _quiet,
                workers: int | None = None, flag_dupes: bool = True,
-               known: Mapping[Path, str] | None = None
+               known: Mapping[Path, str] | None = None,
+               known_verdicts: Mapping[str, PlanCheck] | None = None,
                ) -> tuple[list[PlanCheck], list[Ignored]]:
     """Discover, read and check files, flagging duplicates when there is no ledger."""
     files, ignored = discover(paths, known)
     progress(f"{len(files):,} files to check")
-    checks, own = check_files(files, record, progress, workers)
+    checks, own = check_files(files, record, progress, workers, known_verdicts)
     ignored = sorted([*ignored, *own], key=lambda i: i.path.name)
     if flag_dupes:
         flag_duplicates(checks, attribute(checks, record))
@@ -741,12 +787,13 @@ def parse_time(text: str) -> float | None:
         return None
 
 
-def _contents(checks: Sequence[PlanCheck]) -> dict[str, bytes]:
+def _contents(checks: Sequence[PlanCheck],
+              kept: Callable[[str], bool] = lambda _sha: False) -> dict[str, bytes]:
     """The bytes of every file in which a school was read, to keep in the ledger (only when
-    they are still exactly the bytes that were checked)."""
+    they are still exactly the bytes that were checked; none the ledger `kept` already)."""
     out = {}
     for c in checks:
-        if not (c.sha256 and c.school_id) or c.sha256 in out:
+        if not (c.sha256 and c.school_id) or c.sha256 in out or kept(c.sha256):
             continue
         data = read_bounded(c.file)
         if data is not None and hashlib.sha256(data).hexdigest() == c.sha256:
@@ -780,9 +827,9 @@ def recheck_versions(versions: Sequence[Version], record: DistrictRecord,
         progress(f"re-checking {len(paths):,} recorded version(s) against the current "
                  "district workbook")
         with counting(progress, len(paths), "versions", "re-checking") as advance:
-            for path, raw in read_many(list(paths), workers=workers,
-                                       sheets=SchoolSheets.ORDER):
-                checked = _check_read(path, raw, record)
+            for path, verdict in read_many(list(paths), workers=workers,
+                                           sheets=SchoolSheets.ORDER, then=_checker(record)):
+                checked = _verdict(path, verdict, record)
                 if isinstance(checked, Ignored):  # cannot happen: only plans are kept
                     checked = file_problem(path, "not-a-plan", checked.reason)
                 checked.file = Path(paths[path].file_name)
@@ -821,11 +868,12 @@ def consolidate(record: DistrictRecord, returned: Path, *, ledger: Path | None =
         known.setdefault(Path(f"{ledger}{side}"), "working file of the season ledger: not a "
                                                   "plan")
     with Ledger(ledger) as book:  # opened (and checked) before any file is read
-        checks, ignored = run_checks([returned], record, progress, workers, flag_dupes=False,
-                                     known=known)
-        attributed = attribute(checks, record)
         fingerprint = district_fingerprint(record)
-        contents = _contents(checks)
+        verdicts = book.known_verdicts(fingerprint, record.inputs.district.fiscal_year)
+        checks, ignored = run_checks([returned], record, progress, workers, flag_dupes=False,
+                                     known=known, known_verdicts=verdicts)
+        attributed = attribute(checks, record)
+        contents = _contents(checks, book.has_content)
         with book.transaction():
             run = book.record_run(checks, record, fingerprint=fingerprint,
                                   attributed=attributed, contents=contents,

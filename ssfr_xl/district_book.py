@@ -8,14 +8,12 @@ the same order as formula.py, so Excel, LibreOffice and Python agree to the cent
 from __future__ import annotations
 
 import datetime as _dt
+import io
 import json
 from collections.abc import Callable
 from pathlib import Path
 
-from openpyxl import Workbook
-from openpyxl.chart import Reference, ScatterChart, Series
-from openpyxl.chart.shapes import GraphicalProperties
-from openpyxl.worksheet.worksheet import Worksheet
+from xlsxwriter.worksheet import Worksheet
 
 from . import __name__ as _pkg
 from . import styles
@@ -38,6 +36,7 @@ from .district_formulas import (
     summary_cells,
 )
 from .district_reader import CachedCheck, check_cached_values, read_district  # noqa: F401
+from .exports import atomic_target
 from .layout import (
     LISTS,
     SETTINGS,
@@ -48,298 +47,355 @@ from .layout import (
 )
 from .layout import DistrictSheets as S
 from .model import LEVELS, DistrictInputs
-from .xlsx import (
-    column_values,
+from .xlsx import column_values
+from .xlsxw import (
+    Book,
     define_name,
+    header_height,
+    new_book,
     protect,
-    put_text,
-    save_atomically,
-    title,
+    put,
+    put_formula,
     write_fields,
     write_header,
     write_table,
 )
 
+#: The cached result written with every district formula: none. The workbook's numbers are
+#: the engine's only once a spreadsheet program has calculated them (Excel and LibreOffice do
+#: on opening: XlsxWriter asks for a full calculation on load); `allocate` never trusts them.
+NOT_CALCULATED = ""
+
 
 def write_district(path: str | Path, inputs: DistrictInputs,
                    progress: Callable[[str], None] | None = None) -> None:
     """Write the district formula workbook for these inputs (atomically)."""
+    data = district_bytes(inputs, progress)
+    with atomic_target(Path(path)) as tmp:
+        tmp.write_bytes(data)
+
+
+def district_bytes(inputs: DistrictInputs,
+                   progress: Callable[[str], None] | None = None) -> bytes:
+    """The .xlsx bytes of the district formula workbook, written with XlsxWriter."""
     say = progress or (lambda _msg: None)
     layout = DistrictLayout.of(inputs)
-    wb = Workbook()
-    styles.register(wb)
-    sheets: dict[str, Worksheet] = {}
-    for i, name in enumerate(S.ORDER):
-        sheets[name] = wb.active if i == 0 else wb.create_sheet(name)
-        sheets[name].title = name
+    buffer = io.BytesIO()
+    book = new_book(buffer)
+    sheets = {name: book.add_sheet(name) for name in S.ORDER}
 
     say("lists and reference tables")
-    _write_lists(wb, sheets[S.LISTS], layout)
-    _write_reference_tables(wb, sheets, layout, inputs)
+    _write_lists(book, sheets[S.LISTS], layout)
+    _write_reference_tables(book, sheets, layout, inputs)
     say("policy")
-    _write_policy(wb, sheets[S.POLICY], layout, inputs)
+    _write_policy(book, sheets[S.POLICY], layout, inputs)
     say(f"{len(inputs.schools)} schools")
-    _write_schools(wb, sheets[S.SCHOOLS], layout, inputs)
-    _write_adjustments(wb, sheets[S.ADJUSTMENTS], layout, inputs)
+    _write_schools(book, sheets[S.SCHOOLS], layout, inputs)
+    _write_adjustments(book, sheets[S.ADJUSTMENTS], layout, inputs)
     say("calculation formulas")
-    _write_calculation(sheets[S.CALCULATION], layout)
+    _write_calculation(book, sheets[S.CALCULATION], layout)
     say("allocation formulas")
-    _write_allocations(sheets[S.ALLOCATIONS], layout)
-    _write_summary(sheets[S.SUMMARY], layout)
-    _write_instructions(sheets[S.INSTRUCTIONS], inputs)
-    _write_meta(sheets[S.META], inputs, layout)
+    _write_allocations(book, sheets[S.ALLOCATIONS], layout)
+    _write_summary(book, sheets[S.SUMMARY], layout)
+    _write_instructions(book, sheets[S.INSTRUCTIONS], inputs)
+    _write_meta(book, sheets[S.META], inputs, layout)
     for name, (sheet, address) in rule_names(layout).items():
-        define_name(wb, name, sheet, address)
+        define_name(book, name, sheet, address)
     for name, ws in sheets.items():
         if name != S.META:
             protect(ws)
             _print_setup(ws, layout, inputs.district.name)
-    sheets[S.META].sheet_state = "hidden"
-    wb.active = 0
+    sheets[S.META].hide()
+    sheets[S.ORDER[0]].activate()
     say("saving")
-    save_atomically(wb, Path(path))
+    book.close()
+    return buffer.getvalue()
+
+
+# --- writing helpers -----------------------------------------------------------------------
+
+def _title(book: Book, ws: Worksheet, text: str, subtitle: str = "") -> None:
+    """Sheet title in A1 and a one-line explanation in A2."""
+    put(ws, 1, 1, text, book.fmt(styles.TITLE))
+    if subtitle:
+        put(ws, 2, 1, subtitle, book.fmt(styles.NOTE))
+
+
+def _is_formula(value: object) -> bool:
+    return isinstance(value, str) and value.startswith("=")
+
+
+def _table(book: Book, ws: Worksheet, t: Table, records: list[dict],
+           locked_cells=()) -> None:
+    """A table whose computed columns hold the records' formulas (text in input columns is
+    data, even when it begins with "=")."""
+    formulas = {}
+    for i, record in enumerate(records):
+        for c in t.columns:
+            value = record.get(c.key)
+            if not c.input and _is_formula(value):
+                formulas[t.cell(c.key, i, absolute=False)] = value
+    write_table(book, ws, t, records, formulas, dict.fromkeys(formulas, NOT_CALCULATED),
+                locked_cells)
+    ws.set_row(t.header_row - 1, header_height(t))
+
+
+def _label(book: Book, ws: Worksheet, row: int, col: int, text: str) -> None:
+    put(ws, row, col, text, book.fmt(styles.LABEL))
+
+
+def _width(ws: Worksheet, col: int, width: float) -> None:
+    ws.set_column(col - 1, col - 1, width)
+
+
+def _freeze(ws: Worksheet, row: int, col: int) -> None:
+    """Freeze the rows above `row` and the columns left of `col` (1-based, as layout.py)."""
+    ws.freeze_panes(row - 1, col - 1)
 
 
 # --- sheets ------------------------------------------------------------------------------
 
-def _write_lists(wb: Workbook, ws: Worksheet, layout: DistrictLayout) -> None:
-    title(ws, "Lists", "Values offered by the dropdowns. Not for editing.")
+def _write_lists(book: Book, ws: Worksheet, layout: DistrictLayout) -> None:
+    _title(book, ws, "Lists", "Values offered by the dropdowns. Not for editing.")
+    header, value = book.fmt(styles.HEADER), book.fmt(styles.FORMULA)
     for col, (name, values) in enumerate(LISTS.items(), start=1):
-        ws.cell(row=3, column=col, value=name.removeprefix("List_").replace("_", " "))
-        ws.cell(row=3, column=col).style = styles.HEADER
+        put(ws, 3, col, name.removeprefix("List_").replace("_", " "), header)
         for i, v in enumerate(values):
-            ws.cell(row=4 + i, column=col, value=v).style = styles.FORMULA
-        ws.column_dimensions[cell_address(1, col)[:-1]].width = 24
-        define_name(wb, name, S.LISTS,
+            put(ws, 4 + i, col, v, value)
+        _width(ws, col, 24)
+        define_name(book, name, S.LISTS,
                     f"{cell_address(4, col)}:{cell_address(3 + len(values), col)}")
     col = adjustments_list_column()
-    ws.cell(row=3, column=col, value="Adjustments").style = styles.HEADER
+    put(ws, 3, col, "Adjustments", header)
     for i, c in enumerate(layout.adjustment_components):
-        put_text(ws.cell(row=4 + i, column=col), c.code)
-        ws.cell(row=4 + i, column=col).style = styles.FORMULA
-    ws.column_dimensions[cell_address(1, col)[:-1]].width = 24
+        put(ws, 4 + i, col, c.code, value)
+    _width(ws, col, 24)
 
 
-def _write_reference_tables(wb: Workbook, sheets: dict[str, Worksheet], layout: DistrictLayout,
+def _write_reference_tables(book: Book, sheets: dict[str, Worksheet], layout: DistrictLayout,
                             inputs: DistrictInputs) -> None:
     p = inputs.policy
     ws = sheets[S.FUNDS]
-    title(ws, "Funds", "Restricted money is kept apart: a school plan must balance per fund, "
-          "and restricted funds may buy only the objects and services listed.")
-    write_table(wb, ws, layout.funds, [
+    _title(book, ws, "Funds", "Restricted money is kept apart: a school plan must balance per "
+           "fund, and restricted funds may buy only the objects and services listed.")
+    _table(book, ws, layout.funds, [
         {**column_values(layout.funds.columns, f), "restricted": "Yes" if f.restricted else "No"}
         for f in p.funds
     ])
     ws = sheets[S.JOB_CLASSES]
-    title(ws, "Job Classes", "Positions schools can plan, charged at district average cost.")
-    write_table(wb, ws, layout.job_classes, job_class_rows(layout, inputs))
+    _title(book, ws, "Job Classes", "Positions schools can plan, charged at district average "
+           "cost.")
+    _table(book, ws, layout.job_classes, job_class_rows(layout, inputs))
     ws = sheets[S.SERVICES]
-    title(ws, "Services", "The central-office menu schools buy from.")
-    write_table(wb, ws, layout.services, [column_values(layout.services.columns, s)
-                                          for s in p.services])
+    _title(book, ws, "Services", "The central-office menu schools buy from.")
+    _table(book, ws, layout.services, [column_values(layout.services.columns, s)
+                                       for s in p.services])
     ws = sheets[S.OBJECTS]
-    title(ws, "Objects", "SACS object codes schools may plan against.")
-    write_table(wb, ws, layout.objects, [column_values(layout.objects.columns, o)
-                                         for o in p.objects])
+    _title(book, ws, "Objects", "SACS object codes schools may plan against.")
+    _table(book, ws, layout.objects, [column_values(layout.objects.columns, o)
+                                      for o in p.objects])
     ws = sheets[S.GOALS]
-    title(ws, "Goals", "District (LCAP) goals every school plan line is aligned to.")
-    write_table(wb, ws, layout.goals, [column_values(layout.goals.columns, g) for g in p.goals])
-    for ws in (sheets[S.FUNDS], sheets[S.JOB_CLASSES], sheets[S.SERVICES], sheets[S.OBJECTS],
-               sheets[S.GOALS]):
-        ws.freeze_panes = "A4"
+    _title(book, ws, "Goals", "District (LCAP) goals every school plan line is aligned to.")
+    _table(book, ws, layout.goals, [column_values(layout.goals.columns, g) for g in p.goals])
+    for name in (S.FUNDS, S.JOB_CLASSES, S.SERVICES, S.OBJECTS, S.GOALS):
+        _freeze(sheets[name], 4, 1)
 
 
-# --- sheets, continued ----------------------------------------------------------------------
-
-def _write_policy(wb: Workbook, ws: Worksheet, layout: DistrictLayout,
+def _write_policy(book: Book, ws: Worksheet, layout: DistrictLayout,
                   inputs: DistrictInputs) -> None:
     p, d = inputs.policy, inputs.district
     comps = layout.components
-    title(ws, f"Funding policy {d.fiscal_year}",
-          "Yellow cells are inputs: change them and every allocation recomputes. "
-          "Grey cells do not apply to that component.")
-    ws.column_dimensions["A"].width = 38
-    write_fields(wb, ws, SETTINGS, settings_values(layout, inputs))
+    _title(book, ws, f"Funding policy {d.fiscal_year}",
+           "Yellow cells are inputs: change them and every allocation recomputes. "
+           "Grey cells do not apply to that component.")
+    values = settings_values(layout, inputs)
+    formulas = {SETTINGS.cell(f.key): values[f.key] for f in SETTINGS.fields
+                if not f.input and _is_formula(values.get(f.key))}
+    write_fields(book, ws, SETTINGS, values, formulas, dict.fromkeys(formulas, NOT_CALCULATED))
 
     spans = layout.spans
-    ws.cell(row=spans.header_row - 1, column=1, value="Grade spans").style = styles.LABEL
-    write_table(wb, ws, spans, span_records(layout, inputs))
+    _label(book, ws, spans.header_row - 1, 1, "Grade spans")
+    _table(book, ws, spans, span_records(layout, inputs))
     for i in range(len(p.spans)):
-        define_name(wb, layout.span_weight_name(i), S.POLICY, spans.cell("weight", i))
+        define_name(book, layout.span_weight_name(i), S.POLICY, spans.cell("weight", i))
 
-    ws.cell(row=comps.header_row - 1, column=1, value="Formula components").style = styles.LABEL
+    _label(book, ws, comps.header_row - 1, 1, "Formula components")
     records, locked = component_records(layout, inputs)
-    write_table(wb, ws, comps, records, locked_cells=locked)
+    _table(book, ws, comps, records, locked_cells=locked)
     for i, c in enumerate(p.components):
         for param, key in COMPONENT_NAMED_CELLS:
-            define_name(wb, layout.component_name(param, c), S.POLICY, comps.cell(key, i))
+            define_name(book, layout.component_name(param, c), S.POLICY, comps.cell(key, i))
         first, last = comps.cell("level_0", i), comps.cell(f"level_{len(LEVELS) - 1}", i)
-        define_name(wb, layout.component_name("Level", c), S.POLICY, f"{first}:{last}")
+        define_name(book, layout.component_name("Level", c), S.POLICY, f"{first}:{last}")
     conditions, bands = layout.conditions, layout.bands
-    ws.cell(row=conditions.header_row - 1, column=1,
-            value="Eligibility conditions (a component applies where all, or any, hold)"
-            ).style = styles.LABEL
-    write_table(wb, ws, conditions, condition_records(layout))
-    ws.cell(row=bands.header_row - 1, column=1,
-            value="Rates by school level or grades").style = styles.LABEL
-    write_table(wb, ws, bands, band_records(layout))
-    ws.column_dimensions["A"].width = 42  # the settings' labels, read in full
+    _label(book, ws, conditions.header_row - 1, 1,
+           "Eligibility conditions (a component applies where all, or any, hold)")
+    _table(book, ws, conditions, condition_records(layout))
+    _label(book, ws, bands.header_row - 1, 1, "Rates by school level or grades")
+    _table(book, ws, bands, band_records(layout))
+    # The four tables share the sheet's columns: each column as wide as its widest use.
+    widths: dict[int, float] = {}
+    for t in (spans, comps, conditions, bands):
+        for c in t.columns:
+            if not c.hidden:
+                widths[t.col(c.key)] = max(widths.get(t.col(c.key), 0), c.width)
+    for col, width in widths.items():
+        _width(ws, col, width)
+    _width(ws, 1, 42)  # the settings' labels, read in full
     # Frozen: the component codes and names stay in view while scrolling to the rates.
-    ws.freeze_panes = ws.cell(row=1, column=3)
+    _freeze(ws, 1, 3)
 
 
-def _write_schools(wb: Workbook, ws: Worksheet, layout: DistrictLayout,
+def _write_schools(book: Book, ws: Worksheet, layout: DistrictLayout,
                    inputs: DistrictInputs) -> None:
     t = layout.schools
-    title(ws, "Schools", "The roster: grade enrollment and need counts per school. Yellow "
-          "cells are inputs; Enrollment adds the grades.")
-    write_table(wb, ws, t, school_records(layout, inputs))
-    ws.freeze_panes = ws.cell(row=t.first_row, column=3)
-    ws.auto_filter.ref = f"A{t.header_row}:{t.letter(t.columns[-1].key)}{t.last_row}"
+    _title(book, ws, "Schools", "The roster: grade enrollment and need counts per school. "
+           "Yellow cells are inputs; Enrollment adds the grades.")
+    _table(book, ws, t, school_records(layout, inputs))
+    _freeze(ws, t.first_row, 3)
+    ws.autofilter(t.header_row - 1, 0, max(t.last_row, t.header_row) - 1,
+                  t.col(t.columns[-1].key) - 1)
 
 
-def _write_adjustments(wb: Workbook, ws: Worksheet, layout: DistrictLayout,
+def _write_adjustments(book: Book, ws: Worksheet, layout: DistrictLayout,
                        inputs: DistrictInputs) -> None:
     t = layout.adjustments
     codes = ", ".join(c.code for c in layout.adjustment_components) or "none in this policy"
-    title(ws, "Adjustments", "Named dollar lines per school, positive or negative, each with a "
-          f"reason (hold-harmless or baseline-staffing supplements, state adjustments, other). "
-          f"Adjustments: {codes}. The Check column says what to fix.")
-    write_table(wb, ws, t, adjustment_records(layout, inputs))
-    ws.freeze_panes = ws.cell(row=t.first_row, column=2)
+    _title(book, ws, "Adjustments", "Named dollar lines per school, positive or negative, each "
+           "with a reason (hold-harmless or baseline-staffing supplements, state adjustments, "
+           f"other). Adjustments: {codes}. The Check column says what to fix.")
+    _table(book, ws, t, adjustment_records(layout, inputs))
+    _freeze(ws, t.first_row, 2)
 
 
-def _write_calculation(ws: Worksheet, layout: DistrictLayout) -> None:
+def _write_rows(book: Book, ws: Worksheet, t: Table, rows) -> None:
+    """Rows of computed cells (formulas, or constants of the arithmetic) under a header."""
+    write_header(book, ws, t)
+    ws.set_row(t.header_row - 1, header_height(t))
+    fmts = {c.key: book.fmt(styles.FORMULA, c.number_format) for c in t.columns}
+    cols = [(c.key, t.col(c.key)) for c in t.columns]
+    for r, values in rows:
+        for key, col in cols:
+            _cell(ws, r, col, values.get(key), fmts[key])
+
+
+def _cell(ws: Worksheet, row: int, col: int, value: object, fmt) -> None:
+    if _is_formula(value):
+        put_formula(ws, row, col, value, fmt, NOT_CALCULATED)
+    else:
+        put(ws, row, col, value, fmt)
+
+
+def _write_calculation(book: Book, ws: Worksheet, layout: DistrictLayout) -> None:
     t = layout.calculation
-    title(ws, "Calculation", "What each rate applies to, per school: span pupils, counts, "
-          "pupils above thresholds, shortfalls. All formulas.")
-    write_header(ws, t)
-    for r, values in calculation_rows(layout):
-        _write_row(ws, t, r, values)
-    ws.freeze_panes = ws.cell(row=t.first_row, column=3)
+    _title(book, ws, "Calculation", "What each rate applies to, per school: span pupils, "
+           "counts, pupils above thresholds, shortfalls. All formulas.")
+    _write_rows(book, ws, t, calculation_rows(layout))
+    _freeze(ws, t.first_row, 3)
 
 
-def _write_row(ws: Worksheet, t: Table, row: int, values: dict[str, object]) -> None:
-    for c in t.columns:
-        cell = ws.cell(row=row, column=t.col(c.key), value=values.get(c.key))
-        cell.style = styles.FORMULA
-        if c.number_format != "General":
-            cell.number_format = c.number_format
-
-
-def _write_allocations(ws: Worksheet, layout: DistrictLayout) -> None:
+def _write_allocations(book: Book, ws: Worksheet, layout: DistrictLayout) -> None:
     t, p = layout.allocations, layout.policy
-    title(ws, "Allocations", "Each school's money by component and fund. Every cell is a "
-          "formula on the Policy and Schools sheets.")
-    write_header(ws, t)
-    ws.cell(row=layout.fund_row, column=t.col("enrollment"), value="Fund").style = styles.LABEL
-    ws.cell(row=layout.unrestricted_row, column=t.col("enrollment"),
-            value="Unrestricted (1/0)").style = styles.LABEL
-    ws.cell(row=layout.counted_row, column=t.col("enrollment"),
-            value="In budget (1/0)").style = styles.LABEL
+    _title(book, ws, "Allocations", "Each school's money by component and fund. Every cell is "
+           "a formula on the Policy and Schools sheets.")
+    label_col = t.col("name")
+    _label(book, ws, layout.fund_row, label_col, "Fund")
+    _label(book, ws, layout.unrestricted_row, label_col, "Unrestricted (1/0)")
+    _label(book, ws, layout.counted_row, label_col, "In budget (1/0)")
+    plain = book.fmt(styles.FORMULA)
     for row, col, value in allocation_marks(layout):
-        ws.cell(row=row, column=col, value=value).style = styles.FORMULA
+        _cell(ws, row, col, value, plain)
     for f in p.funds:
-        cell = ws.cell(row=layout.fund_row, column=t.col(f"fund_{f.code}"), value=f.code)
-        cell.style = styles.FORMULA
-    for r, values in allocation_rows(layout):
-        _write_row(ws, t, r, values)
-    ws.freeze_panes = ws.cell(row=t.first_row, column=3)
+        put(ws, layout.fund_row, t.col(f"fund_{f.code}"), f.code, plain)
+    _write_rows(book, ws, t, allocation_rows(layout))
+    _freeze(ws, t.first_row, 3)
 
 
-def _write_summary(ws: Worksheet, layout: DistrictLayout) -> None:
+def _write_summary(book: Book, ws: Worksheet, layout: DistrictLayout) -> None:
     t = layout.allocations
-    title(ws, "Summary", "District totals, the budget check and how per-pupil funding follows "
-          "need. All formulas.")
-    ws.column_dimensions["A"].width = 56  # the longest label, read in full
-    ws.column_dimensions["B"].width = 36
-    ws.column_dimensions["C"].width = 12
-    ws.column_dimensions["D"].width = 18
-    for put in summary_cells(layout):
-        cell = ws.cell(row=put.row, column=put.col)
-        if put.text:
-            put_text(cell, put.value)
+    _title(book, ws, "Summary", "District totals, the budget check and how per-pupil funding "
+           "follows need. All formulas.")
+    for col, width in ((1, 56), (2, 36), (3, 12), (4, 18)):  # the longest label, read in full
+        _width(ws, col, width)
+    for cell in summary_cells(layout):
+        fmt = book.fmt(cell.style, cell.number_format or "General")
+        if cell.text:
+            put(ws, cell.row, cell.col, cell.value, fmt)
         else:
-            cell.value = put.value
-        cell.style = put.style
-        if put.number_format is not None:
-            cell.number_format = put.number_format
-
+            _cell(ws, cell.row, cell.col, cell.value, fmt)
     if layout.n_schools:
-        ws_alloc = ws.parent[S.ALLOCATIONS]
-        ws.add_chart(_need_chart(ws_alloc, t, "per_pupil",
-                                 "Per-pupil allocation (all funds) vs share of high-need pupils",
-                                 "Dollars per pupil", '"$"#,##0'), "F4")
-        ws.add_chart(_need_chart(ws_alloc, t, "change_share",
-                                 "Change against last year (unrestricted) vs share of "
-                                 "high-need pupils", "Change vs prior year", "0%"), "F24")
+        ws.insert_chart("F4", _need_chart(book, t, "per_pupil",
+                                          "Per-pupil allocation (all funds) vs share of "
+                                          "high-need pupils", "Dollars per pupil", '"$"#,##0'))
+        ws.insert_chart("F24", _need_chart(book, t, "change_share",
+                                           "Change against last year (unrestricted) vs share "
+                                           "of high-need pupils", "Change vs prior year", "0%"))
 
 
-def _need_chart(ws_alloc: Worksheet, t: Table, y_key: str, title_text: str, y_title: str,
-                y_format: str) -> ScatterChart:
+#: The chart markers' colour: round, filled, no line, so they survive a LibreOffice save.
+MARKER_COLOUR = "#1F6FB2"
+
+
+def _need_chart(book: Book, t: Table, y_key: str, title_text: str, y_title: str,
+                y_format: str):
     """A scatter of one Allocations column against each school's high-need share."""
-    chart = ScatterChart()
-    chart.title = title_text
-    chart.style = 13
-    chart.x_axis.title = "Unduplicated (high-need) share of enrollment"
-    chart.y_axis.title = y_title
-    chart.x_axis.number_format = "0%"
-    chart.y_axis.number_format = y_format
-    xs = Reference(ws_alloc, min_col=t.col("need_share"), min_row=t.first_row,
-                   max_row=t.last_row)
-    ys = Reference(ws_alloc, min_col=t.col(y_key), min_row=t.first_row, max_row=t.last_row)
-    series = Series(ys, xs, title="Schools")
-    _filled_markers(series)
-    chart.series.append(series)
-    chart.legend = None
-    chart.height, chart.width = 9, 16
+    chart = book.add_chart({"type": "scatter"})
+    first, last = t.first_row - 1, t.last_row - 1
+    x_col, y_col = t.col("need_share") - 1, t.col(y_key) - 1
+    chart.add_series({
+        "name": "Schools",
+        "categories": [S.ALLOCATIONS, first, x_col, last, x_col],
+        "values": [S.ALLOCATIONS, first, y_col, last, y_col],
+        "marker": {"type": "circle", "size": 6, "fill": {"color": MARKER_COLOUR},
+                   "border": {"color": MARKER_COLOUR}},
+    })
+    chart.set_title({"name": title_text, "name_font": {"size": 12, "bold": True}})
+    chart.set_x_axis({"name": "Unduplicated (high-need) share of enrollment",
+                      "num_format": "0%"})
+    chart.set_y_axis({"name": y_title, "num_format": y_format,
+                      "major_gridlines": {"visible": True, "line": {"color": "#D9D9D9"}}})
+    chart.set_legend({"none": True})
+    chart.set_size({"width": 605, "height": 340})
     return chart
 
 
-def _filled_markers(series: Series) -> None:
-    """Round markers filled in one colour, no line: they survive a LibreOffice save."""
-    series.marker.symbol = "circle"
-    series.marker.size = 6
-    series.marker.graphicalProperties = GraphicalProperties(solidFill="1F6FB2")
-    series.marker.graphicalProperties.line.solidFill = "1F6FB2"
-    series.graphicalProperties.line.noFill = True
-
-
-#: Print setup per sheet: orientation, the rows repeated on every page, and how many pages
-#: wide (the widest sheets print two pages wide so their text stays readable).
+#: Print setup per sheet: orientation, whether the header rows repeat on every page, and how
+#: many pages wide (the widest sheets print two pages wide so their text stays readable).
 _PRINT = {
-    S.INSTRUCTIONS: ("portrait", None, 1), S.POLICY: ("landscape", None, 2),
-    S.SCHOOLS: ("landscape", "header", 2), S.ADJUSTMENTS: ("landscape", "header", 1),
-    S.CALCULATION: ("landscape", "header", 2), S.ALLOCATIONS: ("landscape", "header", 2),
-    S.SUMMARY: ("landscape", None, 1), S.FUNDS: ("landscape", "header", 1),
-    S.JOB_CLASSES: ("portrait", "header", 1), S.SERVICES: ("landscape", "header", 1),
-    S.OBJECTS: ("portrait", "header", 1), S.GOALS: ("portrait", "header", 1),
-    S.LISTS: ("portrait", None, 1),
+    S.INSTRUCTIONS: ("portrait", False, 1), S.POLICY: ("landscape", False, 2),
+    S.SCHOOLS: ("landscape", True, 2), S.ADJUSTMENTS: ("landscape", True, 1),
+    S.CALCULATION: ("landscape", True, 2), S.ALLOCATIONS: ("landscape", True, 2),
+    S.SUMMARY: ("landscape", False, 1), S.FUNDS: ("landscape", True, 1),
+    S.JOB_CLASSES: ("portrait", True, 1), S.SERVICES: ("landscape", True, 1),
+    S.OBJECTS: ("portrait", True, 1), S.GOALS: ("portrait", True, 1),
+    S.LISTS: ("portrait", False, 1),
 }
 
 
 def _print_setup(ws: Worksheet, layout: DistrictLayout, district: str) -> None:
-    """US Letter, fit to one page wide, titles repeated, a footer with the district, the sheet
-    and page N of M."""
-    orientation, repeat, wide = _PRINT.get(ws.title, ("landscape", None, 1))
-    ws.page_setup.paperSize = ws.PAPERSIZE_LETTER
-    ws.page_setup.orientation = orientation
-    ws.page_setup.fitToWidth = wide
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.print_options.gridLines = False
-    ws.page_margins.left = ws.page_margins.right = 0.4
-    ws.page_margins.top, ws.page_margins.bottom = 0.5, 0.6
+    """US Letter, fit to its pages wide, titles repeated, a footer with the district, the
+    sheet and page N of M."""
+    orientation, repeat, wide = _PRINT.get(ws.name, ("landscape", False, 1))
+    ws.set_paper(1)
+    if orientation == "landscape":
+        ws.set_landscape()
+    else:
+        ws.set_portrait()
+    ws.fit_to_pages(wide, 0)
+    ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.6)
     header_row = {S.SCHOOLS: layout.schools.header_row,
                   S.CALCULATION: layout.calculation.header_row,
                   S.ALLOCATIONS: layout.allocations.header_row,
-                  S.ADJUSTMENTS: layout.adjustments.header_row}.get(ws.title, 3)
+                  S.ADJUSTMENTS: layout.adjustments.header_row}.get(ws.name, 3)
     if repeat:
-        ws.print_title_rows = f"1:{header_row}"
-        ws.print_title_cols = "A:B"
-    ws.oddFooter.left.text = district.replace("&", "&&")
-    ws.oddFooter.center.text = "&A"
-    ws.oddFooter.right.text = "Page &P of &N"
+        ws.repeat_rows(0, header_row - 1)
+        ws.repeat_columns(0, 1)
+    ws.set_footer(f"&L{_footer_text(district)}&C&A&RPage &P of &N", {"margin": 0.3})
+
+
+def _footer_text(text: str) -> str:
+    """Text for a header/footer section: "&" doubled, at most 80 characters."""
+    return text[:80].replace("&", "&&")
 
 
 INSTRUCTIONS = """\
@@ -366,18 +422,19 @@ After editing, run `ssfr-xl allocate <this file>` to check the numbers with the 
 and `ssfr-xl build <this file> --out plans/` to make the school plan workbooks."""
 
 
-def _write_instructions(ws: Worksheet, inputs: DistrictInputs) -> None:
+def _write_instructions(book: Book, ws: Worksheet, inputs: DistrictInputs) -> None:
     d = inputs.district
-    title(ws, f"{d.name} - need-based school funding {d.fiscal_year}",
-          f"{len(inputs.schools)} schools. Made by ssfr-xl; template version {TEMPLATE_VERSION}.")
-    ws.column_dimensions["A"].width = 100
+    _title(book, ws, f"{d.name} - need-based school funding {d.fiscal_year}",
+           f"{len(inputs.schools)} schools. Made by ssfr-xl; template version "
+           f"{TEMPLATE_VERSION}.")
+    _width(ws, 1, 100)
+    plain = book.fmt(styles.FORMULA, left=0, right=0, top=0, bottom=0)
     for i, line in enumerate(INSTRUCTIONS.splitlines()):
-        ws.cell(row=4 + i, column=1, value=line).style = (
-            styles.LABEL if i == 0 else styles.FORMULA)
-        ws.cell(row=4 + i, column=1).border = styles.Border()
+        put(ws, 4 + i, 1, line, book.fmt(styles.LABEL) if i == 0 else plain)
 
 
-def _write_meta(ws: Worksheet, inputs: DistrictInputs, layout: DistrictLayout) -> None:
+def _write_meta(book: Book, ws: Worksheet, inputs: DistrictInputs,
+                layout: DistrictLayout) -> None:
     from . import __version__
 
     values = {
@@ -391,7 +448,5 @@ def _write_meta(ws: Worksheet, inputs: DistrictInputs, layout: DistrictLayout) -
         "created_at": _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat(),
     }
     for i, (key, value) in enumerate(values.items(), start=1):
-        ws.cell(row=i, column=1, value=key)
-        put_text(ws.cell(row=i, column=2), value)
-
-
+        put(ws, i, 1, key)
+        put(ws, i, 2, value)

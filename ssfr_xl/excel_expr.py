@@ -710,8 +710,19 @@ class SumIf(Expr):
             c = crit(env)
             if isinstance(c, XlError):
                 return c
+            # Plan lines repeat a few criteria values (most lines are empty): each distinct
+            # value is compared once. Keyed by type too: 0.0, 0 and FALSE are equal keys in
+            # Python but not equal values in a spreadsheet.
+            seen: dict[tuple[type, Value], bool] = {}
+
+            def matches(v: Value) -> bool:
+                key = (v.__class__, v)
+                hit = seen.get(key)
+                if hit is None:
+                    hit = seen[key] = compare(v, c) == 0
+                return hit
             return _sum_numbers(line.get(sk) for line in env.lines(table)
-                                if compare(line.get(ck), c) == 0)
+                                if matches(line.get(ck)))
         return run
 
 

@@ -27,7 +27,8 @@ from .consolidate import SQLITE_MAGIC, SchoolOutcome, Version
 from .errors import FileError
 from .exports import cell_text, line_text, shown
 from .layout import TEMPLATE_VERSION
-from .plan import GoalEntry, PlanLine
+from .model import Finding
+from .plan import GoalEntry, PlanInputs, PlanLine
 from .validate import DistrictRecord, PlanCheck
 
 APPLICATION_ID = 0x53534652  # "SSFR", in the SQLite header of every ledger
@@ -102,6 +103,11 @@ _NEW_FILE_COLUMNS = {  # added by the migration to schema version 2
     "district_fp": "TEXT NOT NULL DEFAULT ''",
     "checked_run": "INTEGER NOT NULL DEFAULT 0",
 }
+
+
+#: Findings that say the environment, not the file, decided a verdict: never reused.
+UNSETTLED_CODES = frozenset({"internal-error", "read-timeout", "read-crashed",
+                             "read-out-of-memory"})
 
 
 def district_fingerprint(record: DistrictRecord) -> str:
@@ -527,6 +533,46 @@ class Ledger:
                         first_run=first_run, ever_accepted=status.startswith("accepted"),
                         errors=errors, warnings=warnings)
                 for sha, sid, name, status, lines, first_run, seen, errors, warnings in rows]
+
+    def known_verdicts(self, fingerprint: str, year: str) -> dict[str, PlanCheck]:
+        """sha256 -> the verdict recorded for that exact file against this very district and
+        ssfr-xl (`fingerprint`): what checking it again would give, without reading it.
+
+        Only versions in which a school was read, checked whole: a verdict the environment
+        may have decided (a timeout, a worker out of memory, an internal error) is never
+        reused, so those files are read again.
+        """
+        if self.schema < SCHEMA_VERSION:
+            return {}
+        rows = self._run(
+            "SELECT sha256, school_id, lines_json, goals_json, checked_run FROM files "
+            "WHERE district_fp = ? AND fiscal_year = ? AND school_id <> ''",
+            (fingerprint, year)).fetchall()
+        findings: dict[str, list[tuple]] = {}
+        for sha, *finding in self._run(
+                "SELECT fi.sha256, fi.sheet, fi.cell, fi.severity, fi.code, fi.message "
+                "FROM findings AS fi JOIN files AS f ON f.sha256 = fi.sha256 "
+                "AND fi.run_id = f.checked_run WHERE f.district_fp = ? AND f.fiscal_year = ? "
+                "ORDER BY fi.rowid", (fingerprint, year)):
+            findings.setdefault(sha, []).append(tuple(finding))
+        out = {}
+        for sha, school, lines, goals, _run in rows:
+            found = findings.get(sha, [])
+            if any(code in UNSETTLED_CODES for _s, _c, _sev, code, _m in found):
+                continue
+            check = PlanCheck(Path(), sha, school)
+            check.findings = [Finding("", school, sheet or "", cell or "", severity, code,
+                                      message or "")
+                              for sheet, cell, severity, code, message in found]
+            check.inputs = PlanInputs(_lines(lines), _goals(goals))
+            out[sha] = check
+        return out
+
+    def has_content(self, sha: str) -> bool:
+        """Whether the ledger keeps the bytes of this version."""
+        if self.schema < SCHEMA_VERSION:
+            return False
+        return self._run("SELECT 1 FROM contents WHERE sha256=?", (sha,)).fetchone() is not None
 
     def content(self, sha: str) -> bytes | None:
         """The bytes of a recorded version, if the ledger kept them."""

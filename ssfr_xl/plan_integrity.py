@@ -54,7 +54,7 @@ def _ref(text: str) -> str:
 class PlanTemplate:
     """What every plan of a district holds apart from its inputs (from the built template)."""
 
-    formulas: dict[str, dict[str, str]]  # sheet -> address -> normalised formula
+    formulas: dict[str, dict[str, str]]  # sheet -> address -> formula as written, no "="
     cells: dict[str, frozenset[str]]  # LINE_SHEETS: addresses the template fills
     inputs: dict[str, frozenset[str]]  # sheet -> addresses of input cells
     names: dict[str, str]  # workbook-scoped defined name -> normalised target
@@ -65,7 +65,7 @@ class PlanTemplate:
         formulas: dict[str, dict[str, str]] = {}
         cells: dict[str, frozenset[str]] = {}
         for ws in wb.worksheets:
-            formulas[ws.title] = {c.coordinate: normalise(c.value)
+            formulas[ws.title] = {c.coordinate: c.value.removeprefix("=")
                                   for row in ws.iter_rows() for c in row if c.data_type == "f"}
             if ws.title in LINE_SHEETS:
                 cells[ws.title] = frozenset(c.coordinate for row in ws.iter_rows() for c in row
@@ -128,6 +128,12 @@ def check_names(raw, template: PlanTemplate, f: Findings) -> bool:
     return ok
 
 
+def _same_formula(given: str, written: str) -> bool:
+    """Whether a cell's formula is the one written, however a spreadsheet program re-spelled
+    it (quotes, "$", case, spaces, _xlfn.); the usual case, the very same text, is cheap."""
+    return given == written or normalise(given) == normalise(written)
+
+
 def check_formulas(raw, template: PlanTemplate, f: Findings) -> None:
     """Every formula cell holds the template's formula; no formula anywhere else."""
     texts: Mapping[str, Mapping[str, str]] | None = getattr(raw, "formula_text", None)
@@ -145,7 +151,7 @@ def check_formulas(raw, template: PlanTemplate, f: Findings) -> None:
         if given is not None:
             # a cell inside another cell's array formula has no text of its own: changed
             changed = sorted((c for c, text in expected.items()
-                              if c in present and normalise(given.get(c, "")) != text),
+                              if c in present and not _same_formula(given.get(c, ""), text)),
                              key=_coord_key)
             if changed:
                 f.error("formula-changed", sheet, changed[0],

@@ -2267,8 +2267,10 @@ def _die_with_parent() -> None:
 
 
 def _worker_main(conn, limits: Limits, sheets: Collection[str] | None, err_fd: int,
-                 inherited: list, hook: Callable[[Path], None] | None) -> None:
-    """Worker loop: say it is ready, then read each (index, path) sent, answer with results."""
+                 inherited: list, hook: Callable[[Path], None] | None,
+                 then: Callable[[Path, Result], object] | None = None) -> None:
+    """Worker loop: say it is ready, then read each (index, path) sent, answer with results
+    (or with what `then` makes of each result, computed here in the worker)."""
     try:
         for other in inherited:  # the parent's ends of the pipes: holding them hides EOFs
             other.close()
@@ -2308,6 +2310,15 @@ def _worker_main(conn, limits: Limits, sheets: Collection[str] | None, err_fd: i
                 raise
             result = _unexpected_problem(e)
         try:
+            if then is not None and not retire:
+                result = then(path, result)
+        except MemoryError:
+            result, retire = _memory_problem(limits), True
+        except BaseException as e:  # noqa: B036 - one file never stops the others
+            if isinstance(e, SystemExit | KeyboardInterrupt):
+                raise
+            result = _unexpected_problem(e)
+        try:
             conn.send((index, result, retire))
         except MemoryError:
             retire = True
@@ -2321,12 +2332,13 @@ def _worker_main(conn, limits: Limits, sheets: Collection[str] | None, err_fd: i
 class _Worker:
     """A forked reader process and the file it is working on."""
 
-    def __init__(self, ctx, limits: Limits, sheets, hook, others: list[_Worker]):
+    def __init__(self, ctx, limits: Limits, sheets, hook, others: list[_Worker], then=None):
         self.conn, child = ctx.Pipe(duplex=True)
         self.err_fd = _temp_fd()
         inherited = [w.conn for w in others] + [self.conn]  # closed in the child
         self.proc = ctx.Process(target=_worker_main, daemon=True,
-                                args=(child, limits, sheets, self.err_fd, inherited, hook))
+                                args=(child, limits, sheets, self.err_fd, inherited, hook,
+                                      then))
         self.proc.start()
         child.close()
         self.task: tuple[int, Path] | None = None
@@ -2448,9 +2460,15 @@ def _cpu_count() -> int:
 def read_many(paths: Sequence[Path], limits: Limits = Limits(), workers: int | None = None,
               sheets: Collection[str] | None = None,
               progress: Callable[[str], None] | None = None, *,
+              then: Callable[[Path, Result], object] | None = None,
               _hook: Callable[[Path], None] | None = None,
-              ) -> Iterator[tuple[Path, RawWorkbook | ReadProblem]]:
+              ) -> Iterator[tuple[Path, object]]:
     """Read files in forked worker processes; yield (path, RawWorkbook | ReadProblem) for each.
+
+    With `then`, each worker hands back `then(path, what it read)` instead (checking a plan
+    where it was read: only the verdict crosses to this process). A file whose worker died,
+    hung or ran out of memory still yields its ReadProblem, for the caller to turn into a
+    verdict the same way.
 
     Results come in any order, every path exactly once. A worker that exceeds the timeout,
     crashes or runs out of memory is killed and replaced; that file yields read-timeout,
@@ -2468,7 +2486,7 @@ def read_many(paths: Sequence[Path], limits: Limits = Limits(), workers: int | N
     done = 0
 
     def spawn() -> _Worker:
-        w = _Worker(ctx, limits, sheets, _hook, pool)
+        w = _Worker(ctx, limits, sheets, _hook, pool, then)
         pool.append(w)
         return w
 

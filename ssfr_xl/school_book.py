@@ -64,6 +64,7 @@ from .xlsxw import (
     SheetGroup,
     add_validation,
     define_name,
+    header_height,
     new_book,
     protect,
     put,
@@ -265,15 +266,6 @@ def _title(plan: _Plan, ws: Worksheet, text: str, subtitle: str = "") -> None:
         put(ws, 2, 1, subtitle, plan.fmt(styles.NOTE))
 
 
-def _header_height(t: Table) -> float:
-    """Height of a header row that shows every visible header whole, wrapped."""
-    lines = 1
-    for c in t.columns:
-        if not c.hidden:
-            lines = max(lines, math.ceil(len(c.header) * 1.15 / max(c.width - 1, 1)))
-    return 15.0 * lines + 3
-
-
 def _wrapped_height(text: str, width: float) -> float:
     # a column of width w shows about 1.15 w characters of ordinary text in Calibri 11
     return 15.0 * max(1, math.ceil(len(text) / (1.15 * max(width - 2, 1))))
@@ -293,7 +285,7 @@ def _write_lists(plan: _Plan) -> None:
             dataclasses.replace(c, validation=None) for c in t.columns))
         write_table(plan.book, ws, plain, rows, plan.formulas[SS.LISTS],
                     plan.values.get(SS.LISTS, {}), locked)
-    ws.set_row(layout.jobs.header_row - 1, max(_header_height(getattr(layout, table))
+    ws.set_row(layout.jobs.header_row - 1, max(header_height(getattr(layout, table))
                                                for table in LIST_TABLES))
     for key, table in (("jobs", layout.jobs), ("services", layout.service_menu),
                        ("objects", layout.objects), ("funds", layout.fund_list),
@@ -346,7 +338,7 @@ def _write_staffing(plan: _Plan) -> None:
     add_validation(ws, dataclasses.replace(v, formula1=_fte_validation(t)),
                    (t.first_row, t.col("fte")), (t.last_row, t.col("fte")))
     _check_format(plan, ws, t)
-    ws.set_row(t.header_row - 1, _header_height(t))
+    ws.set_row(t.header_row - 1, header_height(t))
     ws.freeze_panes(t.first_row - 1, 2)
 
 
@@ -379,7 +371,7 @@ def _write_services(plan: _Plan) -> None:
         records.append(record)
     plan.table(t, records, locked, extra={"check": _WRAP_TOP, "name": _WRAP_TOP})
     _check_format(plan, ws, t)
-    ws.set_row(t.header_row - 1, _header_height(t))
+    ws.set_row(t.header_row - 1, header_height(t))
     ws.freeze_panes(t.first_row - 1, 2)
 
 
@@ -390,7 +382,7 @@ def _write_other(plan: _Plan) -> None:
            "choose the SACS object, fund and goal, describe it and type the amount.")
     plan.table(t, [{"line": i + 1} for i in range(t.rows)], extra={"check": _WRAP_TOP})
     _check_format(plan, ws, t)
-    ws.set_row(t.header_row - 1, _header_height(t))
+    ws.set_row(t.header_row - 1, header_height(t))
     ws.freeze_panes(t.first_row - 1, 2)
 
 
@@ -406,7 +398,7 @@ def _write_goals(plan: _Plan) -> None:
     for i in range(t.rows):
         ws.set_row(t.first_row + i - 1, 60)
     _check_format(plan, ws, t)
-    ws.set_row(t.header_row - 1, _header_height(t))
+    ws.set_row(t.header_row - 1, header_height(t))
     ws.freeze_panes(t.first_row - 1, 2)
 
 
@@ -432,7 +424,7 @@ def _write_summary(plan: _Plan) -> None:
     ws.conditional_format(t.first_row - 1, col, total_row - 1, col, {
         "type": "cell", "criteria": "<", "value": 0,
         "format": book.dxf(font_color="#C00000", bold=True)})
-    ws.set_row(t.header_row - 1, _header_height(t))
+    ws.set_row(t.header_row - 1, header_height(t))
 
     top = layout.group_header_row
     put(ws, top, 1, "By object group", plan.fmt(styles.HEADER))
@@ -509,7 +501,7 @@ def _write_allocation(plan: _Plan) -> None:
     for i, li in enumerate(spec.lines):
         ws.set_row(t.first_row + i - 1, max(_wrapped_height(li.math, width),
                                             _wrapped_height(li.name, t.column("name").width)))
-    ws.set_row(t.header_row - 1, _header_height(t))
+    ws.set_row(t.header_row - 1, header_height(t))
     top = layout.allocation_totals_row
     put(ws, top, 1, "Totals by fund", plan.fmt(styles.LABEL))
     for i, f in enumerate(spec.policy.funds):

@@ -11,6 +11,7 @@ Rows and columns are 1-based here, as in layout.py; XlsxWriter's 0-based indexes
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -390,6 +391,15 @@ def define_name(wb: Workbook, name: str, sheet: str, address: str) -> None:
     wb.define_name(name, "=" + sheet_ref(sheet, absolute))
 
 
+def header_height(t: Table) -> float:
+    """Height of a header row that shows every visible header whole, wrapped."""
+    lines = 1
+    for c in t.columns:
+        if not c.hidden:
+            lines = max(lines, math.ceil(len(c.header) * 1.15 / max(c.width - 1, 1)))
+    return 15.0 * lines + 3
+
+
 def write_header(book: Book, ws: Worksheet, table: Table) -> None:
     """A table's header row (wrapped), widths and hidden helper columns."""
     header = book.fmt(styles.HEADER)
@@ -478,6 +488,6 @@ def new_book(target: Any, created: _dt.datetime | None = None) -> Book:
     return Book(target, created)
 
 
-__all__ = ["Book", "add_validation", "cached", "define_name", "new_book", "protect", "put",
-           "put_formula", "style_properties", "write_fields", "write_header", "write_table",
-           "xlsxwriter"]
+__all__ = ["Book", "add_validation", "cached", "define_name", "header_height", "new_book",
+           "protect", "put", "put_formula", "style_properties", "write_fields", "write_header",
+           "write_table", "xlsxwriter"]

@@ -595,3 +595,68 @@ def test_a_ledger_in_a_missing_folder_is_one_error(season: Season) -> None:
     assert_exit(done, 1)
     assert done.stderr.startswith("Error: Cannot create the ledger")
     assert not (season.root / "t.xlsx").exists()
+
+
+def _reads_logged(monkeypatch: pytest.MonkeyPatch, log: Path) -> None:
+    """Every workbook the reader processes open is appended to `log` (they are forked from
+    this process, so they run the patched reader)."""
+    import ssfr_xl.reader as reader
+
+    original = reader.read_workbook
+
+    def logged(path, *args, **kwargs):
+        with open(log, "a", encoding="utf-8") as fh:
+            fh.write(Path(path).name + "\n")
+        return original(path, *args, **kwargs)
+
+    monkeypatch.setattr(reader, "read_workbook", logged)
+
+
+def _read(log: Path) -> list[str]:
+    return log.read_text(encoding="utf-8").splitlines() if log.exists() else []
+
+
+def test_a_rerun_knows_unchanged_files_by_their_hash_and_reads_only_the_new_ones(
+        season: Season, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ssfr_xl.report import consolidate_folder
+
+    specs = season.setup.specs
+    first = [season.send(i, varied_plan(specs[i], i), file_name(specs[i].school), i)
+             for i in range(3)]
+    rejected = season.send(3, over_budget(varied_plan(specs[3], 3)),
+                           file_name(specs[3].school), 3)
+    log = season.root / "reads.log"
+    _reads_logged(monkeypatch, log)
+
+    def run(n: int, district: Path | None = None) -> dict[str, list[dict[str, str]]]:
+        exports = season.root / f"in-process{n}"
+        consolidate_folder(district or season.setup.district, season.returned,
+                           season.root / f"in-process{n}.xlsx", exports, ledger=season.ledger)
+        tables = {}
+        for p in exports.glob("*.csv"):
+            with open(p, newline="", encoding="utf-8") as fh:
+                tables[p.stem] = list(csv.DictReader(fh))
+        return tables
+
+    before = run(1)
+    assert sorted(_read(log)) == sorted(p.name for p in [*first, rejected])
+    log.unlink()
+    again = run(2)
+    assert _read(log) == []  # nothing changed: every verdict known by its hash
+    for table in ("status", "files", "by_school", "findings", "lines", "district_totals"):
+        assert again[table] == before[table], table
+    assert any(r["file"] == rejected.name and r["code"] == "over-allocation"
+               for r in again["findings"])
+
+    renamed = season.returned / ("copy of " + first[0].name)
+    first[0].rename(renamed)  # same bytes, another name: known, and named as it is now
+    newer = season.send(4, varied_plan(specs[4], 4), file_name(specs[4].school), 5)
+    third = run(3)
+    assert _read(log) == [newer.name]
+    assert {r["file"] for r in third["files"]} >= {renamed.name, newer.name}
+    assert {r["file"] for r in third["findings"]} <= {r["file"] for r in third["files"]}
+    log.unlink()
+
+    cut = cut_budget(season.setup.district, season.root / "district-cut.xlsx", 0.8)
+    run(4, cut)  # another district: every file is checked again
+    assert sorted(_read(log)) == sorted(p.name for p in season.returned.iterdir())

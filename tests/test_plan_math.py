@@ -237,3 +237,27 @@ def test_gnumeric_computes_every_cell_as_python_does(odd_plan) -> None:
                    capture_output=True, timeout=300)
     differ = _compare_every_cell(out, layout, python)
     assert differ == [], "\n".join(differ[:20])
+
+
+def test_sumif_compares_each_line_as_a_spreadsheet_does() -> None:
+    """SUMIF decides each distinct criteria value once; 0.0, 0 and FALSE, "GEN" and "gen",
+    "" and a blank must still be told apart as the spreadsheet does (compare())."""
+    from ssfr_xl.excel_expr import Bool, Num, SumIf, Text, XlError, compare
+
+    class Lines:
+        def __init__(self, rows):
+            self.rows = rows
+
+        def lines(self, _table):
+            return self.rows
+
+    keys = [0.0, False, True, 1.0, "", None, "GEN", "gen", "GEN ", XlError("#N/A"), 0.0,
+            False, "", None]
+    rows = [{"k": k, "v": float(2 ** i)} for i, k in enumerate(keys)]
+    env = Lines(rows)
+    for criterion in (0.0, 1.0, False, True, "GEN", "", "#N/A"):
+        expr = (Bool(criterion) if isinstance(criterion, bool) else
+                Text(criterion) if isinstance(criterion, str) else Num(criterion))
+        got = SumIf("t", "k", expr, "v").compile()(env)
+        want = sum(r["v"] for r in rows if compare(r["k"], criterion) == 0)
+        assert got == want, (criterion, got, want)
