@@ -394,7 +394,7 @@ def _summary(cells: _Cells, inputs: DistrictInputs, result: AllocationResult,
             value, tolerance = excel_round(math.fsum(funds.values())), MONEY
         elif what.startswith("fund of component "):
             code = what.removeprefix("fund of component ")
-            value, tolerance = next(c.fund for c in inputs.policy.components if c.code == code), 0
+            value, tolerance = next(c.fund for c in inputs.policy.components if c.code == code), 0.0
         elif what.startswith("total of component "):
             value, tolerance = totals[what.removeprefix("total of component ")], MONEY
         elif what in figures:
