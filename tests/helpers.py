@@ -1,9 +1,13 @@
 """Helpers for tests that recalculate workbooks in LibreOffice and compare them with the engine.
 
     recalc_and_read(paths, tmp_path)   one soffice run for many files; every sheet's values
+    read_book(path)                    every sheet's values of one recalculated file
     error_cells(rows_by_sheet)         addresses of error values (#DIV/0!, #NAME?, Err:502 ...)
     assert_no_errors(rows_by_sheet)    the same as an assertion with a readable message
     assert_matches_engine(...)         every Allocations amount and fund total, to the cent
+                                       (amounts only: tests/oracle.py compares every computed
+                                       cell, and the differential tests use it)
+    require_ssconvert()                gnumeric's ssconvert, or fail (CI) / skip
 
 Why errors need their own reading: python-calamine is fast but returns '' for an error cell,
 exactly as for an empty one (see tests/test_helpers.py). LibreOffice stores a formula's error as
@@ -148,15 +152,18 @@ def is_error(value: object) -> bool:
         value in ERROR_VALUES or _LIBREOFFICE_ERROR.fullmatch(value) is not None)
 
 
+def errors_by_cell(rows_by_sheet: Mapping[str, Rows]) -> list[tuple[str, str, object]]:
+    """(sheet, A1 address, error value) of every error value."""
+    return [(sheet, cell_address(r, c), value)
+            for sheet, rows in rows_by_sheet.items()
+            for r, row in enumerate(rows, start=1)
+            for c, value in enumerate(row, start=1) if is_error(value)]
+
+
 def error_cells(rows_by_sheet: Mapping[str, Rows]) -> list[str]:
     """Addresses of every error value, as 'Sheet!A1: #DIV/0!'."""
-    found = []
-    for sheet, rows in rows_by_sheet.items():
-        for r, row in enumerate(rows, start=1):
-            for c, value in enumerate(row, start=1):
-                if is_error(value):
-                    found.append(f"{sheet}!{cell_address(r, c)}: {value}")
-    return found
+    return [f"{sheet}!{address}: {value}"
+            for sheet, address, value in errors_by_cell(rows_by_sheet)]
 
 
 def assert_no_errors(rows_by_sheet: Mapping[str, Rows], show: int = 10) -> None:
@@ -221,3 +228,21 @@ def find_label(rows: Rows, label: str, col: int = 1) -> int:
         if col - 1 < len(row) and str(row[col - 1]).startswith(label):
             return r
     raise AssertionError(f"no row labelled {label!r}")
+
+
+
+def require_ssconvert() -> str:
+    """Path of gnumeric's ssconvert; fails with CI set and skips elsewhere when it cannot run
+    (as the conftest's `soffice` fixture does for LibreOffice)."""
+    import pytest
+
+    from ssfr_xl import gnumeric
+
+    reason = gnumeric.missing_tool_reason()
+    if reason is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set but gnumeric cannot run: {reason}", pytrace=False)
+        pytest.skip(reason)
+    path = gnumeric.find_ssconvert()
+    assert path is not None
+    return path

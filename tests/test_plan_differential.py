@@ -46,7 +46,7 @@ from ssfr_xl.layout import SchoolSheets as SS
 from ssfr_xl.libreoffice import recalculate
 from ssfr_xl.reader import ReadProblem, read_workbook
 from ssfr_xl.validate import DistrictRecord, check_plan
-from tests.helpers import CENT_TOLERANCE, read_book
+from tests.helpers import CENT_TOLERANCE, read_book, require_ssconvert
 from tests.mutants import CLASSES, Mutant, Sample, build_sample, make_mutants
 
 pytestmark = pytest.mark.libreoffice
@@ -444,14 +444,7 @@ def test_files_saved_by_libreoffice_check_the_same(run: Run) -> None:
 @pytest.fixture(scope="session")
 def ssconvert() -> str:
     """Path of ssconvert; errors on CI (CI is set) and skips elsewhere when it cannot run."""
-    reason = gnumeric.missing_tool_reason()
-    if reason is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set but gnumeric cannot run: {reason}", pytrace=False)
-        pytest.skip(reason)
-    path = gnumeric.find_ssconvert()
-    assert path is not None
-    return path
+    return require_ssconvert()
 
 
 def test_gnumeric_recalculated_every_class(run: Run, ssconvert: str) -> None:

@@ -4,8 +4,10 @@ file made for the principal who fills it in.
     allocation   every plan's Allocation sheet and Allocation_<FUND> cells equal the engine;
                  manifest.csv; `ssfr-xl build` --schools, --force, --positions
     balances     plans filled with openpyxl, and the same plans typed through LibreOffice,
-                 show per-fund, per-goal, per-group and FTE totals equal to plan_totals()
-                 computed from their input cells; the Start Here status line
+                 recalculated in LibreOffice and in gnumeric, show every formula cell (line
+                 costs, Check, per-fund, per-goal, per-group and FTE totals, Status) equal to
+                 Python's evaluation of their input cells (tests/oracle.py: PlanOracle); the
+                 Start Here status line, the same text in both engines
     errors       no error value anywhere after recalculation (sample district, Pasadena)
     users        protection, input styles, validations, names, panes, print setup, metadata
     golden       the normalised dump of one sample plan equals tests/golden/school_plan.txt
@@ -35,7 +37,7 @@ from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
 from openpyxl.workbook import Workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
-from ssfr_xl import styles
+from ssfr_xl import gnumeric, styles
 from ssfr_xl.cli import cli
 from ssfr_xl.district_book import read_district
 from ssfr_xl.errors import PolicyError
@@ -44,7 +46,6 @@ from ssfr_xl.layout import START_FIELDS, TEMPLATE_VERSION, SchoolLayout, Table, 
 from ssfr_xl.layout import SchoolSheets as SS
 from ssfr_xl.libreoffice import type_into_many
 from ssfr_xl.model import DistrictInputs, Policy
-from ssfr_xl.money import money_sum
 from ssfr_xl.plan import PlanTotals, plan_totals, read_plan_inputs
 from ssfr_xl.policy import PolicyFile, load_policy, parse_policy
 from ssfr_xl.school_book import SchoolPlanSpec, build_school_plan, file_name, plan_specs
@@ -65,10 +66,11 @@ from tests.helpers import (
     SHARED_DATA,
     RecalculatedBook,
     error_cells,
-    find_label,
     read_book,
     recalc_and_read,
+    require_ssconvert,
 )
+from tests.oracle import PlanOracle
 from tests.test_readme import documented, readme_names
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -523,42 +525,11 @@ def live(soffice: str, season: Season, tmp_path_factory: pytest.TempPathFactory)
     return Live(season, cases, dict(zip(empty_ids, books[len(cases):], strict=True)))
 
 
-def balance_mismatches(book: RecalculatedBook, spec: SchoolPlanSpec, grid: Grid,
-                       names: Workbook) -> list[str]:
-    """Summary, goal and FTE cells that differ from Python's totals of the grid's inputs."""
-    layout = SchoolLayout(spec.policy)
-    totals, remaining = python_totals(spec, grid)
-    f, g = layout.funds, layout.goals
-    expected: list[tuple[str, str, str, float, float]] = []  # label, sheet, cell, value, tol
-    for i, fund in enumerate(spec.policy.funds):
-        expected += [
-            (f"allocation {fund.code}", f.sheet, f.cell("allocation", i),
-             spec.fund_allocation(fund.code), CENT_TOLERANCE),
-            (f"planned {fund.code}", f.sheet, f.cell("planned", i),
-             totals.planned_by_fund[fund.code], CENT_TOLERANCE),
-            (f"remaining {fund.code}", f.sheet, f.cell("remaining", i),
-             remaining[fund.code], CENT_TOLERANCE),
-        ]
-    total_row = f.last_row + 1
-    expected.append(("planned, all funds", f.sheet, cell_address(total_row, f.col("planned")),
-                     money_sum(totals.planned_by_fund.values()), CENT_TOLERANCE))
-    for i, goal in enumerate(spec.policy.goals):
-        expected.append((f"goal {goal.code}", g.sheet, g.cell("planned", i),
-                         totals.planned_by_goal[goal.code], CENT_TOLERANCE))
-    for group, amount in totals.by_group.items():
-        row = find_label(book[SS.SUMMARY], group)
-        expected.append((f"group {group}", SS.SUMMARY, cell_address(row, 2), amount,
-                         CENT_TOLERANCE))
-    ((sheet, ref),) = named_cells(names, "Plan_Total_FTE")
-    expected.append(("total FTE", sheet, ref, totals.total_fte, 1e-9))
-    out = []
-    for label, sheet, ref, value, tolerance in expected:
-        got = book.value(sheet, ref)
-        ok = isinstance(got, int | float) and not isinstance(got, bool) and math.isfinite(got) \
-            and abs(got - value) <= tolerance
-        if not ok:
-            out.append(f"{sheet}!{ref} ({label}): spreadsheet {got!r}, Python {value!r}")
-    return out
+def balance_mismatches(book: RecalculatedBook, spec: SchoolPlanSpec, grid: Grid) -> list[str]:
+    """Error values, and formula cells (line costs, Check, per-fund allocation, planned and
+    remaining, totals, groups, FTE, Status, ...) that differ from Python's evaluation of the
+    grid's inputs: the oracle of tests/oracle.py."""
+    return [str(d) for d in PlanOracle(spec, grid).differences(book)]
 
 
 def status_of(book: RecalculatedBook, names: Workbook) -> object:
@@ -576,8 +547,31 @@ CASE_NAMES = ["demo-elementary", "demo-middle", "demo-high", "demo-span", "edge"
 def test_filled_plan_balances_equal_python(live: Live, name: str) -> None:
     case = live.cases[name]
     original = openpyxl.load_workbook(case.filled)  # the inputs, not any cached value
-    mismatches = balance_mismatches(case.books["filled"], case.spec, grid_of(original), original)
+    mismatches = balance_mismatches(case.books["filled"], case.spec, grid_of(original))
     assert not mismatches, "\n".join(mismatches)
+
+
+@pytest.fixture(scope="module")
+def gnumeric_books(live: Live, tmp_path_factory: pytest.TempPathFactory
+                   ) -> dict[str, RecalculatedBook]:
+    """The filled plans recalculated by gnumeric, the second engine (one ssconvert each)."""
+    require_ssconvert()
+    names = list(live.cases)
+    outs = gnumeric.recalculate([live.cases[n].filled for n in names],
+                                tmp_path_factory.mktemp("gnumeric"))
+    return {n: read_book(out) for n, out in zip(names, outs, strict=True)}
+
+
+@pytest.mark.libreoffice
+@pytest.mark.parametrize("name", CASE_NAMES)
+def test_filled_plan_in_gnumeric_equals_python_and_libreoffice(
+        live: Live, gnumeric_books: dict[str, RecalculatedBook], name: str) -> None:
+    case = live.cases[name]
+    original = openpyxl.load_workbook(case.filled)
+    mismatches = balance_mismatches(gnumeric_books[name], case.spec, grid_of(original))
+    assert not mismatches, "\n".join(mismatches)
+    # the same Status text, character for character, in both engines
+    assert status_of(gnumeric_books[name], original) == status_of(case.books["filled"], original)
 
 
 @pytest.mark.libreoffice
@@ -596,7 +590,7 @@ def test_plan_typed_in_libreoffice_keeps_the_values_and_balances(live: Live, nam
             lost.append(f"{sheet}!{address}: typed {typed!r}, saved {got!r}")
     assert not lost, "\n".join(lost)
     assert len(case.edits) > 20
-    mismatches = balance_mismatches(case.books["typed"], case.spec, grid_of(saved), saved)
+    mismatches = balance_mismatches(case.books["typed"], case.spec, grid_of(saved))
     assert not mismatches, "\n".join(mismatches)
 
 
@@ -665,7 +659,7 @@ def test_empty_plan_asks_for_goals_and_balances_at_zero(live: Live) -> None:
         names = openpyxl.load_workbook(live.season.path(school_id))
         assert status_of(book, names) == ("Incomplete: write at least one goal with a strategy "
                                           "and a measure (Goals & Strategies)")
-        assert balance_mismatches(book, spec, grid_of(names), names) == []
+        assert balance_mismatches(book, spec, grid_of(names)) == []
 
 
 @pytest.fixture(scope="module")
@@ -696,7 +690,7 @@ def test_pasadena_plans_have_no_error_values_and_balance(pasadena: tuple[Live, l
     for case in live.cases.values():
         found += [f"{case.name}: {e}" for e in error_cells(case.books["filled"])]
         original = openpyxl.load_workbook(case.filled)
-        found += balance_mismatches(case.books["filled"], case.spec, grid_of(original), original)
+        found += balance_mismatches(case.books["filled"], case.spec, grid_of(original))
     assert not found, "\n".join(found)
     assert len(chosen) >= 3
 
