@@ -634,7 +634,7 @@ def summary_cells(layout: DistrictLayout) -> list[SummaryCell]:
          f'=IFERROR((PERCENTILE({pp},0.95)-PERCENTILE({pp},0.05))/PERCENTILE({pp},0.05),'
          '"n/a")', "0.000"),
         ("Per pupil more from 0% to 100% high-need pupils (slope)",
-         f'=IFERROR(SLOPE({pp},{need}),"n/a")', styles.MONEY),
+         f'=IFERROR(IF(DEVSQ({need})=0,"n/a",SLOPE({pp},{need})),"n/a")', styles.MONEY),
         ("Correlation of per pupil with need share", f'=IFERROR(CORREL({pp},{need}),"n/a")',
          "0.00"),
         ("Transition: shortfall below floors", "=Transition_Protection", styles.MONEY),

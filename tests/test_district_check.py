@@ -201,12 +201,9 @@ def test_values_saved_by_gnumeric_agree_with_the_engine(gnumeric: dict[str, Path
 
 
 @pytest.mark.libreoffice
-@pytest.mark.xfail(strict=True, reason=(
-    "product bug: gnumeric's SLOPE answers 0, not #DIV/0!, when the need share does not vary, "
-    "so the Summary's slope (IFERROR(SLOPE(...),\"n/a\")) shows 0 in gnumeric and n/a in "
-    "LibreOffice and the engine; district_formulas.summary_cells should test the spread "
-    "first, e.g. IF(DEVSQ(need)=0,\"n/a\",SLOPE(...)). Remove this mark once it does."))
 def test_an_undefined_slope_is_n_a_in_both_engines(soffice: str, tmp_path: Path) -> None:
+    """gnumeric's SLOPE answers 0, not #DIV/0!, when the need share does not vary: the
+    Summary tests the spread first (DEVSQ), so both engines show n/a, as the engine does."""
     from ssfr_xl import gnumeric as gnumeric_
     from ssfr_xl.libreoffice import recalculate
 
