@@ -2266,6 +2266,30 @@ def _die_with_parent() -> None:
         pass
 
 
+def _hooked_read(hook: Callable[[Path], None] | None, path: Path, limits: Limits,
+                 sheets: Collection[str] | None) -> Result:
+    if hook is not None:
+        hook(path)
+    return read_workbook(path, limits, sheets)
+
+
+def _attempt(limits: Limits, step: Callable[..., object], *args: object
+             ) -> tuple[object, bool]:
+    """What one step of a worker gives for a file, and whether the worker must retire: a
+    ReadProblem raised is the result; running out of memory or any other failure is a
+    problem with that file, never the end of the others."""
+    try:
+        return step(*args), False
+    except ReadProblem as p:
+        return p, False
+    except MemoryError:
+        return _memory_problem(limits), True
+    except BaseException as e:  # noqa: B036 - one file never stops the others
+        if isinstance(e, SystemExit | KeyboardInterrupt):
+            raise
+        return _unexpected_problem(e), False
+
+
 def _worker_main(conn, limits: Limits, sheets: Collection[str] | None, err_fd: int,
                  inherited: list, hook: Callable[[Path], None] | None,
                  then: Callable[[Path, Result], object] | None = None) -> None:
@@ -2295,29 +2319,9 @@ def _worker_main(conn, limits: Limits, sheets: Collection[str] | None, err_fd: i
             return
         index, path = task
         os.ftruncate(err_fd, 0)
-        retire = False
-        result: Result
-        try:
-            if hook is not None:
-                hook(path)
-            result = read_workbook(path, limits, sheets)
-        except ReadProblem as p:
-            result = p
-        except MemoryError:
-            result, retire = _memory_problem(limits), True
-        except BaseException as e:  # noqa: B036 - one file never stops the others
-            if isinstance(e, SystemExit | KeyboardInterrupt):
-                raise
-            result = _unexpected_problem(e)
-        try:
-            if then is not None and not retire:
-                result = then(path, result)
-        except MemoryError:
-            result, retire = _memory_problem(limits), True
-        except BaseException as e:  # noqa: B036 - one file never stops the others
-            if isinstance(e, SystemExit | KeyboardInterrupt):
-                raise
-            result = _unexpected_problem(e)
+        result, retire = _attempt(limits, _hooked_read, hook, path, limits, sheets)
+        if then is not None and not retire:
+            result, retire = _attempt(limits, then, path, result)
         try:
             conn.send((index, result, retire))
         except MemoryError:
