@@ -230,6 +230,10 @@ def test_refuses_an_out_that_is_a_file_an_input_or_a_plan_folder(season, tmp_pat
     done = run(district, "--out", other)
     assert done.exit_code == 2 and "not a site ssfr-xl published" in done.output
     assert (other / "notes.txt").read_text() == "keep me"
+    (other / ".ssfr-xl-site").write_text("planted")  # a marker alone is not a site
+    done = run(district, "--out", other)
+    assert done.exit_code == 2 and "not a site ssfr-xl published" in done.output
+    assert (other / "notes.txt").read_text() == "keep me"
     done = run(district, "--out", tmp_path / "x", "--lang", "en,fr")
     assert done.exit_code == 2 and "en, es" in done.output
     done = run(district, "--out", tmp_path / "x", "--ledger", season.ledger, "--totals",

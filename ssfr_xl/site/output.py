@@ -10,6 +10,7 @@ one of the district's schools, or a folder the totals workbook lists files of).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable
@@ -20,6 +21,30 @@ from ..exports import OutputPlaceError, _inside, line_text, require_folder, same
 
 #: The file that marks a folder as a site ssfr-xl published (so it may be replaced).
 MARKER = ".ssfr-xl-site"
+
+
+#: What a published site holds at its top (a page left from an earlier build is replaced
+#: too); anything else in the folder, a spreadsheet or notes, is someone's file.
+_SITE_FILES = frozenset({MARKER})
+_SITE_SUFFIXES = frozenset({".html", ".css", ".js", ".csv", ".svg", ".png"})
+_SITE_FOLDERS = frozenset({"assets", "data"})
+_LANGUAGE_FOLDER = re.compile(r"[a-z]{2,3}(?:_[A-Z]{2})?")
+
+
+def is_earlier_site(folder: Path) -> bool:
+    """Whether a folder holds only a site ssfr-xl published (its marker, its pages and
+    folders): a marker alone does not make a folder of other files replaceable."""
+    if not (folder / MARKER).is_file():
+        return False
+    for entry in os.scandir(folder):
+        if entry.is_symlink():
+            return False
+        if entry.is_dir():
+            if entry.name not in _SITE_FOLDERS and not _LANGUAGE_FOLDER.fullmatch(entry.name):
+                return False
+        elif entry.name not in _SITE_FILES and Path(entry.name).suffix not in _SITE_SUFFIXES:
+            return False
+    return True
 
 
 def check_out(out: Path, inputs: Iterable[tuple[str, Path]], plan_names: set[str]) -> None:
@@ -44,7 +69,7 @@ def check_out(out: Path, inputs: Iterable[tuple[str, Path]], plan_names: set[str
                 f"--out {line_text(out)} is inside {line_text(folder)}, which holds the school "
                 f"plan {line_text(found[0])}: outputs never go in the folder of returned plans "
                 "(they would be read as plans next time). Choose a place outside it.")
-    if out.is_dir() and not (out / MARKER).is_file() and any(out.iterdir()):
+    if out.is_dir() and any(out.iterdir()) and not is_earlier_site(out):
         raise OutputPlaceError(f"--out {line_text(out)} is a folder with files that are not a "
                                "site ssfr-xl published: publishing replaces the whole folder. "
                                "Give a new or empty folder.")
