@@ -11,7 +11,7 @@ inputs is what the workbook shows.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from openpyxl.utils.cell import coordinate_from_string
@@ -23,6 +23,7 @@ from .layout import SchoolSheets as SS
 from .model import Finding
 from .money import format_money
 from .plan import LIST_TABLES, Lists, file_lists, file_names, record_lists
+from .reader import escaped_texts
 
 #: Sheets whose every non-empty cell must be the template's or an input.
 LINE_SHEETS = (SS.STAFFING, SS.SERVICES, SS.OTHER, SS.GOALS, SS.SUMMARY)
@@ -58,6 +59,8 @@ class PlanTemplate:
     cells: dict[str, frozenset[str]]  # LINE_SHEETS: addresses the template fills
     inputs: dict[str, frozenset[str]]  # sheet -> addresses of input cells
     names: dict[str, str]  # workbook-scoped defined name -> normalised target
+    # sheet -> its formulas as a file stores them (cells, texts), for FormulaTexts.spelled_as
+    stored: dict[str, tuple[bytes, bytes]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, wb, layout: SchoolLayout) -> PlanTemplate:
@@ -81,7 +84,8 @@ class PlanTemplate:
 
             inputs.setdefault(SS.START, set()).add(START_FIELDS.cell(f))
         names = {name: _ref(dn.attr_text) for name, dn in wb.defined_names.items()}
-        return cls(formulas, cells, {k: frozenset(v) for k, v in inputs.items()}, names)
+        stored = {sheet: escaped_texts(texts) for sheet, texts in formulas.items()}
+        return cls(formulas, cells, {k: frozenset(v) for k, v in inputs.items()}, names, stored)
 
 
 def _coord_key(coord: str) -> tuple[int, str]:
@@ -142,6 +146,10 @@ def check_formulas(raw, template: PlanTemplate, f: Findings) -> None:
         if present is None:
             continue
         given = texts.get(sheet, {}) if texts is not None else None
+        spelled_as = getattr(given, "spelled_as", None)
+        if spelled_as is not None and present == expected.keys() and \
+                spelled_as(*template.stored[sheet]):
+            continue  # the usual case: the very formulas written, byte for byte
         missing = sorted((c for c in expected if c not in present), key=_coord_key)
         if missing:
             f.error("formula-overwritten", sheet, missing[0],

@@ -72,7 +72,7 @@ import time
 import zipfile
 import zlib
 from collections import deque
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from multiprocessing import connection as mp_connection
 from multiprocessing import get_context
@@ -170,7 +170,7 @@ class RawWorkbook:
     # XML-unescaped; shared formulas expanded to each cell (relative references moved, as
     # Excel does); an array formula's or data table's text on its anchor only (a data table
     # as Excel shows it, without braces: "TABLE(A1,B1)", "TABLE(A1,)", "TABLE(,B1)")
-    formula_text: dict[str, dict[str, str]] = field(default_factory=dict)
+    formula_text: dict[str, Mapping[str, str]] = field(default_factory=dict)
     # requested worksheets: anchor cell -> the range ("D7:D20") its array formula or data table
     # covers (every cell of it is in formulas)
     array_ranges: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -717,6 +717,10 @@ class _Inspection:
     errors: dict[str, dict[str, str]] = field(default_factory=dict)
     parts: dict[str, bytes] = field(default_factory=dict)  # for python-calamine
     string_index: dict[str, tuple[int, str]] = field(default_factory=dict)  # sheet -> top
+    # sheet parts the fast path found plain: no date cells (t="d"), and no text without
+    # xml:space="preserve" that starts or ends with a space (python-calamine would trim it)
+    no_dates: set[str] = field(default_factory=set)
+    spaces_kept: set[str] = field(default_factory=set)
 
 
 _WORKBOOK_READ = frozenset({"sheets", "sheet", "definedNames", "definedName", "calcPr",
@@ -989,12 +993,75 @@ class _SheetFacts:
     """What a worksheet part says besides its values."""
 
     formulas: set[str] = field(default_factory=set)  # formula_text keys + array-covered cells
-    formula_text: dict[str, str] = field(default_factory=dict)
+    formula_text: Mapping[str, str] = field(default_factory=dict)
     array_ranges: dict[str, str] = field(default_factory=dict)  # anchor -> "D7:D20"
     merged: list[str] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
     # the highest shared-string number a cell of the sheet uses, and that cell
     string_index: tuple[int, str] = (-1, "")
+    # hints for read_workbook, not facts of the sheet (the paths may differ in them)
+    no_dates: bool = field(default=False, compare=False)  # no cell of type d (False: unknown)
+    spaces_kept: bool = field(default=False, compare=False)  # no text trimmed (False: unknown)
+
+
+class FormulaTexts(Mapping[str, str]):
+    """A sheet's formula texts as the fast path found them: XML-unescaped on first use.
+
+    The usual returned plan holds exactly the template's formulas; `spelled_as` tells so by
+    comparing the bytes as stored with the template's, without unescaping or splitting
+    thousands of cells. Read as a mapping (cell -> text) it is the same as a dict.
+    Only made when every "&" in the texts starts one of XML's five named references, so
+    unescaping cannot fail.
+    """
+
+    __slots__ = ("_coords", "_raw", "_texts")
+
+    def __init__(self, coords: bytes, raw: bytes):
+        self._coords, self._raw = coords, raw  # "\x00"-joined, in the order of the sheet
+        self._texts: dict[str, str] | None = None
+
+    def spelled_as(self, coords: bytes, escaped: bytes) -> bool:
+        """Whether the cells, in this order, hold these texts (joined by NUL, with &, < and >
+        written as &amp;, &lt; and &gt;; quotes may be written either way in the file)."""
+        if self._coords != coords:
+            return False
+        if self._raw == escaped:
+            return True
+        if b"&quot;" not in self._raw and b"&apos;" not in self._raw:
+            return False
+        return self._raw.replace(b"&quot;", b'"').replace(b"&apos;", b"'") == escaped
+
+    def _all(self) -> dict[str, str]:
+        if self._texts is None:
+            text = _unescape(self._raw) if b"&" in self._raw else self._raw
+            assert text is not None  # only made when unescaping cannot fail
+            coords = self._coords.decode("ascii").split("\x00") if self._coords else []
+            texts = text.decode("utf-8").split("\x00") if self._coords else []
+            self._texts = dict(zip(coords, texts, strict=True))
+        return self._texts
+
+    def __getitem__(self, cell: str) -> str:
+        return self._all()[cell]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __reduce__(self):
+        return (FormulaTexts, (self._coords, self._raw))
+
+    def __repr__(self) -> str:
+        return f"FormulaTexts({self._all()!r})"
+
+
+def escaped_texts(texts: Mapping[str, str]) -> tuple[bytes, bytes]:
+    """(cells, texts) as FormulaTexts.spelled_as takes them, for formulas as written."""
+    coords = "\x00".join(texts).encode("ascii")
+    raw = "\x00".join(texts.values()).replace("&", "&amp;").replace("<", "&lt;") \
+        .replace(">", "&gt;").encode("utf-8")
+    return coords, raw
 
 
 #: Cell types python-calamine reads (t="d" is refused in read_workbook, naming the sheet).
@@ -1579,6 +1646,7 @@ _ATTR = re.compile(rb'([^\s="\'<>/&]+)="([^"]*)"')
 _ENTITY = re.compile(rb"&(?:(amp|lt|gt|quot|apos)|#([0-9]{1,7})|#x([0-9A-Fa-f]{1,6}));")
 _OTHER_REFERENCE = re.compile(rb"&(?!(?:amp|lt|gt|quot|apos);)")
 _NAMED_ENTITIES = {b"amp": b"&", b"lt": b"<", b"gt": b">", b"quot": b'"', b"apos": b"'"}
+_BARE_INLINE = re.compile(rb"<t>([^<]*+)</t>")
 _FAST_MAX = 8 * MB  # larger sheets are not held whole: the streaming path reads them
 
 
@@ -1705,11 +1773,14 @@ def _scan_fast(buf: bytes, limits: Limits) -> _SheetFacts | None:
         return None  # a row left open: expat says how the XML is broken
     # every occurrence of the words must be a canonical tag (a note that says "dimension"
     # only costs the slow path); "mergeCells" is the container, not a range
-    dimensions = _CANON_DIMENSION.findall(buf)
-    if len(dimensions) != buf.count(b"dimension"):
+    # (inside sheetData, which holds nothing but canonical cells and rows, the words can
+    # only be text)
+    outside = buf[:opened] + b"<" + buf[closed:]
+    dimensions = _CANON_DIMENSION.findall(outside)
+    if len(dimensions) != outside.count(b"dimension"):
         return None
-    merges = _CANON_MERGE.findall(buf) if b"mergeCell" in buf else []
-    if len(merges) != buf.count(b"mergeCell") - buf.count(b"mergeCells"):
+    merges = _CANON_MERGE.findall(outside) if b"mergeCell" in outside else []
+    if len(merges) != outside.count(b"mergeCell") - outside.count(b"mergeCells"):
         return None
     for ref in dimensions:
         _check_range(ref.decode("ascii", "replace"), "declared size", limits)
@@ -1766,19 +1837,18 @@ def _scan_fast(buf: bytes, limits: Limits) -> _SheetFacts | None:
     formula_cells = _FORMULA_CELL.findall(body) if formula_tags else []
     if len(formula_cells) != formula_tags:
         return None
-    texts: dict[str, str] = {}
     special: list[tuple[str, dict[str, str]]] = []
+    raw = coords = b""
     if formula_cells:
         raw = b"\x00".join(map(itemgetter(2), formula_cells))
         if b"\r" in raw or len(raw.translate(None, _CONTROLS)) != len(raw) - len(formula_cells) + 1:
             return None  # expat normalises line ends and refuses control characters
-        if b"&" in raw:
-            unescaped = _unescape(raw)
+        if b"&" in raw and _OTHER_REFERENCE.search(raw) is not None:
+            unescaped = _unescape(raw)  # numeric references: unescaped (and checked) now
             if unescaped is None:
                 return None
-            raw = unescaped
-        coords = b"\x00".join(map(itemgetter(0), formula_cells)).decode("ascii")
-        texts = dict(zip(coords.split("\x00"), raw.decode("utf-8").split("\x00"), strict=True))
+            raw = unescaped.replace(b"&", b"&amp;").replace(b"<", b"&lt;")
+        coords = b"\x00".join(map(itemgetter(0), formula_cells))
         if any(b' t="' in tag for tag in set(map(itemgetter(1), formula_cells))):
             for coord, tag, _ in formula_cells:
                 if b' t="' in tag:
@@ -1786,9 +1856,20 @@ def _scan_fast(buf: bytes, limits: Limits) -> _SheetFacts | None:
                     if attrs is None:
                         return None
                     special.append((coord.decode(), attrs))
-    facts.formula_text, facts.formulas, facts.array_ranges = _resolve_formulas(
-        texts, special, limits)
+    texts = FormulaTexts(coords, raw)
+    if special:
+        facts.formula_text, facts.formulas, facts.array_ranges = _resolve_formulas(
+            dict(texts), special, limits)
+    else:  # the usual case: texts stay as stored until someone reads them
+        facts.formula_text = texts
+        facts.formulas = set(coords.decode("ascii").split("\x00")) if coords else set()
     facts.merged = [m.decode("ascii", "replace").replace("$", "").upper() for m in merges]
+    facts.no_dates = b' t="d"' not in body
+    # every text of the sheet is in a canonical <is>: python-calamine trims the ends of those
+    # not marked xml:space="preserve"; bytes at 128 and above may be Unicode spaces
+    facts.spaces_kept = b"<t" not in outside and not any(
+        t[0] <= 32 or t[0] >= 128 or t[-1] <= 32 or t[-1] >= 128
+        for t in _BARE_INLINE.findall(body) if t)
     return facts
 
 
@@ -2050,7 +2131,7 @@ _BARE_TEXT = re.compile(rb"<((?:[A-Za-z_][\w.\-]*:)?t)(?=[\s>/])(?![^>]*xml:spac
 _DATE_CELL = re.compile(rb'<(?:[A-Za-z_][\w.\-]*:)?c\s[^>]*?\bt\s*=\s*["\']d["\']')
 
 
-def _for_calamine(name: str, data: bytes) -> bytes | None:
+def _for_calamine(name: str, data: bytes, spaces_kept: bool = False) -> bytes | None:
     """A checked part as python-calamine gets it, so that it reads what spreadsheets show.
 
     - Texts keep the spaces and line breaks at their ends, as LibreOffice and gnumeric do:
@@ -2062,17 +2143,18 @@ def _for_calamine(name: str, data: bytes) -> bytes | None:
     low = name.lower()
     if low.endswith("styles.xml"):
         return None
-    if low.endswith(".xml") and (low.startswith(_WORKSHEET_DIRS) or low == _SHARED_STRINGS):
+    if low.endswith(".xml") and (low.startswith(_WORKSHEET_DIRS) or low == _SHARED_STRINGS) \
+            and not spaces_kept:
         return _BARE_TEXT.sub(rb'<\1 xml:space="preserve"', data)
     return data
 
 
-def _stored_zip(parts: dict[str, bytes]) -> bytes:
+def _stored_zip(parts: dict[str, bytes], spaces_kept: Collection[str] = ()) -> bytes:
     """An uncompressed zip of checked parts: all python-calamine ever sees of a file."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
         for name, data in parts.items():
-            kept = _for_calamine(name, data)
+            kept = _for_calamine(name, data, name in spaces_kept)
             if kept is not None:
                 z.writestr(name, kept)
     return out.getvalue()
@@ -2119,9 +2201,13 @@ def _scan_sheet(pkg: _Package, part: str, names: list[str], found: _Inspection,
                         f"({expat.ErrorString(e.code)}, line {e.lineno}).") from None
     for n in names or [label]:
         found.string_index[n] = facts.string_index
+    if facts.no_dates:
+        found.no_dates.add(part)
+    if facts.spaces_kept:
+        found.spaces_kept.add(part)
     for n in collect_for:
         found.formulas[n] = set(facts.formulas)
-        found.formula_text[n] = dict(facts.formula_text)
+        found.formula_text[n] = facts.formula_text  # never changed once read
         found.array_ranges[n] = dict(facts.array_ranges)
         found.merged[n] = list(facts.merged)
         found.errors[n] = dict(facts.errors)
@@ -2153,7 +2239,7 @@ def read_workbook(path: Path, limits: Limits = Limits(),
     values: dict[str, list[list[object]]] = {}
     for s in wanted:
         part = found.parts.get(s.part or "")
-        if part is not None and _DATE_CELL.search(part):
+        if part is not None and s.part not in found.no_dates and _DATE_CELL.search(part):
             raise ReadProblem(
                 "unexpected-markup",
                 f"Sheet {s.name} stores a date as text in ISO form (a cell of type d), which "
@@ -2162,7 +2248,8 @@ def read_workbook(path: Path, limits: Limits = Limits(),
     try:
         if wanted:
             # never the file as received: only the parts checked above, stored uncompressed
-            book = CalamineWorkbook.from_filelike(io.BytesIO(_stored_zip(found.parts)))
+            stored = _stored_zip(found.parts, found.spaces_kept)
+            book = CalamineWorkbook.from_filelike(io.BytesIO(stored))
             present = set(book.sheet_names)
             for s in wanted:
                 if s.name in present:
