@@ -71,7 +71,7 @@ import struct
 import time
 import zipfile
 import zlib
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from multiprocessing import connection as mp_connection
@@ -1647,6 +1647,8 @@ _ENTITY = re.compile(rb"&(?:(amp|lt|gt|quot|apos)|#([0-9]{1,7})|#x([0-9A-Fa-f]{1
 _OTHER_REFERENCE = re.compile(rb"&(?!(?:amp|lt|gt|quot|apos);)")
 _NAMED_ENTITIES = {b"amp": b"&", b"lt": b"<", b"gt": b">", b"quot": b'"', b"apos": b"'"}
 _BARE_INLINE = re.compile(rb"<t>([^<]*+)</t>")
+_TYPE_VALUE = re.compile(rb'<c r="[A-Z]{1,3}[1-9][0-9]{0,6}"' + _NOT_T + rb' t="([^"]*+)"')
+_KNOWN_TYPES = frozenset({b"n", b"s", b"str", b"b", b"e", b"inlineStr", b"d"})
 _FAST_MAX = 8 * MB  # larger sheets are not held whole: the streaming path reads them
 
 
@@ -1731,10 +1733,8 @@ def _scan_fast(buf: bytes, limits: Limits) -> _SheetFacts | None:
     rest of the XML is well-formed is left to python-calamine, which reports it. Each pass
     over the bytes costs about 0.2 ms a plan, so there are few.
     """
-    if b"<!" in buf or b"\x00" in buf or _PREFIXED_CELL.search(buf):
-        return None  # comments, CDATA, declarations; NUL, which expat refuses
-    if not _plain_namespaces(buf, b"worksheet"):
-        return None
+    if b"\x00" in buf:
+        return None  # NUL, which expat refuses
     opened = buf.find(b"<sheetData")
     closed = buf.rfind(b"</sheetData>")
     if opened < 0 or b"sheetData" in buf[:opened] or b"sheetData" in buf[max(closed, opened) + 12:]:
@@ -1747,6 +1747,14 @@ def _scan_fast(buf: bytes, limits: Limits) -> _SheetFacts | None:
         if not buf.startswith(b"<sheetData>", opened):
             return None
         body = buf[opened + len(b"<sheetData>"):closed]
+    # Outside sheetData, anything unusual sends the sheet to expat. Inside, the checks
+    # below leave nothing but canonical cells and row tags, where these can only be text;
+    # only a namespace declaration (xmlns as a cell's attribute) is looked for there too.
+    outside = buf[:opened] + b"<" + buf[closed:]
+    if b"<!" in outside or _PREFIXED_CELL.search(outside) or b"xmlns" in body:
+        return None  # comments, CDATA, declarations; prefixed elements
+    if not _plain_namespaces(outside, b"worksheet"):
+        return None
     if b"AlternateContent" in buf[:opened]:
         return None  # the general path says whether it wraps the cells
 
@@ -1775,7 +1783,6 @@ def _scan_fast(buf: bytes, limits: Limits) -> _SheetFacts | None:
     # only costs the slow path); "mergeCells" is the container, not a range
     # (inside sheetData, which holds nothing but canonical cells and rows, the words can
     # only be text)
-    outside = buf[:opened] + b"<" + buf[closed:]
     dimensions = _CANON_DIMENSION.findall(outside)
     if len(dimensions) != outside.count(b"dimension"):
         return None
@@ -1801,21 +1808,25 @@ def _scan_fast(buf: bytes, limits: Limits) -> _SheetFacts | None:
                 once.add(ref)
     # inline text only in cells of inline text, which hold no <v> (python-calamine reads the
     # <is> of any cell, Excel the <v> of one of shared text)
-    inline = _INLINE_CELL.findall(body)
-    if inline or b"inlineStr" in body:
+    # the value of every cell's t= (its first, as python-calamine and the patterns below
+    # read it): which of the exact patterns below must look
+    types = Counter(_TYPE_VALUE.findall(body))
+    inline = _INLINE_CELL.findall(body) if b"<is>" in body else []
+    if inline or b"inlineStr" in types:
         if len(inline) != body.count(b"<is>") \
                 or b"\x00".join(inline).count(b' t="inlineStr"') != len(inline) \
                 or _INLINE_VALUE.search(body):
             return None
-    if b' t="' in body:
+    if not types.keys() <= _KNOWN_TYPES:
         odd = _ODD_TYPE.search(body)
         if odd is not None:
             raise _Unusual("unexpected-markup", odd[1].decode(),
                            _type_problem(odd[2].decode("utf-8", "replace")))
-    used = _STRING_CELL.findall(body) if b' t="s"' in body else []
+        return None  # text or an attribute that looks like a type could hide one: expat reads
+    used = _STRING_CELL.findall(body) if b"s" in types else []
     # the usual case, cheaply: every <v> a plain number, every text number plain, no cells
     # of true/false or error values; else the pattern that finds the first odd value
-    if b' t="b"' in body or b' t="e"' in body or len(used) != body.count(b' t="s"') \
+    if b"b" in types or b"e" in types or len(used) != types[b"s"] \
             or any(n[:1] == b"0" and n != b"0" for _, n in used) \
             or not _PLAIN_VALUES.fullmatch(b"<".join(_V_TEXT.findall(body))):
         bad = _BAD_VALUE.search(body)
@@ -1827,7 +1838,7 @@ def _scan_fast(buf: bytes, limits: Limits) -> _SheetFacts | None:
         numbers = [int(n) for _, n in used]
         top = max(range(len(numbers)), key=numbers.__getitem__)
         facts.string_index = (numbers[top], used[top][0].decode())
-    if b' t="e"' in body:
+    if b"e" in types:
         errors = _ERROR_CELL.findall(body)
         if len(errors) != buf.count(b' t="e"') or any(b"&" in text for _, text in errors):
             return None
@@ -1864,11 +1875,12 @@ def _scan_fast(buf: bytes, limits: Limits) -> _SheetFacts | None:
         facts.formula_text = texts
         facts.formulas = set(coords.decode("ascii").split("\x00")) if coords else set()
     facts.merged = [m.decode("ascii", "replace").replace("$", "").upper() for m in merges]
-    facts.no_dates = b' t="d"' not in body
+    facts.no_dates = b"d" not in types
     # every text of the sheet is in a canonical <is>: python-calamine trims the ends of those
-    # not marked xml:space="preserve"; bytes at 128 and above may be Unicode spaces
+    # not marked xml:space="preserve"; bytes at 128 and above may be Unicode spaces, and a
+    # reference (&#10;) may be a line break
     facts.spaces_kept = b"<t" not in outside and not any(
-        t[0] <= 32 or t[0] >= 128 or t[-1] <= 32 or t[-1] >= 128
+        t[0] <= 32 or t[0] >= 128 or t[-1] <= 32 or t[-1] >= 128 or b"&" in t
         for t in _BARE_INLINE.findall(body) if t)
     return facts
 
