@@ -614,8 +614,8 @@ def test_phonetic_and_rich_text_read_as_excel_shows_them(plan, tmp_path):
     fund, blank = STAFF.cell("fund", 0), build_plan(tmp_path / "blank.xlsx")
     for stored, shown_as in ((b"GEN&#10;", "GEN\n"), (b"&#32;GEN", " GEN"), (b"GEN&#x9;", "GEN\t"),
                              (b"G&amp;N", "G&N")):
-        broken = staffing_with(blank, tmp_path / "ref.xlsx", {
-            fund: b'<c r="' + fund.encode() + b'" t="inlineStr"><is><t>' + stored + b"</t></is></c>"})
+        cell = b'<c r="' + fund.encode() + b'" t="inlineStr"><is><t>' + stored + b"</t></is></c>"
+        broken = staffing_with(blank, tmp_path / "ref.xlsx", {fund: cell})
         for raw in (read_workbook(broken), *(r for _, r in read_many([broken], workers=1))):
             assert value(raw.values[SS.STAFFING], fund) == shown_as, stored
     for where, make in (("shared", lambda xml: with_shared_strings(
