@@ -384,6 +384,53 @@ def status_command(ledger_path: Path) -> None:
         raise _fail(e) from e
 
 
+@cli.command("trueup")
+@click.argument("district_xlsx", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--counts", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The fall (actual) counts as a roster CSV (templates/roster.csv columns).")
+@click.option("--cde", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Or: CDE's CUPC workbook of the fall census.")
+@click.option("--district", "district_code", metavar="CODE",
+              help="With --cde: the 5-digit district code (default: the district workbook's).")
+@click.option("--policy", "policy_path",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Policy TOML whose [trueup] section gives the rules (default: the shipped "
+                   "templates/policy.toml).")
+@click.option("--out", "out_xlsx", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The true-up workbook to write.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the true-up table (a row per school and fund) as CSV.")
+def trueup_command(district_xlsx: Path, counts: Path | None, cde: Path | None,
+                   district_code: str | None, policy_path: Path | None, out_xlsx: Path,
+                   csv_path: Path | None) -> None:
+    """Recompute every school's allocation on the fall counts with the adopted rates, and
+    give each school's adjustment per fund, with the rule applied and the reason.
+
+    The base rate is the one adopted in spring unless the policy's [trueup] section says
+    resolve_base = true; its hold_harmless, no_reduction_below and max_clawback (per fund in
+    [trueup.fund.<CODE>]) turn each change into an adjustment. Schools missing from the counts
+    keep their spring allocation; schools new in the counts are listed.
+
+    \b
+    Examples:
+      ssfr-xl trueup district.xlsx --counts october.csv --out trueup.xlsx --csv trueup.csv
+      ssfr-xl trueup pasadena.xlsx --cde cupc2425-k12.xlsx --out trueup.xlsx
+    """
+    from .trueup_book import trueup_district
+
+    if (counts is None) == (cde is None):
+        raise click.UsageError("Give one of --counts CSV or --cde CUPC.xlsx (the fall counts).")
+    if district_code and cde is None:
+        raise click.UsageError("--district goes with --cde.")
+    try:
+        summary = trueup_district(district_xlsx, out_xlsx, counts=counts, cde=cde,
+                                  district_code=district_code, policy_path=policy_path,
+                                  csv_path=csv_path, progress=progress)
+    except SsfrError as e:
+        raise _fail(e) from e
+    click.echo(summary)
+
+
 @cli.command("publish")
 @click.argument("district_xlsx", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
