@@ -50,6 +50,7 @@ class Amendment:
     number: int
     source: str  # the true-up file's name
     changes: tuple[FundChange, ...]
+    kept_from: str = ""  # the returned plan whose lines the amended plan keeps
 
     def adjustment(self, fund: str) -> float:
         """The adjustment to one fund (0 for a fund the true-up does not name)."""

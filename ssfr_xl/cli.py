@@ -258,24 +258,49 @@ def allocate_command(district_xlsx: Path, csv_path: Path | None) -> None:
 @click.option("--force", is_flag=True, help="Replace plan files that already exist.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Processes to use (default: one per core).")
+@click.option("--amend", "amend", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Write amended plans from this true-up workbook or CSV (ssfr-xl trueup): "
+                   "the new allocation, the principal's lines kept (needs --returned).")
+@click.option("--returned", "returned_dir",
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="With --amend: the folder of returned plans whose lines are kept.")
 def build_command(district_xlsx: Path, out_dir: Path, school_ids: tuple[str, ...],
-                  positions_csv: Path | None, force: bool, workers: int | None) -> None:
+                  positions_csv: Path | None, force: bool, workers: int | None,
+                  amend: Path | None, returned_dir: Path | None) -> None:
     """Make one plan workbook per school, plus OUT/manifest.csv.
 
-    Allocations come from the engine reading the district workbook's inputs.
+    Allocations come from the engine reading the district workbook's inputs. With --amend
+    and --returned: one amended plan per school of the true-up file, with its new allocation
+    (spring + the true-up adjustment, and why), the lines of its plan of record in the
+    returned folder kept, and the amendment number and reason in its metadata; validate and
+    consolidate take the same --amend file.
 
     \b
     Examples:
       ssfr-xl build district.xlsx --out plans/
       ssfr-xl build district.xlsx --out plans/ --schools 01999996000013 --force
+      ssfr-xl build district.xlsx --amend trueup.xlsx --returned returned/ --out amended/
     """
     from .season import build_plans
 
     ids = tuple(part.strip() for s in school_ids for part in s.split(",") if part.strip())
+    if (amend is None) != (returned_dir is None):
+        raise click.UsageError("--amend and --returned go together: the true-up file and "
+                               "the folder of returned plans whose lines are kept.")
+    if amend is not None and positions_csv is not None:
+        raise click.UsageError("--positions is for new plans; amended plans keep the "
+                               "principal's own lines.")
     try:
-        summary = build_plans(district_xlsx, out_dir, school_ids=ids,
-                              positions_csv=positions_csv, force=force, workers=workers,
-                              progress=progress)
+        if amend is not None:
+            from .amend_book import build_amended_plans
+
+            summary = build_amended_plans(district_xlsx, amend, returned_dir, out_dir,
+                                          school_ids=ids, force=force, workers=workers,
+                                          progress=progress)
+        else:
+            summary = build_plans(district_xlsx, out_dir, school_ids=ids,
+                                  positions_csv=positions_csv, force=force, workers=workers,
+                                  progress=progress)
     except SsfrError as e:
         raise _fail(e) from e
     click.echo(summary)
@@ -293,8 +318,12 @@ def build_command(district_xlsx: Path, out_dir: Path, school_ids: tuple[str, ...
               help="Also write one feedback workbook per school, listing its findings.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Processes to read files with (default: one per core).")
+@click.option("--amend", "amend", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The true-up workbook or CSV (ssfr-xl trueup): amended allocations are the "
+                   "allocations of record.")
 def validate_command(paths: tuple[Path, ...], district_xlsx: Path, fmt: str,
-                     feedback_dir: Path | None, workers: int | None) -> None:
+                     feedback_dir: Path | None, workers: int | None,
+                     amend: Path | None) -> None:
     """Check returned school plans and report every problem as a finding.
 
     Exit code 0 when no file has an error (warnings allowed), 1 when any does.
@@ -308,7 +337,7 @@ def validate_command(paths: tuple[Path, ...], district_xlsx: Path, fmt: str,
 
     try:
         checks, output = validate_files(paths, district_xlsx, fmt, feedback_dir,
-                                                 workers=workers, progress=progress)
+                                        workers=workers, progress=progress, amend=amend)
     except SsfrError as e:
         raise _fail(e) from e
     click.echo(output, nl=not output.endswith("\n"))
@@ -333,9 +362,13 @@ def validate_command(paths: tuple[Path, ...], district_xlsx: Path, fmt: str,
                    "that orders the versions instead of when the ledger first saw them.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Processes to read files with (default: one per core).")
+@click.option("--amend", "amend", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The true-up workbook or CSV (ssfr-xl trueup): amended allocations are the "
+                   "schools' allocations of record.")
 def consolidate_command(district_xlsx: Path, returned_dir: Path, totals_xlsx: Path,
                         exports_dir: Path | None, ledger_path: Path | None,
-                        received_csv: Path | None, workers: int | None) -> None:
+                        received_csv: Path | None, workers: int | None,
+                        amend: Path | None) -> None:
     """Check every returned plan and roll accepted plans into district totals.
 
     Returned files are never modified. Outputs never go inside RETURNED_DIR and all appear
@@ -356,7 +389,8 @@ def consolidate_command(district_xlsx: Path, returned_dir: Path, totals_xlsx: Pa
     try:
         summary, clean = consolidate_folder(district_xlsx, returned_dir, totals_xlsx,
                                             exports_dir, ledger_path, workers=workers,
-                                            progress=progress, received=received_csv)
+                                            progress=progress, received=received_csv,
+                                            amend=amend)
     except SsfrError as e:
         raise _fail(e) from e
     click.echo(summary)
