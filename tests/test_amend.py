@@ -19,8 +19,8 @@ from ssfr_xl.layout import SchoolLayout
 from ssfr_xl.layout import SchoolSheets as SS
 from ssfr_xl.ledger import district_fingerprint
 from ssfr_xl.validate import district_record
-from tests.test_trueup import invoke, roster, rules_file
 from tests.test_trueup import district as district  # noqa: F401  (the fixture)
+from tests.test_trueup import invoke, roster, rules_file
 
 TEACHER = 117_000.0  # 1.0 FTE x 90,000 x (1 + 0.30)
 
