@@ -43,9 +43,11 @@ def _quiet(_message: str) -> None:
 
 def _source_facts(path: Path) -> tuple[int, dict[str, object]]:
     """The source plan's amendment number (0 for a spring plan) and its Start Here inputs."""
+    from openpyxl.utils.exceptions import InvalidFileException
+
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (OSError, zipfile.BadZipFile, KeyError, ValueError):
+    except (OSError, zipfile.BadZipFile, KeyError, ValueError, InvalidFileException):
         return 0, {}
     try:
         number = 0

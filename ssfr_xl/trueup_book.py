@@ -162,10 +162,11 @@ def _xlsx_records(path: Path) -> tuple[list[str], list[tuple[int, list[object]]]
     import zipfile
 
     import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
 
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (OSError, zipfile.BadZipFile, KeyError, ValueError) as e:
+    except (OSError, zipfile.BadZipFile, KeyError, ValueError, InvalidFileException) as e:
         raise FileError(f"{line_text(path)} is not a true-up workbook ssfr-xl can read "
                         f"({type(e).__name__}): give the .xlsx or .csv ssfr-xl trueup wrote.") \
             from e

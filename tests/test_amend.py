@@ -183,6 +183,13 @@ def test_an_edited_trueup_file_is_refused(season: dict[str, Path]) -> None:
                "--out", season["tmp"] / "t.xlsx")
     assert r.exit_code == 1 and "the column 'school_name' is missing" in r.output
     assert not (season["tmp"] / "t.xlsx").exists()
+    junk = season["tmp"] / "junk.xlsx"
+    junk.write_bytes(b"not a workbook")
+    r = invoke("validate", season["a"], "--district", season["district"], "--amend", junk)
+    assert r.exit_code == 1 and "junk.xlsx is not a true-up workbook" in r.output
+    r = invoke("validate", season["a"], "--district", season["district"], "--amend",
+               season["a"])  # a plan, not a true-up
+    assert r.exit_code == 1 and "has no True-up sheet" in r.output
 
 
 def test_build_amend_usage(season: dict[str, Path]) -> None:
