@@ -130,12 +130,16 @@ def cli() -> None:
 @click.option("--name", "district_name", metavar="TEXT", callback=_not_blank,
               help="The district's name (default: the CDE file's, or the policy's name).")
 @click.option("--force", is_flag=True, help="Replace DISTRICT_XLSX if it exists.")
+@click.option("--prior-workbook", "prior_workbook",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Last year's district workbook: each school's prior-year allocation is its "
+                   "unrestricted total there, and the summary compares every component.")
 def init(district_xlsx: Path, sample: int | None, roster: Path | None, cde: Path | None,
          district_code: str | None, prior: Path | None, policy_path: Path | None,
          adjustments: Path | None, fiscal_year: str | None, budget: float | None,
          budget_per_pupil: float | None,
          deadline: str | None, contact: str | None, district_name: str | None,
-         force: bool) -> None:
+         force: bool, prior_workbook: Path | None) -> None:
     """Create the district formula workbook from a roster and a policy.
 
     --fiscal-year, --budget or --budget-per-pupil, --deadline, --contact and --name
@@ -162,6 +166,9 @@ def init(district_xlsx: Path, sample: int | None, roster: Path | None, cde: Path
     if budget is not None and budget_per_pupil is not None:
         raise click.UsageError("--budget and --budget-per-pupil are two ways to give the "
                                "budget: give one.")
+    if prior is not None and prior_workbook is not None:
+        raise click.UsageError("--prior and --prior-workbook are two ways to give last year: "
+                               "give one.")
     given = {"fiscal_year": fiscal_year, "budget": budget, "budget_per_pupil": budget_per_pupil,
              "plan_deadline": deadline, "contact": contact, "name": district_name}
     try:
@@ -170,6 +177,7 @@ def init(district_xlsx: Path, sample: int | None, roster: Path | None, cde: Path
             prior=prior, policy_path=policy_path, adjustments=adjustments, force=force,
             progress=progress,
             settings={k: v for k, v in given.items() if v is not None}, warn=_warn,
+            prior_workbook=prior_workbook,
         )
     except SsfrError as e:
         raise _fail(e) from e
@@ -264,9 +272,14 @@ def allocate_command(district_xlsx: Path, csv_path: Path | None) -> None:
 @click.option("--returned", "returned_dir",
               type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="With --amend: the folder of returned plans whose lines are kept.")
+@click.option("--prior-workbook", "prior_workbook",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Last year's district workbook: each plan's Allocation sheet shows every "
+                   "component's change from last year and its causes.")
 def build_command(district_xlsx: Path, out_dir: Path, school_ids: tuple[str, ...],
                   positions_csv: Path | None, force: bool, workers: int | None,
-                  amend: Path | None, returned_dir: Path | None) -> None:
+                  amend: Path | None, returned_dir: Path | None,
+                  prior_workbook: Path | None) -> None:
     """Make one plan workbook per school, plus OUT/manifest.csv.
 
     Allocations come from the engine reading the district workbook's inputs. With --amend
@@ -287,6 +300,8 @@ def build_command(district_xlsx: Path, out_dir: Path, school_ids: tuple[str, ...
     if (amend is None) != (returned_dir is None):
         raise click.UsageError("--amend and --returned go together: the true-up file and "
                                "the folder of returned plans whose lines are kept.")
+    if amend is not None and prior_workbook is not None:
+        raise click.UsageError("--prior-workbook goes with a new build, not with --amend.")
     if amend is not None and positions_csv is not None:
         raise click.UsageError("--positions is for new plans; amended plans keep the "
                                "principal's own lines.")
@@ -300,7 +315,7 @@ def build_command(district_xlsx: Path, out_dir: Path, school_ids: tuple[str, ...
         else:
             summary = build_plans(district_xlsx, out_dir, school_ids=ids,
                                   positions_csv=positions_csv, force=force, workers=workers,
-                                  progress=progress)
+                                  progress=progress, prior_workbook=prior_workbook)
     except SsfrError as e:
         raise _fail(e) from e
     click.echo(summary)

@@ -59,6 +59,7 @@ from .plan import (
 )
 from .plan_math import MAX_LINE_FTE, plan_formulas
 from .plan_print import print_setup
+from .prior_year import ComponentChange
 from .xlsx import job_class_records
 from .xlsxw import (
     Book,
@@ -99,6 +100,9 @@ class SchoolPlanSpec:
     built_at: str = field(default_factory=lambda: _dt.datetime.now(_dt.UTC)
                           .replace(microsecond=0).isoformat())
     amendment: Amendment | None = None  # the fall true-up's adjustments (build --amend)
+    #: last year against this year by component (build --prior-workbook); shown, not counted
+    prior_changes: tuple[ComponentChange, ...] = ()
+    prior_source: str = ""  # last year's workbook and fiscal year, for the heading
 
     def fund_allocation(self, fund_code: str) -> float:
         """The school's allocation in one fund (amended: spring + the true-up adjustment)."""
@@ -529,8 +533,11 @@ def _write_allocation(plan: _Plan) -> None:
             put(ws, r, t.col("math"), _amended_words(spec, f.code), plan.fmt(styles.FORMULA))
         define_name(plan.book, layout.allocation_total_name(f.code), SS.ALLOCATION,
                     layout.allocation_total_cell(i))
+    below = top + len(spec.policy.funds) + 2
     if amended:
-        _write_amendment(plan, ws, top + len(spec.policy.funds) + 2)
+        below = _write_amendment(plan, ws, below) + 1
+    if spec.prior_changes:
+        _write_prior_changes(plan, ws, below)
     ws.set_column(0, 0, 34)
     ws.freeze_panes(t.first_row - 1, 0)
 
@@ -547,8 +554,9 @@ def _amended_words(spec: SchoolPlanSpec, fund: str) -> str:
             f"{format_money(abs(adjustment))} = {format_money(spec.fund_allocation(fund))}")
 
 
-def _write_amendment(plan: _Plan, ws: Worksheet, top: int) -> None:
-    """The fall true-up below the totals: per fund, the rule applied, why, the adjustment."""
+def _write_amendment(plan: _Plan, ws: Worksheet, top: int) -> int:
+    """The fall true-up below the totals: per fund, the rule applied, why, the adjustment;
+    returns the row below it."""
     spec = plan.spec
     amendment = spec.amendment
     assert amendment is not None
@@ -576,6 +584,38 @@ def _write_amendment(plan: _Plan, ws: Worksheet, top: int) -> None:
         put(ws, r, t.col("amount"), c.adjustment,
             plan.fmt(styles.FORMULA, styles.MONEY, valign="top"))
         ws.set_row(r - 1, _wrapped_height(c.reason, t.column("math").width))
+    return head + 1 + len(amendment.changes)
+
+
+def _write_prior_changes(plan: _Plan, ws: Worksheet, top: int) -> None:
+    """Last year against this year, by component: the change and its causes."""
+    spec, t = plan.spec, plan.layout.allocation
+    put(ws, top, 1, f"Change from last year, by component ({spec.prior_source})",
+        plan.fmt(styles.LABEL))
+    put(ws, top + 1, 1, "Why each amount changed: enrollment and need are this year's pupils "
+        "against last year's at last year's rate; rate is this year's pupils at the new rate; "
+        "other is what neither explains (fixed amounts, eligibility, caps, rounding).",
+        plan.fmt(styles.NOTE))
+    header = plan.fmt(styles.HEADER)
+    for col, label in ((t.col("code"), "Component"), (t.col("name"), "Last year"),
+                       (t.col("fund"), ""), (t.col("math"), "Why it changed"),
+                       (t.col("amount"), "Change")):
+        put(ws, top + 2, col, label, header)
+    wrap = plan.fmt(styles.FORMULA, text_wrap=True, valign="top")
+    money = plan.fmt(styles.FORMULA, styles.MONEY, valign="top")
+    for i, c in enumerate(spec.prior_changes):
+        r = top + 3 + i
+        put(ws, r, t.col("code"), c.code, plan.fmt(styles.FORMULA, valign="top"))
+        put(ws, r, t.col("name"), c.last, money)
+        put(ws, r, t.col("math"), c.causes, wrap)
+        put(ws, r, t.col("amount"), c.change, money)
+        ws.set_row(r - 1, _wrapped_height(c.causes, t.column("math").width))
+    r = top + 3 + len(spec.prior_changes)
+    put(ws, r, t.col("code"), "All components", plan.fmt(styles.TOTAL))
+    put(ws, r, t.col("name"), excel_round(sum(c.last for c in spec.prior_changes)),
+        plan.fmt(styles.TOTAL, styles.MONEY))
+    put(ws, r, t.col("amount"), excel_round(sum(c.change for c in spec.prior_changes)),
+        plan.fmt(styles.TOTAL, styles.MONEY))
 
 
 #: Rules validate applies that no formula can show live; Start Here lists them.
