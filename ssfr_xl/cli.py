@@ -130,12 +130,16 @@ def cli() -> None:
 @click.option("--name", "district_name", metavar="TEXT", callback=_not_blank,
               help="The district's name (default: the CDE file's, or the policy's name).")
 @click.option("--force", is_flag=True, help="Replace DISTRICT_XLSX if it exists.")
+@click.option("--prior-workbook", "prior_workbook",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Last year's district workbook: each school's prior-year allocation is its "
+                   "unrestricted total there, and the summary compares every component.")
 def init(district_xlsx: Path, sample: int | None, roster: Path | None, cde: Path | None,
          district_code: str | None, prior: Path | None, policy_path: Path | None,
          adjustments: Path | None, fiscal_year: str | None, budget: float | None,
          budget_per_pupil: float | None,
          deadline: str | None, contact: str | None, district_name: str | None,
-         force: bool) -> None:
+         force: bool, prior_workbook: Path | None) -> None:
     """Create the district formula workbook from a roster and a policy.
 
     --fiscal-year, --budget or --budget-per-pupil, --deadline, --contact and --name
@@ -162,6 +166,9 @@ def init(district_xlsx: Path, sample: int | None, roster: Path | None, cde: Path
     if budget is not None and budget_per_pupil is not None:
         raise click.UsageError("--budget and --budget-per-pupil are two ways to give the "
                                "budget: give one.")
+    if prior is not None and prior_workbook is not None:
+        raise click.UsageError("--prior and --prior-workbook are two ways to give last year: "
+                               "give one.")
     given = {"fiscal_year": fiscal_year, "budget": budget, "budget_per_pupil": budget_per_pupil,
              "plan_deadline": deadline, "contact": contact, "name": district_name}
     try:
@@ -170,6 +177,7 @@ def init(district_xlsx: Path, sample: int | None, roster: Path | None, cde: Path
             prior=prior, policy_path=policy_path, adjustments=adjustments, force=force,
             progress=progress,
             settings={k: v for k, v in given.items() if v is not None}, warn=_warn,
+            prior_workbook=prior_workbook,
         )
     except SsfrError as e:
         raise _fail(e) from e
@@ -258,24 +266,56 @@ def allocate_command(district_xlsx: Path, csv_path: Path | None) -> None:
 @click.option("--force", is_flag=True, help="Replace plan files that already exist.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Processes to use (default: one per core).")
+@click.option("--amend", "amend", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Write amended plans from this true-up workbook or CSV (ssfr-xl trueup): "
+                   "the new allocation, the principal's lines kept (needs --returned).")
+@click.option("--returned", "returned_dir",
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="With --amend: the folder of returned plans whose lines are kept.")
+@click.option("--prior-workbook", "prior_workbook",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Last year's district workbook: each plan's Allocation sheet shows every "
+                   "component's change from last year and its causes.")
 def build_command(district_xlsx: Path, out_dir: Path, school_ids: tuple[str, ...],
-                  positions_csv: Path | None, force: bool, workers: int | None) -> None:
+                  positions_csv: Path | None, force: bool, workers: int | None,
+                  amend: Path | None, returned_dir: Path | None,
+                  prior_workbook: Path | None) -> None:
     """Make one plan workbook per school, plus OUT/manifest.csv.
 
-    Allocations come from the engine reading the district workbook's inputs.
+    Allocations come from the engine reading the district workbook's inputs. With --amend
+    and --returned: one amended plan per school of the true-up file, with its new allocation
+    (spring + the true-up adjustment, and why), the lines of its plan of record in the
+    returned folder kept, and the amendment number and reason in its metadata; validate and
+    consolidate take the same --amend file.
 
     \b
     Examples:
       ssfr-xl build district.xlsx --out plans/
       ssfr-xl build district.xlsx --out plans/ --schools 01999996000013 --force
+      ssfr-xl build district.xlsx --amend trueup.xlsx --returned returned/ --out amended/
     """
     from .season import build_plans
 
     ids = tuple(part.strip() for s in school_ids for part in s.split(",") if part.strip())
+    if (amend is None) != (returned_dir is None):
+        raise click.UsageError("--amend and --returned go together: the true-up file and "
+                               "the folder of returned plans whose lines are kept.")
+    if amend is not None and prior_workbook is not None:
+        raise click.UsageError("--prior-workbook goes with a new build, not with --amend.")
+    if amend is not None and positions_csv is not None:
+        raise click.UsageError("--positions is for new plans; amended plans keep the "
+                               "principal's own lines.")
     try:
-        summary = build_plans(district_xlsx, out_dir, school_ids=ids,
-                              positions_csv=positions_csv, force=force, workers=workers,
-                              progress=progress)
+        if amend is not None:
+            from .amend_book import build_amended_plans
+
+            summary = build_amended_plans(district_xlsx, amend, returned_dir, out_dir,
+                                          school_ids=ids, force=force, workers=workers,
+                                          progress=progress)
+        else:
+            summary = build_plans(district_xlsx, out_dir, school_ids=ids,
+                                  positions_csv=positions_csv, force=force, workers=workers,
+                                  progress=progress, prior_workbook=prior_workbook)
     except SsfrError as e:
         raise _fail(e) from e
     click.echo(summary)
@@ -293,8 +333,12 @@ def build_command(district_xlsx: Path, out_dir: Path, school_ids: tuple[str, ...
               help="Also write one feedback workbook per school, listing its findings.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Processes to read files with (default: one per core).")
+@click.option("--amend", "amend", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The true-up workbook or CSV (ssfr-xl trueup): amended allocations are the "
+                   "allocations of record.")
 def validate_command(paths: tuple[Path, ...], district_xlsx: Path, fmt: str,
-                     feedback_dir: Path | None, workers: int | None) -> None:
+                     feedback_dir: Path | None, workers: int | None,
+                     amend: Path | None) -> None:
     """Check returned school plans and report every problem as a finding.
 
     Exit code 0 when no file has an error (warnings allowed), 1 when any does.
@@ -308,7 +352,7 @@ def validate_command(paths: tuple[Path, ...], district_xlsx: Path, fmt: str,
 
     try:
         checks, output = validate_files(paths, district_xlsx, fmt, feedback_dir,
-                                                 workers=workers, progress=progress)
+                                        workers=workers, progress=progress, amend=amend)
     except SsfrError as e:
         raise _fail(e) from e
     click.echo(output, nl=not output.endswith("\n"))
@@ -333,9 +377,13 @@ def validate_command(paths: tuple[Path, ...], district_xlsx: Path, fmt: str,
                    "that orders the versions instead of when the ledger first saw them.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None,
               help="Processes to read files with (default: one per core).")
+@click.option("--amend", "amend", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The true-up workbook or CSV (ssfr-xl trueup): amended allocations are the "
+                   "schools' allocations of record.")
 def consolidate_command(district_xlsx: Path, returned_dir: Path, totals_xlsx: Path,
                         exports_dir: Path | None, ledger_path: Path | None,
-                        received_csv: Path | None, workers: int | None) -> None:
+                        received_csv: Path | None, workers: int | None,
+                        amend: Path | None) -> None:
     """Check every returned plan and roll accepted plans into district totals.
 
     Returned files are never modified. Outputs never go inside RETURNED_DIR and all appear
@@ -356,7 +404,8 @@ def consolidate_command(district_xlsx: Path, returned_dir: Path, totals_xlsx: Pa
     try:
         summary, clean = consolidate_folder(district_xlsx, returned_dir, totals_xlsx,
                                             exports_dir, ledger_path, workers=workers,
-                                            progress=progress, received=received_csv)
+                                            progress=progress, received=received_csv,
+                                            amend=amend)
     except SsfrError as e:
         raise _fail(e) from e
     click.echo(summary)
@@ -382,6 +431,53 @@ def status_command(ledger_path: Path) -> None:
         click.echo(ledger_status(ledger_path))
     except SsfrError as e:
         raise _fail(e) from e
+
+
+@cli.command("trueup")
+@click.argument("district_xlsx", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--counts", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The fall (actual) counts as a roster CSV (templates/roster.csv columns).")
+@click.option("--cde", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Or: CDE's CUPC workbook of the fall census.")
+@click.option("--district", "district_code", metavar="CODE",
+              help="With --cde: the 5-digit district code (default: the district workbook's).")
+@click.option("--policy", "policy_path",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Policy TOML whose [trueup] section gives the rules (default: the shipped "
+                   "templates/policy.toml).")
+@click.option("--out", "out_xlsx", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The true-up workbook to write.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the true-up table (a row per school and fund) as CSV.")
+def trueup_command(district_xlsx: Path, counts: Path | None, cde: Path | None,
+                   district_code: str | None, policy_path: Path | None, out_xlsx: Path,
+                   csv_path: Path | None) -> None:
+    """Recompute every school's allocation on the fall counts with the adopted rates, and
+    give each school's adjustment per fund, with the rule applied and the reason.
+
+    The base rate is the one adopted in spring unless the policy's [trueup] section says
+    resolve_base = true; its hold_harmless, no_reduction_below and max_clawback (per fund in
+    [trueup.fund.<CODE>]) turn each change into an adjustment. Schools missing from the counts
+    keep their spring allocation; schools new in the counts are listed.
+
+    \b
+    Examples:
+      ssfr-xl trueup district.xlsx --counts october.csv --out trueup.xlsx --csv trueup.csv
+      ssfr-xl trueup pasadena.xlsx --cde cupc2425-k12.xlsx --out trueup.xlsx
+    """
+    from .trueup_book import trueup_district
+
+    if (counts is None) == (cde is None):
+        raise click.UsageError("Give one of --counts CSV or --cde CUPC.xlsx (the fall counts).")
+    if district_code and cde is None:
+        raise click.UsageError("--district goes with --cde.")
+    try:
+        summary = trueup_district(district_xlsx, out_xlsx, counts=counts, cde=cde,
+                                  district_code=district_code, policy_path=policy_path,
+                                  csv_path=csv_path, progress=progress)
+    except SsfrError as e:
+        raise _fail(e) from e
+    click.echo(summary)
 
 
 @cli.command("publish")

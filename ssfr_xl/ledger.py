@@ -112,9 +112,13 @@ UNSETTLED_CODES = frozenset({"internal-error", "read-timeout", "read-crashed",
 
 def district_fingerprint(record: DistrictRecord) -> str:
     """What a verdict depends on besides the file: every district input (policy, lists,
-    roster), the plan template version and the version of the checks."""
-    payload = json.dumps({"inputs": asdict(record.inputs), "template": TEMPLATE_VERSION,
-                          "ssfr_xl": __version__}, sort_keys=True, default=repr)
+    roster), the true-up amendments given, the plan template version and the version of the
+    checks."""
+    facts: dict[str, object] = {"inputs": asdict(record.inputs), "template": TEMPLATE_VERSION,
+                                "ssfr_xl": __version__}
+    if record.amendments:  # consolidate --amend: the amended allocations are of record too
+        facts["amendments"] = {k: a.payload for k, a in sorted(record.amendments.items())}
+    payload = json.dumps(facts, sort_keys=True, default=repr)
     return hashlib.sha256(payload.encode("utf-8", "backslashreplace")).hexdigest()
 
 

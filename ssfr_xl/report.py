@@ -134,10 +134,12 @@ def write_feedback(directory: Path, check: PlanCheck, school_name: str,
 
 def validate_files(paths: Sequence[Path], district_xlsx: Path, fmt: str = "text",
                    feedback_dir: Path | None = None, workers: int | None = None,
-                   progress: Progress = _quiet) -> tuple[list[PlanCheck], str]:
+                   progress: Progress = _quiet, amend: Path | None = None
+                   ) -> tuple[list[PlanCheck], str]:
     """Check files and folders; returns the checks and the report in the chosen format.
 
-    Feedback workbooks all appear in `feedback_dir` at the end, or none does.
+    Feedback workbooks all appear in `feedback_dir` at the end, or none does. With `amend` (a
+    true-up file) the amended allocations are the allocations of record.
     """
     paths = [Path(p) for p in paths]
     district_xlsx = Path(district_xlsx)
@@ -145,14 +147,14 @@ def validate_files(paths: Sequence[Path], district_xlsx: Path, fmt: str = "text"
         [("--feedback", feedback_dir)],
         [("the folder of returned plans", p) for p in paths if p.is_dir()],
         [("the returned file", p) for p in paths if not p.is_dir()]
-        + [("the district workbook", district_xlsx)])
+        + [("the district workbook", district_xlsx), ("the true-up file (--amend)", amend)])
     if feedback_dir is not None:
         require_folder(feedback_dir, "--feedback", creates=True)
     outputs = OutputSet(protected=[district_xlsx, *(p for p in paths if not p.is_dir())])
     try:
         staged = outputs.folder(feedback_dir) if feedback_dir is not None else None
         progress(f"reading the district workbook {shown(district_xlsx)}")
-        record = district_record(district_xlsx)
+        record = district_record(district_xlsx, amend)
         checks, ignored = run_checks(paths, record, progress, workers,
                                      known={district_xlsx: "the district workbook given with "
                                                            "--district: not a plan"})
@@ -186,8 +188,10 @@ def _ignored_check(path: Path, reason: str) -> PlanCheck:
 def consolidate_folder(district_xlsx: Path, returned_dir: Path, totals_xlsx: Path,
                        exports_dir: Path | None = None, ledger: Path | None = None,
                        workers: int | None = None, progress: Progress = _quiet,
-                       received: Path | None = None) -> tuple[str, bool]:
-    """Run consolidate and write its outputs; returns (summary, clean).
+                       received: Path | None = None, amend: Path | None = None
+                       ) -> tuple[str, bool]:
+    """Run consolidate and write its outputs; returns (summary, clean). With `amend` (a
+    true-up file) the amended allocations are the schools' allocations of record.
 
     Outputs never go inside the returned folder or over an input (OutputPlaceError, a usage
     error); they all appear at the end of the run, or none does and older ones stay.
@@ -200,7 +204,7 @@ def consolidate_folder(district_xlsx: Path, returned_dir: Path, totals_xlsx: Pat
         [("--out", Path(totals_xlsx)), ("--exports", exports_dir)],
         [("the folder of returned plans", returned_dir)],
         [("the district workbook", district_xlsx), ("the ledger", ledger),
-         ("the --received list", received)])
+         ("the --received list", received), ("the true-up file (--amend)", amend)])
     if exports_dir is not None and Path(totals_xlsx).name.lower() in {
             f"{name}.{kind}" for name in SHEETS for kind in ("csv", "xlsx")}:
         if same_place(Path(totals_xlsx).parent, Path(exports_dir)):
@@ -210,7 +214,7 @@ def consolidate_folder(district_xlsx: Path, returned_dir: Path, totals_xlsx: Pat
     require_folder(Path(totals_xlsx), "--out")
     if exports_dir is not None:
         require_folder(Path(exports_dir), "--exports", creates=True)
-    inputs = [p for p in (district_xlsx, ledger, received) if p is not None]
+    inputs = [p for p in (district_xlsx, ledger, received, amend) if p is not None]
     outputs = OutputSet(protected=inputs)
     try:
         # the staging places first: an output that cannot be written fails before any work
@@ -218,8 +222,10 @@ def consolidate_folder(district_xlsx: Path, returned_dir: Path, totals_xlsx: Pat
         exports_at = outputs.folder(Path(exports_dir)) if exports_dir is not None else None
         received_at = read_received(received) if received is not None else None
         progress(f"reading the district workbook {shown(district_xlsx)}")
-        record = district_record(district_xlsx)
+        record = district_record(district_xlsx, amend)
         known = {district_xlsx: "the district workbook given to consolidate: not a plan"}
+        if amend is not None:
+            known[Path(amend)] = "the true-up file given with --amend: not a plan"
         if received is not None:
             known[Path(received)] = "the --received list of arrival times: not a plan"
         result = consolidate(

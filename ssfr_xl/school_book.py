@@ -33,6 +33,7 @@ from xlsxwriter.utility import xl_cell_to_rowcol
 from xlsxwriter.worksheet import Worksheet
 
 from . import __version__, styles
+from .amendment import Amendment
 from .explain import AllocationLine, allocation_lines
 from .exports import atomic_target
 from .formula import AllocationResult
@@ -58,6 +59,7 @@ from .plan import (
 )
 from .plan_math import MAX_LINE_FTE, plan_formulas
 from .plan_print import print_setup
+from .prior_year import ComponentChange
 from .xlsx import job_class_records
 from .xlsxw import (
     Book,
@@ -97,23 +99,31 @@ class SchoolPlanSpec:
     positions: tuple[Position, ...] = ()
     built_at: str = field(default_factory=lambda: _dt.datetime.now(_dt.UTC)
                           .replace(microsecond=0).isoformat())
+    amendment: Amendment | None = None  # the fall true-up's adjustments (build --amend)
+    #: last year against this year by component (build --prior-workbook); shown, not counted
+    prior_changes: tuple[ComponentChange, ...] = ()
+    prior_source: str = ""  # last year's workbook and fiscal year, for the heading
 
     def fund_allocation(self, fund_code: str) -> float:
-        """The school's allocation in one fund."""
-        return excel_round(sum(li.amount for li in self.lines if li.fund == fund_code))
+        """The school's allocation in one fund (amended: spring + the true-up adjustment)."""
+        spring = excel_round(sum(li.amount for li in self.lines if li.fund == fund_code))
+        if self.amendment is None:
+            return spring
+        return excel_round(spring + self.amendment.adjustment(fund_code))
 
     @property
     def fingerprint(self) -> str:
         """sha256 of what the plan computes with: school, year, each component's fund and
         cents, and every list the plan uses (job classes, services, objects, funds and their
-        rules, goals, the FTE step)."""
+        rules, goals, the FTE step); for an amended plan, each fund's adjustment too."""
         p = self.policy
         payload = json.dumps(
             [self.school.school_id, self.district.fiscal_year,
              [[li.code, li.fund, round(li.amount * 100)] for li in self.lines],
              [dataclasses.astuple(x) for x in (*p.job_classes, *p.services, *p.objects,
                                                 *p.funds, *p.goals)],
-             p.fte_step],
+             p.fte_step,
+             *([["amendment", self.amendment.payload]] if self.amendment else [])],
             separators=(",", ":"), default=str,
         )
         return hashlib.sha256(payload.encode()).hexdigest()
@@ -473,12 +483,19 @@ def _rowcol(address: str) -> tuple[int, int]:
 def _write_allocation(plan: _Plan) -> None:
     spec, layout, ws = plan.spec, plan.layout, plan.sheets[SS.ALLOCATION]
     school, district = spec.school, spec.district
-    _title(plan, ws, f"Allocation {district.fiscal_year}: {school.name}",
+    amended = spec.amendment
+    _title(plan, ws, f"Allocation {district.fiscal_year}: {school.name}"
+           + (f" (amendment {amended.number})" if amended else ""),
            "What the district's funding formula gives this school, and why. Set by the budget "
-           "office; these amounts are the district's record.")
+           "office; these amounts are the district's record."
+           + (" Amended after the fall true-up: the totals by fund include it (see below)."
+              if amended else ""))
     need = school.unduplicated / school.enrollment if school.enrollment else 0.0
     unrestricted = excel_round(sum(
         li.amount for li in spec.lines if not spec.policy.fund(li.fund).restricted))
+    if amended:
+        unrestricted = excel_round(unrestricted + sum(
+            amended.adjustment(f.code) for f in spec.policy.funds if not f.restricted))
     facts = [
         ("Level and grades", f"{school.level}, grades {school.low_grade}-{school.high_grade}"),
         ("Enrollment", school.enrollment),
@@ -512,10 +529,93 @@ def _write_allocation(plan: _Plan) -> None:
             plan.fmt(styles.FORMULA))
         put(ws, r, t.col("amount"), spec.fund_allocation(f.code),
             plan.fmt(styles.TOTAL, styles.MONEY))
+        if amended:
+            put(ws, r, t.col("math"), _amended_words(spec, f.code), plan.fmt(styles.FORMULA))
         define_name(plan.book, layout.allocation_total_name(f.code), SS.ALLOCATION,
                     layout.allocation_total_cell(i))
+    below = top + len(spec.policy.funds) + 2
+    if amended:
+        below = _write_amendment(plan, ws, below) + 1
+    if spec.prior_changes:
+        _write_prior_changes(plan, ws, below)
     ws.set_column(0, 0, 34)
     ws.freeze_panes(t.first_row - 1, 0)
+
+
+def _amended_words(spec: SchoolPlanSpec, fund: str) -> str:
+    """A fund total's line on an amended plan: spring + the true-up adjustment."""
+    from .money import format_money
+
+    assert spec.amendment is not None
+    spring = excel_round(sum(li.amount for li in spec.lines if li.fund == fund))
+    adjustment = spec.amendment.adjustment(fund)
+    sign = "+" if adjustment >= 0 else "-"
+    return (f"Spring {format_money(spring)} {sign} fall true-up "
+            f"{format_money(abs(adjustment))} = {format_money(spec.fund_allocation(fund))}")
+
+
+def _write_amendment(plan: _Plan, ws: Worksheet, top: int) -> int:
+    """The fall true-up below the totals: per fund, the rule applied, why, the adjustment;
+    returns the row below it."""
+    spec = plan.spec
+    amendment = spec.amendment
+    assert amendment is not None
+    t = plan.layout.allocation
+    put(ws, top, 1, f"Fall true-up: amendment {amendment.number}", plan.fmt(styles.LABEL))
+    kept = (f" The lines of your plan ({amendment.kept_from}) are kept as they were: check the "
+            "Summary, and bring any fund whose remaining amount is negative back within its "
+            "new allocation." if amendment.kept_from else "")
+    note = textwrap.wrap(f"The district recomputed this school's allocation on the fall "
+                         f"(actual) counts with the rates adopted in spring "
+                         f"({amendment.source}), and applied its true-up rules.{kept}", 150)
+    for i, text in enumerate(note):
+        put(ws, top + 1 + i, 1, text, plan.fmt(styles.NOTE))
+    head = top + 1 + len(note)
+    header = plan.fmt(styles.HEADER)
+    for col, label in ((t.col("code"), "Fund"), (t.col("name"), "Rule applied"),
+                       (t.col("math"), "Why"), (t.col("amount"), "Adjustment")):
+        put(ws, head, col, label, header)
+    wrap = plan.fmt(styles.FORMULA, text_wrap=True, valign="top")
+    for i, c in enumerate(amendment.changes):
+        r = head + 1 + i
+        put(ws, r, t.col("code"), c.fund, plan.fmt(styles.FORMULA, valign="top"))
+        put(ws, r, t.col("name"), c.rule, plan.fmt(styles.FORMULA, valign="top"))
+        put(ws, r, t.col("math"), c.reason, wrap)
+        put(ws, r, t.col("amount"), c.adjustment,
+            plan.fmt(styles.FORMULA, styles.MONEY, valign="top"))
+        ws.set_row(r - 1, _wrapped_height(c.reason, t.column("math").width))
+    return head + 1 + len(amendment.changes)
+
+
+def _write_prior_changes(plan: _Plan, ws: Worksheet, top: int) -> None:
+    """Last year against this year, by component: the change and its causes."""
+    spec, t = plan.spec, plan.layout.allocation
+    put(ws, top, 1, f"Change from last year, by component ({spec.prior_source})",
+        plan.fmt(styles.LABEL))
+    put(ws, top + 1, 1, "Why each amount changed: enrollment and need are this year's pupils "
+        "against last year's at last year's rate; rate is this year's pupils at the new rate; "
+        "other is what neither explains (fixed amounts, eligibility, caps, rounding).",
+        plan.fmt(styles.NOTE))
+    header = plan.fmt(styles.HEADER)
+    for col, label in ((t.col("code"), "Component"), (t.col("name"), "Last year"),
+                       (t.col("fund"), ""), (t.col("math"), "Why it changed"),
+                       (t.col("amount"), "Change")):
+        put(ws, top + 2, col, label, header)
+    wrap = plan.fmt(styles.FORMULA, text_wrap=True, valign="top")
+    money = plan.fmt(styles.FORMULA, styles.MONEY, valign="top")
+    for i, c in enumerate(spec.prior_changes):
+        r = top + 3 + i
+        put(ws, r, t.col("code"), c.code, plan.fmt(styles.FORMULA, valign="top"))
+        put(ws, r, t.col("name"), c.last, money)
+        put(ws, r, t.col("math"), c.causes, wrap)
+        put(ws, r, t.col("amount"), c.change, money)
+        ws.set_row(r - 1, _wrapped_height(c.causes, t.column("math").width))
+    r = top + 3 + len(spec.prior_changes)
+    put(ws, r, t.col("code"), "All components", plan.fmt(styles.TOTAL))
+    put(ws, r, t.col("name"), excel_round(sum(c.last for c in spec.prior_changes)),
+        plan.fmt(styles.TOTAL, styles.MONEY))
+    put(ws, r, t.col("amount"), excel_round(sum(c.change for c in spec.prior_changes)),
+        plan.fmt(styles.TOTAL, styles.MONEY))
 
 
 #: Rules validate applies that no formula can show live; Start Here lists them.
@@ -586,6 +686,13 @@ def _write_meta(plan: _Plan) -> None:
         "built_at": spec.built_at,
         "created_by": f"ssfr-xl {__version__}",
     }
+    if spec.amendment is not None:
+        values |= {"amendment": spec.amendment.number,
+                   "amendment_reason": spec.amendment.reason,
+                   "amendment_source": spec.amendment.source,
+                   "amendment_adjustments": json.dumps({c.fund: c.adjustment
+                                                        for c in spec.amendment.changes}),
+                   "amended_from": spec.amendment.kept_from}
     for i, (key, value) in enumerate(values.items(), start=1):
         put(ws, i, 1, key)
         put(ws, i, 2, value)

@@ -53,6 +53,7 @@ def create_district(
     progress: Progress = _quiet,
     settings: Mapping[str, Any] | None = None,
     warn: Progress = _quiet,
+    prior_workbook: Path | None = None,
 ) -> str:
     """Build the district workbook from one roster source; returns a summary to print.
 
@@ -96,6 +97,21 @@ def create_district(
                                                    name, cds)
             notes = [n for n in notes if "prior-year" not in n.lower()] + [prior_note]
     schools = [with_columns(s, policy_file.policy) for s in schools]
+    last = None
+    if prior_workbook is not None:
+        from .prior_year import read_prior_workbook
+
+        progress(f"last year's allocation from {Path(prior_workbook).name}")
+        last = read_prior_workbook(prior_workbook)
+        totals = {s.school_id: last.school_total(j, restricted=False)
+                  for j, s in enumerate(last.schools)}
+        schools = [replace(s, prior_year_allocation=totals[s.school_id])
+                   if s.school_id in totals else s for s in schools]
+        found = sum(1 for s in schools if s.school_id in totals)
+        notes = [n for n in notes if "prior-year" not in n.lower()] + [
+            f"Prior-year allocations: each school's unrestricted total in "
+            f"{Path(prior_workbook).name} ({found} of {len(schools)} schools found there; the "
+            "rest count as new)."]
     if overrides.get("name"):
         name = str(overrides["name"])
     district = policy_file.district(name, cds, schools)
@@ -114,6 +130,10 @@ def create_district(
                                          given=set(overrides)):
             warn(line)
     lines = [f"Wrote {out}", *summary_lines(result), *[f"Note: {n}" for n in notes]]
+    if last is not None:
+        from .prior_year import comparison_lines
+
+        lines += comparison_lines(result, last, Path(prior_workbook).name)  # type: ignore[arg-type]
     return "\n".join(lines)
 
 
@@ -360,8 +380,11 @@ def build_plans(
     force: bool = False,
     workers: int | None = None,
     progress: Progress = _quiet,
+    prior_workbook: Path | None = None,
 ) -> str:
-    """Write one plan workbook per school and DIR/manifest.csv; returns a summary."""
+    """Write one plan workbook per school and DIR/manifest.csv; returns a summary. With
+    `prior_workbook` (last year's district workbook) each plan's Allocation sheet also shows
+    every component's change from last year and its causes."""
     from .layout import TEMPLATE_VERSION
     from .school_book import file_name, plan_specs
     from .sources.positions import read_positions_csv
@@ -379,6 +402,15 @@ def build_plans(
         raise RosterError(f"{Path(positions_csv).name}: positions for unknown school(s) "
                           f"{', '.join(stray[:5])}.")
     specs = plan_specs(result, positions, school_ids or None)
+    if prior_workbook is not None:
+        from .prior_year import compare_years, read_prior_workbook
+
+        progress(f"last year's allocation from {Path(prior_workbook).name}")
+        last = read_prior_workbook(prior_workbook)
+        changes = compare_years(result, last)
+        source = f"{Path(prior_workbook).name}, {last.inputs.district.fiscal_year}"
+        specs = [replace(s, prior_changes=changes[s.school.school_id], prior_source=source)
+                 for s in specs]
     out_dir = Path(out_dir)
     require_folder(out_dir, "--out", creates=True)  # the plans folder is made, not its parents
     try:

@@ -151,6 +151,9 @@ def _reconciliation(result: SeasonResult, tables: Tables) -> list[list[object]]:
     by_school_planned = money(r[5] for r in tables["by_school"][1] if r[5] != "")
     allocations_total = money(r[4] for r in tables["by_school"][1])
     engine_total = money(record.result.fund_totals().values())
+    # amended schools (consolidate --amend): their allocation of record is spring + true-up
+    amended = money(a.total for a in record.amendments.values())
+    expected_total = money([engine_total, amended])
     n_files = len(result.checks)
     counted = sum(1 for r in tables["files"][1] if r[4] == "counted in the totals")
 
@@ -173,8 +176,10 @@ def _reconciliation(result: SeasonResult, tables: Tables) -> list[list[object]]:
          same(lines_total, district_totals_total)],
         ["By School planned (accepted schools)", by_school_planned, lines_total,
          same(by_school_planned, lines_total)],
-        ["School allocations: total", allocations_total, engine_total,
-         same(allocations_total, engine_total)],
+        *([["Fall true-up adjustments in the allocations (--amend)", amended, "", ""]]
+          if record.amendments else []),
+        ["School allocations: total", allocations_total, expected_total,
+         same(allocations_total, expected_total)],
         ["Unrestricted allocations vs budget (rounding difference)",
          record.result.unrestricted_total, record.inputs.district.budget,
          f"rounding {record.result.rounding_difference:+.2f}"],

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from openpyxl.utils.cell import range_boundaries
 
+from .amendment import Amendment
 from .district_book import read_district
 from .excel_expr import as_text
 from .formula import AllocationResult, allocate
@@ -48,6 +49,9 @@ class DistrictRecord:
     fingerprints: dict[str, str]
     names: dict[str, str]
     template: PlanTemplate | None  # None when the district has no schools
+    #: school_id -> the fall true-up's amendment (validate/consolidate --amend): the amended
+    #: allocation is the school's allocation of record
+    amendments: dict[str, Amendment] = field(default_factory=dict)
 
     @property
     def policy(self) -> Policy:
@@ -64,24 +68,35 @@ class DistrictRecord:
         return excel_round(sum(sum(v.values()) for v in self.allocations.values()))
 
 
-def district_record(district_xlsx: str | Path) -> DistrictRecord:
-    """Read the district workbook and compute the allocations of record."""
+def district_record(district_xlsx: str | Path, amend: str | Path | None = None
+                    ) -> DistrictRecord:
+    """Read the district workbook and compute the allocations of record; with `amend` (a
+    true-up workbook or CSV), the amended schools' allocations of record are spring + their
+    true-up adjustments."""
     inputs = read_district(district_xlsx)
     result = allocate(inputs)
     specs = plan_specs(result)
+    amendments: dict[str, Amendment] = {}
+    if amend is not None:
+        from .trueup_book import read_amendments
+
+        amendments = read_amendments(Path(amend), inputs)
+        specs = [dataclasses.replace(s, amendment=amendments.get(s.school.school_id))
+                 for s in specs]
     allocations = {s.school.school_id: {f.code: s.fund_allocation(f.code)
                                         for f in inputs.policy.funds} for s in specs}
     template = None
     if specs:
         # formulas and labels are the same in every school's plan; only inputs and the
         # Allocation and Start Here values differ
-        template = PlanTemplate.of(build_school_plan(dataclasses.replace(specs[0], positions=())),
+        template = PlanTemplate.of(build_school_plan(dataclasses.replace(specs[0], positions=(),
+                                                                 amendment=None)),
                                    SchoolLayout(inputs.policy))
     return DistrictRecord(
         inputs=inputs, result=result, allocations=allocations,
         fingerprints={s.school.school_id: s.fingerprint for s in specs},
         names={s.school_id: s.name for s in inputs.schools},
-        template=template,
+        template=template, amendments=amendments,
     )
 
 
