@@ -21,6 +21,7 @@ from .layout import (
     band_applies,
     basis_label,
     cell_address,
+    parameters_used,
     sheet_ref,
 )
 from .layout import DistrictSheets as S
@@ -133,16 +134,6 @@ def span_records(layout: DistrictLayout, inputs: DistrictInputs) -> list[dict]:
          "weight": s.weight, "pupils": f"=SUM({calc.full_range(f'span_{i}')})"}
         for i, s in enumerate(inputs.policy.spans)
     ]
-
-
-def parameters_used(c: Component) -> frozenset[str]:
-    """The Policy-sheet parameters a component uses; the others are locked and shaded."""
-    uses = set(KIND_PARAMETERS[c.kind])
-    if c.conditions and c.kind in ("categorical", "floor"):
-        uses.discard("levels")  # the conditions are the eligibility test
-    if c.bands:
-        uses.discard("rate")  # each band has its rate
-    return frozenset(uses)
 
 
 def _band_range(layout: DistrictLayout, c: Component, key: str) -> str:

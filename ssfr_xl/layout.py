@@ -400,6 +400,16 @@ KIND_PARAMETERS: dict[str, frozenset[str]] = {
     "adjustment": frozenset(),
 }
 
+def parameters_used(c: Component) -> frozenset[str]:
+    """The Policy-sheet parameters a component uses; the others are locked and shaded."""
+    uses = set(KIND_PARAMETERS[c.kind])
+    if c.conditions and c.kind in ("categorical", "floor"):
+        uses.discard("levels")  # the conditions are the eligibility test
+    if c.bands:
+        uses.discard("rate")  # each band has its rate
+    return frozenset(uses)
+
+
 #: The conditions a component's eligibility is tested on (Policy sheet, below components).
 CONDITION_COLUMNS = (
     Column("code", "Component", 12, styles.TEXT),
