@@ -34,42 +34,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .errors import FileError, PolicyError
-from .layout import parameters_used
+from .layout import SCENARIO_SETTINGS, scenario_parameters
 from .model import LEVELS, Component, DistrictInputs
 from .money import excel_round
 
-#: Highest value the sheet accepts where a parameter has no natural upper bound.
-NO_LIMIT = 1e15
-
-#: A component's scenario keys by the Policy parameter they change (layout.KIND_PARAMETERS).
-COMPONENT_KEYS = ("rate", "threshold", "minimum", "cap", "pool")
-
-#: District settings a scenario may change: key -> (label, lowest, highest, what it needs).
-DISTRICT_KEYS = {
-    "budget": ("Budget", 0.0, NO_LIMIT),
-    "budget_per_pupil": ("Budget per pupil", 0.0, NO_LIMIT),
-    "base_rate": ("Fixed base rate", 0.0, NO_LIMIT),
-    "transition_max_loss": ("Transition: maximum loss", 0.0, 1.0),
-    "transition_gain_cap": ("Transition: gains kept up to", 0.0, 100.0),
-    "transition_reserve": ("Transition: reserve", 0.0, NO_LIMIT),
-}
-
-
-#: What a component's amounts by school level are, by kind (the others: a threshold share).
-LEVEL_MEANING = {"foundation": ("amount", NO_LIMIT),
-                 "small_school": ("minimum enrollment", NO_LIMIT)}
-
-
 @dataclass(frozen=True)
 class Parameter:
-    """One number of the formula a scenario may change.
-
-    `key` is its place in a scenario file ("component.EL.rate"); `label` is how the Scenarios
-    sheet's dropdown names it; `target` says which Policy-sheet input cell holds today's value:
-    ("setting", field key), ("span", index), ("component", index, column key),
-    ("condition", component index, condition index) or ("band", component index, band index);
-    ("budget_per_pupil",) has no cell (it sets the budget).
-    """
+    """A parameter of the formula (layout.ScenarioParameter) with today's value."""
 
     key: str
     label: str
@@ -84,60 +55,32 @@ class Parameter:
         return self.high == 1.0
 
 
-def parameters(inputs: DistrictInputs) -> tuple[Parameter, ...]:
-    """Every parameter of this district's formula a scenario may change, in Policy order.
-
-    Only parameters that change something are offered: a fixed base rate when the base rate
-    is fixed, transition settings when the policy has a transition component and its mode
-    uses them, and for each component the parameters its kind uses (layout.KIND_PARAMETERS).
-    """
+def today_value(inputs: DistrictInputs, target: tuple) -> float:
+    """Today's value of a parameter's Policy cell."""
     p, d = inputs.policy, inputs.district
-    out: list[Parameter] = []
-    pupils = sum(s.enrollment for s in inputs.schools)
+    if target[0] == "setting":
+        return float(getattr(d, target[1]))
+    if target[0] == "budget_per_pupil":
+        pupils = sum(s.enrollment for s in inputs.schools)
+        return d.budget / pupils if pupils > 0 else 0.0
+    if target[0] == "span":
+        return p.spans[target[1]].weight
+    c = p.components[target[1]]
+    if target[0] == "condition":
+        return c.conditions[target[2]].value
+    if target[0] == "band":
+        return c.bands[target[2]].rate
+    column = target[2]
+    if column.startswith("level_"):
+        return c.by_level[int(column.removeprefix("level_"))]
+    return float(getattr(c, column))
 
-    def setting(key: str, today: float) -> None:
-        label, low, high = DISTRICT_KEYS[key]
-        target = ("budget_per_pupil",) if key == "budget_per_pupil" else ("setting", key)
-        out.append(Parameter(f"district.{key}", label, today, low, high, target))
 
-    setting("budget", d.budget)
-    if pupils > 0:
-        setting("budget_per_pupil", d.budget / pupils)
-    if d.base_rate_mode == "fixed":
-        setting("base_rate", d.base_rate)
-    if any(c.kind == "transition" for c in p.components):
-        setting("transition_max_loss", d.transition_max_loss)
-        if d.transition_mode == "cap_gains":
-            setting("transition_gain_cap", d.transition_gain_cap)
-        if d.transition_mode == "reserve":
-            setting("transition_reserve", d.transition_reserve)
-    if not any(c.kind == "base" and c.basis for c in p.components):
-        for i, span in enumerate(p.spans):
-            out.append(Parameter(f'grade_span."{span.name}".weight',
-                                 f"Grade span {span.name} weight", span.weight, 0.0, 10.0,
-                                 ("span", i)))
-    for i, c in enumerate(p.components):
-        uses = parameters_used(c)
-        for key in COMPONENT_KEYS:
-            if key in uses:
-                high = 1.0 if key == "threshold" else NO_LIMIT
-                out.append(Parameter(f"component.{c.code}.{key}", f"{c.code} {key}",
-                                     getattr(c, key), 0.0, high, ("component", i, key)))
-        if "levels" in uses:
-            what, high = LEVEL_MEANING.get(c.kind, ("threshold share", 1.0))
-            for j, level in enumerate(LEVELS):
-                out.append(Parameter(f"component.{c.code}.level.{level}",
-                                     f"{c.code} {level} {what}", c.by_level[j], 0.0, high,
-                                     ("component", i, f"level_{j}")))
-        for k, cond in enumerate(c.conditions):
-            out.append(Parameter(f"component.{c.code}.condition.{k + 1}",
-                                 f"{c.code} condition {k + 1} value", cond.value,
-                                 -NO_LIMIT, NO_LIMIT, ("condition", i, k)))
-        for k, band in enumerate(c.bands):
-            out.append(Parameter(f"component.{c.code}.band.{band.label}",
-                                 f"{c.code} band {band.label} rate", band.rate, 0.0, NO_LIMIT,
-                                 ("band", i, k)))
-    return tuple(out)
+def parameters(inputs: DistrictInputs) -> tuple[Parameter, ...]:
+    """Every parameter of this district's formula a scenario may change, with today's
+    value, in Policy-sheet order (layout.scenario_parameters)."""
+    return tuple(Parameter(q.key, q.label, today_value(inputs, q.target), q.low, q.high,
+                           q.target) for q in scenario_parameters(inputs.policy))
 
 
 @dataclass(frozen=True)
@@ -301,12 +244,13 @@ def _district_section(content, where, by_key, inputs, number, problems) -> None:
     table = _table(content, "district", where, problems)
     if table is None:
         return
-    offered = [k.removeprefix("district.") for k in by_key if k.startswith("district.")]
+    offered = [k.removeprefix("district.") for k in by_key
+               if k.startswith("district.") and not _why_not(k.removeprefix("district."), inputs)]
     for key, value in table.items():
         param = by_key.get(f"district.{key}")
-        if param is not None:
+        if param is not None and not _why_not(key, inputs):
             number("district", key, value, param)
-        elif key in DISTRICT_KEYS:
+        elif key in SCENARIO_SETTINGS:
             problems.append(f"{where}: [district] {key} changes nothing in this district "
                             f"({_why_not(key, inputs)}); it can change: {', '.join(offered)}.")
         else:
@@ -315,14 +259,20 @@ def _district_section(content, where, by_key, inputs, number, problems) -> None:
 
 
 def _why_not(key: str, inputs: DistrictInputs) -> str:
+    """Why a district setting changes nothing in this district ("" when it does)."""
     d = inputs.district
-    if key == "base_rate":
+    if key == "base_rate" and d.base_rate_mode != "fixed":
         return "the base rate is solved from the budget, not fixed"
-    if key == "budget_per_pupil":
+    if key == "budget_per_pupil" and not any(s.enrollment for s in inputs.schools):
         return "the district has no pupils"
-    if not any(c.kind == "transition" for c in inputs.policy.components):
+    if key.startswith("transition_") and not any(c.kind == "transition"
+                                                 for c in inputs.policy.components):
         return "the policy has no transition component"
-    return f"the transition mode is {d.transition_mode}"
+    if key == "transition_gain_cap" and d.transition_mode != "cap_gains":
+        return f"the transition mode is {d.transition_mode}, not cap_gains"
+    if key == "transition_reserve" and d.transition_mode != "reserve":
+        return f"the transition mode is {d.transition_mode}, not reserve"
+    return ""
 
 
 def _span_section(content, where, by_key, inputs, number, problems) -> None:
@@ -405,17 +355,69 @@ def _named_values(content, key, section, prefix, where, by_key, c, number, probl
         number(sub, name, value, by_key[f"{prefix}{key}.{name}"])
 
 
-def scenario_from_choices(inputs: DistrictInputs, choices: Iterable[tuple[str, object]],
-                          name: str = "Scenarios sheet") -> Scenario:
-    """The scenario a budget officer typed on the Scenarios sheet: (parameter label, value)
-    rows, read as the sheet reads them (a blank or non-number value, an unknown label, a
-    value out of range or a parameter chosen a second time is not applied)."""
-    by_label = {p.label: p for p in parameters(inputs)}
-    values: dict[str, float] = {}
+@dataclass(frozen=True)
+class Choice:
+    """One row of the Scenarios sheet's choices, as its formulas read it."""
+
+    number: int  # the parameter's place in the list (1-based), 0 when none or unknown
+    today: float | str  # today's value, "" without a parameter
+    applied: int  # 1 when the value takes the place of today's
+    check: str  # what the Check column says
+
+
+#: The Check column's words (district_book's Scenarios sheet formulas say the same).
+CHECK_CHOOSE = "Choose a parameter from the list"
+CHECK_TWICE = "Chosen above: this row is not used"
+CHECK_BLANK = "Type the scenario value (blank: today's value)"
+CHECK_NUMBER = "Type a number"
+CHECK_LOW = "Too low: see Lowest in the list"
+CHECK_HIGH = "Too high: see Highest in the list"
+CHECK_APPLIED = "Applied"
+
+
+def read_choices(inputs: DistrictInputs, choices: Iterable[tuple[object, object]]
+                 ) -> list[Choice]:
+    """The Scenarios sheet's reading of (parameter label, value) rows: a value takes the
+    place of today's when the label is one of the list, the value a number within the
+    parameter's bounds, and the parameter not chosen in a row above."""
+    params = parameters(inputs)
+    numbers = {p.label: i + 1 for i, p in enumerate(params)}
+    out: list[Choice] = []
+    seen: set[int] = set()
     for label, value in choices:
-        p = by_label.get(label)
-        if p is None or p.key in values or isinstance(value, bool) \
-                or not isinstance(value, int | float) or not p.low <= value <= p.high:
+        if label is None or label == "":
+            out.append(Choice(0, "", 0, ""))
             continue
-        values[p.key] = float(value)
+        number = numbers.get(str(label), 0) if isinstance(label, str) else 0
+        if number == 0:
+            out.append(Choice(0, "", 0, CHECK_CHOOSE))
+            continue
+        p = params[number - 1]
+        is_number = isinstance(value, int | float) and not isinstance(value, bool)
+        if number in seen:
+            check = CHECK_TWICE
+        elif value is None or value == "":
+            check = CHECK_BLANK
+        elif not is_number:
+            check = CHECK_NUMBER
+        elif value < p.low:
+            check = CHECK_LOW
+        elif value > p.high:
+            check = CHECK_HIGH
+        else:
+            check = CHECK_APPLIED
+        applied = 1 if (is_number and number not in seen and p.low <= value <= p.high) else 0
+        seen.add(number)
+        out.append(Choice(number, p.today, applied, check))
+    return out
+
+
+def scenario_from_choices(inputs: DistrictInputs, choices: Iterable[tuple[object, object]],
+                          name: str = "Scenarios sheet") -> Scenario:
+    """The scenario a budget officer typed on the Scenarios sheet (see read_choices)."""
+    choices = list(choices)
+    params = parameters(inputs)
+    values = {params[c.number - 1].key: float(v)  # type: ignore[arg-type]
+              for c, (_label, v) in zip(read_choices(inputs, choices), choices, strict=True)
+              if c.applied}
     return Scenario(name, values, "Scenarios sheet")
