@@ -39,6 +39,7 @@ from .district_formulas import (
 )
 from .layout import (
     LISTS,
+    SCENARIO_RESULTS,
     SETTINGS,
     DistrictLayout,
     Table,
@@ -244,6 +245,12 @@ def expected_names(layout: DistrictLayout) -> dict[str, tuple[str, str]]:
         first, last = comps.cell("level_0", i), comps.cell(f"level_{len(LEVELS) - 1}", i)
         names[layout.component_name("Level", c)] = (S.POLICY, f"{first}:{last}")
     names.update(rule_names(layout))
+    for t in (layout.scenario_choices, layout.scenario_catalog):
+        if t.rows:
+            names.update({c.name: (t.sheet, t.range(c.key, absolute=False))
+                          for c in t.columns if c.name})
+    names.update({f.name: (SCENARIO_RESULTS.sheet, SCENARIO_RESULTS.cell(f.key))
+                  for f in SCENARIO_RESULTS.fields})
     return names
 
 
@@ -254,7 +261,7 @@ def input_areas(layout: DistrictLayout) -> list[tuple[str, int, int, int, int]]:
               SETTINGS.value_col) for f in SETTINGS.fields if f.input]
     appendable = {id(t) for t in _list_tables(layout)}
     for t in (layout.spans, layout.components, layout.conditions, layout.bands, layout.schools,
-              layout.adjustments, *_list_tables(layout)):
+              layout.adjustments, layout.scenario_choices, *_list_tables(layout)):
         last = t.last_row + (APPENDED_ROWS if id(t) in appendable else 0)
         for c in t.columns:
             if c.input:

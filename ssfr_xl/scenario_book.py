@@ -99,6 +99,10 @@ def _formats(layout: DistrictLayout) -> dict[tuple[str, int, int], str]:
     table(S.SCENARIO_ALLOCATIONS, layout.allocations)
     for t in (layout.scenario_choices, layout.scenario_catalog, layout.scenario_schools):
         table(S.SCENARIOS, t)
+    for key in ("low", "high"):
+        col = layout.scenario_catalog.col(key)
+        for row in range(layout.scenario_catalog.first_row, layout.scenario_catalog.last_row + 1):
+            out[(S.SCENARIOS, row, col)] = BOUND_FORMAT
     for f in SCENARIO_RESULTS.fields:
         out[(S.SCENARIOS, SCENARIO_RESULTS.row(f.key), SCENARIO_RESULTS.value_col)] = \
             f.number_format
@@ -154,12 +158,9 @@ def _write_scenarios(book: Book, ws: Worksheet, layout: DistrictLayout,
     put(ws, cat.header_row - 1, cat.first_col, "Parameters of the formula (the dropdown's list)",
         label)
     write_header(book, ws, cat)
+    text = book.fmt(styles.FORMULA, styles.TEXT)
     for i, record in enumerate(catalog_records(layout)):
-        row = cat.first_row + i
-        for key in ("number", "label", "low", "high"):
-            number_format = BOUND_FORMAT if key in ("low", "high") else \
-                cat.column(key).number_format
-            put(ws, row, cat.col(key), record[key], book.fmt(styles.FORMULA, number_format))
+        put(ws, cat.first_row + i, cat.col("label"), record["label"], text)
     if cat.rows:
         for key in ("label", "today", "low", "high"):
             define_name(book, cat.column(key).name, cat.sheet, cat.range(key))

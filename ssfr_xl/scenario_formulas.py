@@ -186,7 +186,8 @@ def catalog_records(layout: DistrictLayout) -> list[dict[str, object]]:
 def _catalog_cells(layout: DistrictLayout) -> Iterator[tuple[str, int, int, object]]:
     t = layout.scenario_catalog
     for i, record in enumerate(catalog_records(layout)):
-        yield t.sheet, t.first_row + i, t.col("today"), record["today"]
+        for key in ("number", "today", "low", "high"):  # the bounds are the checks' constants
+            yield t.sheet, t.first_row + i, t.col(key), record[key]
 
 
 def choice_records(layout: DistrictLayout) -> list[dict[str, object]]:

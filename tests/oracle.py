@@ -215,7 +215,12 @@ def _scenarios(cells: _Cells, inputs: DistrictInputs, layout: DistrictLayout,
     cells.column(t, "today", [c.today for c in read])
     cells.column(t, "applied", [c.applied for c in read])
     cells.column(t, "check", [c.check for c in read])
-    cells.column(layout.scenario_catalog, "today", [p.today for p in parameters(inputs)])
+    params = parameters(inputs)
+    catalog = layout.scenario_catalog
+    cells.column(catalog, "number", range(1, len(params) + 1))
+    cells.column(catalog, "today", [p.today for p in params])
+    cells.column(catalog, "low", [p.low for p in params])
+    cells.column(catalog, "high", [p.high for p in params])
     changes = comparison.school_changes(0)
     winners, losers = len(comparison.winners(0)), len(comparison.losers(0))
     b = SCENARIO_RESULTS
