@@ -199,15 +199,15 @@ def _scenarios(cells: _Cells, inputs: DistrictInputs, layout: DistrictLayout,
     overlaid = scenario.apply(inputs)
     comparison = compare(inputs, [scenario])
     run = comparison.runs[0]
-    working = _Cells()
-    _policy_sheet(working, overlaid, run.result, layout)
-    _calculation(working, overlaid, run.result, layout)
-    _allocations(working, overlaid, run.result, layout)
+    working, same = _Cells(), DistrictLayout.of(overlaid)  # the same addresses
+    _policy_sheet(working, overlaid, run.result, same)
+    _calculation(working, overlaid, run.result, same)
+    _allocations(working, overlaid, run.result, same)
     for (sheet, row, col), e in working.items():
         if sheet in S.SHADOWS:
             cells[(S.SHADOWS[sheet], row, col)] = e
-    records = policy_records(layout, overlaid)
-    for (row, col), (value, _target) in policy_inputs(layout, overlaid, records).items():
+    records = policy_records(same, overlaid)
+    for (row, col), (value, _target) in policy_inputs(same, overlaid, records).items():
         cells.at(S.SCENARIO_POLICY, row, col, value, what="scenario's policy input")
     t = layout.scenario_choices
     read = read_choices(inputs, rows)
