@@ -84,14 +84,13 @@ EQUITY_ROWS = (
 
 
 def equity_table(c: Comparison) -> TableSheet:
-    """The equity statistics of today and each scenario, side by side."""
-    runs = [c.today, *c.runs]
-    columns = [_col("Statistic", TEXT), *(_col(r.name, Column("", "0.000")) for r in runs)]
+    """The equity statistics of today and each scenario, side by side (a row each)."""
+    columns = [_col("Scenario", TEXT), *(_col(label, fmt) for label, _key, fmt in EQUITY_ROWS)]
     rows = []
-    for label, key, _fmt in EQUITY_ROWS:
-        row: list[object] = [label]
-        for r in runs:
-            stats: EquityStats | None = r.equity
+    for r in (c.today, *c.runs):
+        stats: EquityStats | None = r.equity
+        row: list[object] = [r.name]
+        for _label, key, _fmt in EQUITY_ROWS:
             value = None if stats is None else getattr(stats, key)
             row.append("n/a" if value is None else value)
         rows.append(row)
@@ -214,7 +213,7 @@ def _chart(book, c: Comparison, schools: TableSheet):
     chart.set_title({"name": "Change per pupil vs share of high-need pupils",
                      "name_font": {"size": 12, "bold": True}})
     chart.set_x_axis({"name": "Unduplicated (high-need) share of enrollment",
-                      "num_format": "0%"})
+                      "num_format": "0%", "label_position": "low"})
     chart.set_y_axis({"name": "Change per pupil (scenario - today)", "num_format": '"$"#,##0',
                       "major_gridlines": {"visible": True, "line": {"color": "#D9D9D9"}}})
     chart.set_legend({"position": "bottom"})
