@@ -201,13 +201,15 @@ def choice_records(layout: DistrictLayout) -> list[dict[str, object]]:
         twice = (f"COUNTIF({t.letter('number')}${t.first_row}:{t.letter('number')}{r - 1},{d})>0"
                  if i else "FALSE")
         low, high = f"INDEX({lows},{d},1)", f"INDEX({highs},{d},1)"
+        # a number, not TRUE/FALSE (gnumeric stores booleans as numbers)
+        number = f"AND(ISNUMBER({c}),NOT(ISLOGICAL({c})))"
         records.append({
             "number": f'=IF({a}="",0,IFERROR(MATCH({a},List_Scenario_Parameters,0),0))',
             "today": f'=IF({d}=0,"",INDEX(Scenario_Today,{d},1))',
-            "applied": (f"=IF({d}=0,0,IF({twice},0,IF(ISNUMBER({c}),"
+            "applied": (f"=IF({d}=0,0,IF({twice},0,IF({number},"
                         f"IF(AND({c}>={low},{c}<={high}),1,0),0)))"),
             "check": (f'=IF({a}="","",IF({d}=0,"{CHECK_CHOOSE}",IF({twice},"{CHECK_TWICE}",'
-                      f'IF({c}="","{CHECK_BLANK}",IF(NOT(ISNUMBER({c})),"{CHECK_NUMBER}",'
+                      f'IF({c}="","{CHECK_BLANK}",IF(NOT({number}),"{CHECK_NUMBER}",'
                       f'IF({c}<{low},"{CHECK_LOW}",IF({c}>{high},"{CHECK_HIGH}",'
                       f'"{CHECK_APPLIED}")))))))'),
         })

@@ -149,3 +149,23 @@ def test_two_scenarios_with_one_name_are_told_apart(district: Path, tmp_path: Pa
                  tmp_path / "c.xlsx")
     assert_exit(result, 0)
     assert "EL weight 0.50 (2) (b.toml)" in result.output
+
+
+def test_the_readme_scenario_commands_work(tmp_path: Path) -> None:
+    import os
+    import re
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("## Scenarios: designing the formula with school leaders"):]
+    block = re.search(r"```bash\n(.*?)```", section, re.DOTALL)
+    assert block is not None
+    (tmp_path / "templates").symlink_to(root / "templates")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    run = subprocess.run(["bash", "-e", "-c", block.group(1)], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "EL weight 0.25 (el-weight.toml): EL rate 0.19 -> 0.25" in run.stdout
+    assert (tmp_path / "compare.xlsx").is_file() and (tmp_path / "compare.csv").is_file()
