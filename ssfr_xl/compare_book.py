@@ -126,7 +126,6 @@ def schools_table(c: Comparison) -> TableSheet:
 
 def components_table(c: Comparison) -> TableSheet:
     """Per school and component: today's amount and each scenario's."""
-    today = c.today
     columns = [_col("School ID", TEXT), _col("School", TEXT), _col("Component", TEXT),
                _col("Fund", TEXT), _col("Today", MONEY), _col("Today per pupil", MONEY)]
     for run in c.runs:

@@ -39,7 +39,6 @@ from .district_formulas import (
 )
 from .district_reader import CachedCheck, check_cached_values, read_district  # noqa: F401
 from .exports import atomic_target
-from .scenario_book import write_scenario_sheets
 from .layout import (
     LISTS,
     SETTINGS,
@@ -50,6 +49,7 @@ from .layout import (
 )
 from .layout import DistrictSheets as S
 from .model import LEVELS, DistrictInputs
+from .scenario_book import write_scenario_sheets
 from .xlsx import column_values
 from .xlsxw import (
     Book,

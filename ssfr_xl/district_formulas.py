@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from . import styles
 from .layout import (
     FIXED_KINDS,
-    KIND_PARAMETERS,
     LISTS,
     SETTINGS,
     DistrictLayout,

@@ -38,6 +38,7 @@ from .layout import SCENARIO_SETTINGS, scenario_parameters
 from .model import LEVELS, Component, DistrictInputs
 from .money import excel_round
 
+
 @dataclass(frozen=True)
 class Parameter:
     """A parameter of the formula (layout.ScenarioParameter) with today's value."""

@@ -63,9 +63,9 @@ from ssfr_xl.layout import DistrictSheets as S
 from ssfr_xl.model import LEVELS, DistrictInputs
 from ssfr_xl.money import excel_round, money_sum
 from ssfr_xl.plan import Grid, evaluate, evaluated_cells
+from ssfr_xl.plan_math import plan_formulas
 from ssfr_xl.scenario import parameters, read_choices, scenario_from_choices
 from ssfr_xl.scenario_formulas import policy_inputs
-from ssfr_xl.plan_math import plan_formulas
 from ssfr_xl.school_book import SchoolPlanSpec
 from ssfr_xl.transition import transition_rule
 from tests.helpers import CENT_TOLERANCE, CellError, Rows, cell_value, errors_by_cell

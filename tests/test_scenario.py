@@ -9,7 +9,16 @@ import pytest
 
 from ssfr_xl.compare import compare
 from ssfr_xl.errors import FileError, PolicyError
-from ssfr_xl.model import GRADES, Component, District, DistrictInputs, Fund, GradeSpan, Policy, School
+from ssfr_xl.model import (
+    GRADES,
+    Component,
+    District,
+    DistrictInputs,
+    Fund,
+    GradeSpan,
+    Policy,
+    School,
+)
 from ssfr_xl.policy import load_policy
 from ssfr_xl.scenario import (
     CHECK_APPLIED,

@@ -55,8 +55,8 @@ def test_the_hand_computed_district_in_both_engines(tmp_path: Path, soffice: str
     t, b = layout.scenario_schools, SCENARIO_RESULTS
     for engine, (book,) in recalculated([path], tmp_path, soffice).items():
         rows = book[S.SCENARIOS]
-        column = lambda key: [cell_value(rows, t.first_row + i, t.col(key))  # noqa: E731
-                              for i in range(3)]
+        column = lambda key, rows=rows: [  # noqa: E731
+            cell_value(rows, t.first_row + i, t.col(key)) for i in range(3)]
         # by hand (tests/test_scenario.py): base rate 2,100 -> 2,050; School 1 225,750 ->
         # 235,750; School 2 215,250 unchanged; School 3 420,000 -> 410,000
         assert column("today") == [225_750, 215_250, 420_000], engine
@@ -65,7 +65,7 @@ def test_the_hand_computed_district_in_both_engines(tmp_path: Path, soffice: str
         assert column("change") == pytest.approx([10_000, 0, -10_000], abs=0.005)
         assert column("change_per_pupil") == pytest.approx([100, 0, -50], abs=0.005)
         assert column("result") == ["Winner", "Unchanged", "Loser"], engine
-        value = lambda key: cell_value(rows, b.row(key), b.value_col)  # noqa: E731
+        value = lambda key, rows=rows: cell_value(rows, b.row(key), b.value_col)  # noqa: E731
         assert (value("winners"), value("losers"), value("unchanged")) == (1, 1, 1), engine
         assert value("base_scenario") == pytest.approx(2050.0, rel=1e-12)
         assert value("change") == pytest.approx(0.0, abs=0.005)  # budget neutral
