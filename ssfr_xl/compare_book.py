@@ -11,6 +11,7 @@ as one long table.
 from __future__ import annotations
 
 import datetime as _dt
+from dataclasses import replace
 from pathlib import Path
 
 from . import styles
@@ -280,9 +281,8 @@ def compare_district(district: Path, scenarios: list[Path], out: Path,
     loaded = [load_scenario(s, inputs) for s in scenarios]
     names = [s.name for s in loaded]
     for i, name in enumerate(names):
-        if name in names[:i]:
-            loaded[i] = type(loaded[i])(f"{name} ({i + 1})", loaded[i].values,
-                                        loaded[i].source, loaded[i].description)
+        if name in names[:i]:  # two files with one name: told apart by their place
+            loaded[i] = replace(loaded[i], name=f"{name} ({i + 1})")
     comparison = compare(inputs, loaded)
     write_compare_book(Path(out), comparison)
     lines = summary_lines(comparison)
