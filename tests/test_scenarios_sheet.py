@@ -167,3 +167,30 @@ def test_choices_typed_at_build_are_inputs_the_check_accepts(tmp_path: Path) -> 
     check = check_formulas(path, read_district(path))
     assert check.errors == [] and check.findings == [], check.findings
     assert check.compared == check.expected > 0
+
+
+def test_a_workbook_made_before_the_scenarios_sheet_still_checks(tmp_path: Path) -> None:
+    import openpyxl
+
+    from ssfr_xl.district_check import check_formulas
+    from ssfr_xl.district_reader import read_district
+
+    path = tmp_path / "d.xlsx"
+    write_district(path, three_schools())
+    wb = openpyxl.load_workbook(path)
+    for sheet in WORKING:
+        del wb[sheet]
+    for name in [n for n in wb.defined_names if n.startswith(("Scenario_", "List_Scenario"))]:
+        del wb.defined_names[name]
+    older = tmp_path / "older.xlsx"
+    wb.save(older)
+    check = check_formulas(older, read_district(older))
+    assert check.ok, (check.errors, check.findings[:3])
+    assert check.notes == ["the workbook has no Scenarios sheet (it was made by an earlier "
+                           "ssfr-xl); run ssfr-xl export and init again to add one"]
+    # one sheet removed is a change, not an older workbook
+    wb = openpyxl.load_workbook(path)
+    del wb[S.SCENARIO_CALCULATION]
+    wb.save(older)
+    check = check_formulas(older, read_district(older))
+    assert not check.ok and any("Scenario Calculation is missing" in e for e in check.errors)
