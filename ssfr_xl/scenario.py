@@ -117,7 +117,7 @@ def apply(inputs: DistrictInputs, values: Mapping[str, float]) -> DistrictInputs
         target = by_key[key].target
         value = float(value)
         if target[0] == "setting":
-            settings[target[1]] = value
+            settings[target[1]] = value  # the budget replaces one a budget per pupil set
         elif target[0] == "budget_per_pupil":
             pupils = sum(s.enrollment for s in inputs.schools)
             settings.setdefault("budget", excel_round(value * pupils, 0))
@@ -135,13 +135,9 @@ def apply(inputs: DistrictInputs, values: Mapping[str, float]) -> DistrictInputs
             bands = list(c.bands)
             bands[target[2]] = replace(bands[target[2]], rate=value)
             comps[target[1]] = replace(c, bands=tuple(bands))
-    if "budget" in values:  # the budget itself wins over a budget per pupil
-        settings["budget"] = float(values["budget"])
-    keys = {"budget": "budget", "base_rate": "base_rate",
-            "transition_max_loss": "transition_max_loss",
-            "transition_gain_cap": "transition_gain_cap",
-            "transition_reserve": "transition_reserve"}
-    district = replace(district, **{keys[k]: v for k, v in settings.items()})
+    # settings are District fields of the same name; the budget itself wins over a budget
+    # per pupil (setdefault above), as on the Scenarios sheet
+    district = replace(district, **settings)
     policy = replace(policy, components=tuple(comps), spans=tuple(spans))
     return replace(inputs, policy=policy, district=district)
 

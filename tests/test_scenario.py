@@ -140,6 +140,9 @@ def test_the_budget_wins_over_a_budget_per_pupil_on_the_sheet() -> None:
     s = scenario_from_choices(inputs, [("Budget per pupil (sets the budget)", 3000),
                                        ("Budget", 900_000)])
     assert s.apply(inputs).district.budget == 900_000.0
+    s = scenario_from_choices(inputs, [("Budget", 900_000),
+                                       ("Budget per pupil (sets the budget)", 3000)])
+    assert s.apply(inputs).district.budget == 900_000.0
 
 
 def test_the_shipped_example_scenario_reads_against_the_sample_district() -> None:
