@@ -180,7 +180,8 @@ def _write_working_policy(book: Book, ws: Worksheet, layout: DistrictLayout,
                     (layout.conditions, records["conditions"]), (layout.bands, records["bands"])):
         write_header(book, ws, t)
         ws.set_row(t.header_row - 1, header_height(t))
-        shown = [c.key for c in t.columns[:3] if not c.input]
+        # the labels of each row: what is not an input (code, kind, basis ...), and its name
+        shown = [c.key for c in t.columns if not c.input or c.key == "name"]
         for i, record in enumerate(rows):
             for key in shown:
                 value = record.get(key)
