@@ -25,7 +25,7 @@ from pathlib import Path
 import openpyxl
 
 from ssfr_xl.consolidate import consolidate
-from ssfr_xl.district_book import read_district
+from ssfr_xl.district_book import read_district, write_district
 from ssfr_xl.formula import allocate
 from ssfr_xl.libreoffice import find_soffice
 from ssfr_xl.report import write_feedback
@@ -44,6 +44,8 @@ from ssfr_xl.validate import district_record
 OUT = Path(__file__).resolve().parent / "screenshots"
 DPI = 70
 PREFIXES = ("district-", "plan-", "totals-", "feedback")  # the images this script makes
+#: What the district's Scenarios sheet shows: a higher EL weight, concentration from 50%.
+SCENARIO = [("EL rate", 0.25), ("CONC threshold", 0.5)]
 
 
 def slug(text: str) -> str:
@@ -151,6 +153,8 @@ def main() -> None:
         folder = Path(tmp)
         district = folder / "sample-district.xlsx"
         create_district(district, sample=40, force=True)
+        # the Scenarios sheet with a scenario typed in, as a budget officer would
+        write_district(district, read_district(district), scenario_choices=SCENARIO)
         result = allocate(read_district(district))
         [spec] = plan_specs(result, school_ids=[result.schools[1].school_id])
         plan = demo_plan(spec, seed=3, fill_share=0.97)

@@ -254,6 +254,42 @@ def allocate_command(district_xlsx: Path, csv_path: Path | None) -> None:
         sys.exit(1)
 
 
+@cli.command("compare")
+@click.argument("district_xlsx", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--scenario", "scenarios", multiple=True, required=True,
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="A scenario TOML file (see templates/scenario-example.toml); repeat for "
+                   "several.")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The comparison workbook to write (.xlsx).")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the comparison as a CSV (one row per scenario, school and "
+                   "component, and each school's TOTAL).")
+def compare_command(district_xlsx: Path, scenarios: tuple[Path, ...], out: Path,
+                    csv_path: Path | None) -> None:
+    """Compare today's allocation with one or more scenarios of the formula.
+
+    A scenario file changes only what differs from the district workbook's policy (rates,
+    weights, thresholds, the budget, transition settings). The workbook shows, per school
+    and component, today against each scenario in dollars, per pupil and percent; winners
+    and losers (a total changed by more than $0.50); equity statistics side by side; a
+    chart of the change per pupil against the share of high-need pupils.
+
+    \b
+    Examples:
+      ssfr-xl compare district.xlsx --scenario el-weight.toml --out compare.xlsx
+      ssfr-xl compare district.xlsx --scenario a.toml --scenario b.toml \\
+              --out compare.xlsx --csv compare.csv
+    """
+    from .compare_book import compare_district
+
+    try:
+        _comparison, lines = compare_district(district_xlsx, list(scenarios), out, csv_path)
+    except SsfrError as e:
+        raise _fail(e) from e
+    click.echo("\n".join(lines))
+
+
 @cli.command("build")
 @click.argument("district_xlsx", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from xlsxwriter.worksheet import Worksheet
@@ -26,8 +26,10 @@ from .district_formulas import (
     band_records,
     calculation_rows,
     component_records,
+    computed_cells,
     condition_records,
     job_class_rows,
+    policy_records,
     rule_names,
     school_records,
     settings_values,
@@ -47,6 +49,7 @@ from .layout import (
 )
 from .layout import DistrictSheets as S
 from .model import LEVELS, DistrictInputs
+from .scenario_book import write_scenario_sheets
 from .xlsx import column_values
 from .xlsxw import (
     Book,
@@ -68,15 +71,18 @@ NOT_CALCULATED = ""
 
 
 def write_district(path: str | Path, inputs: DistrictInputs,
-                   progress: Callable[[str], None] | None = None) -> None:
-    """Write the district formula workbook for these inputs (atomically)."""
-    data = district_bytes(inputs, progress)
+                   progress: Callable[[str], None] | None = None,
+                   scenario_choices: Sequence[tuple[object, object]] = ()) -> None:
+    """Write the district formula workbook for these inputs (atomically); scenario_choices
+    are (parameter, value) rows typed on the Scenarios sheet (blank by default)."""
+    data = district_bytes(inputs, progress, scenario_choices)
     with atomic_target(Path(path)) as tmp:
         tmp.write_bytes(data)
 
 
 def district_bytes(inputs: DistrictInputs,
-                   progress: Callable[[str], None] | None = None) -> bytes:
+                   progress: Callable[[str], None] | None = None,
+                   scenario_choices: Sequence[tuple[object, object]] = ()) -> bytes:
     """The .xlsx bytes of the district formula workbook, written with XlsxWriter."""
     say = progress or (lambda _msg: None)
     layout = DistrictLayout.of(inputs)
@@ -97,6 +103,12 @@ def district_bytes(inputs: DistrictInputs,
     say("allocation formulas")
     _write_allocations(book, sheets[S.ALLOCATIONS], layout)
     _write_summary(book, sheets[S.SUMMARY], layout)
+    say("scenario formulas")
+    scenario_sheets = {S.SCENARIOS, *S.SHADOWS.values()}
+    write_scenario_sheets(book, sheets, layout, inputs,
+                          (cell for cell in computed_cells(inputs, layout)
+                           if cell[0] in scenario_sheets),
+                          policy_records(layout, inputs), scenario_choices)
     _write_instructions(book, sheets[S.INSTRUCTIONS], inputs)
     _write_meta(book, sheets[S.META], inputs, layout)
     for name, (sheet, address) in rule_names(layout).items():
@@ -368,7 +380,9 @@ _PRINT = {
     S.SUMMARY: ("landscape", False, 1), S.FUNDS: ("landscape", True, 1),
     S.JOB_CLASSES: ("portrait", True, 1), S.SERVICES: ("landscape", True, 1),
     S.OBJECTS: ("portrait", True, 1), S.GOALS: ("portrait", True, 1),
-    S.LISTS: ("portrait", False, 1),
+    S.LISTS: ("portrait", False, 1), S.SCENARIOS: ("landscape", False, 1),
+    S.SCENARIO_POLICY: ("landscape", False, 2), S.SCENARIO_CALCULATION: ("landscape", True, 2),
+    S.SCENARIO_ALLOCATIONS: ("landscape", True, 2),
 }
 
 
@@ -386,6 +400,8 @@ def _print_setup(ws: Worksheet, layout: DistrictLayout, district: str) -> None:
     header_row = {S.SCHOOLS: layout.schools.header_row,
                   S.CALCULATION: layout.calculation.header_row,
                   S.ALLOCATIONS: layout.allocations.header_row,
+                  S.SCENARIO_CALCULATION: layout.calculation.header_row,
+                  S.SCENARIO_ALLOCATIONS: layout.allocations.header_row,
                   S.ADJUSTMENTS: layout.adjustments.header_row}.get(ws.name, 3)
     if repeat:
         ws.repeat_rows(0, header_row - 1)

@@ -39,6 +39,7 @@ from .district_formulas import (
 )
 from .layout import (
     LISTS,
+    SCENARIO_RESULTS,
     SETTINGS,
     DistrictLayout,
     Table,
@@ -195,6 +196,7 @@ class FormulaCheck:
     changed: int = 0  # compared cells that do not hold the writer's content
     findings: list[FormulaFinding] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # what could not be checked, and why
+    notes: list[str] = field(default_factory=list)  # what was not expected, and why
 
     @property
     def ok(self) -> bool:
@@ -244,6 +246,12 @@ def expected_names(layout: DistrictLayout) -> dict[str, tuple[str, str]]:
         first, last = comps.cell("level_0", i), comps.cell(f"level_{len(LEVELS) - 1}", i)
         names[layout.component_name("Level", c)] = (S.POLICY, f"{first}:{last}")
     names.update(rule_names(layout))
+    for t in (layout.scenario_choices, layout.scenario_catalog):
+        if t.rows:
+            names.update({c.name: (t.sheet, t.range(c.key, absolute=False))
+                          for c in t.columns if c.name})
+    names.update({f.name: (SCENARIO_RESULTS.sheet, SCENARIO_RESULTS.cell(f.key))
+                  for f in SCENARIO_RESULTS.fields})
     return names
 
 
@@ -254,7 +262,7 @@ def input_areas(layout: DistrictLayout) -> list[tuple[str, int, int, int, int]]:
               SETTINGS.value_col) for f in SETTINGS.fields if f.input]
     appendable = {id(t) for t in _list_tables(layout)}
     for t in (layout.spans, layout.components, layout.conditions, layout.bands, layout.schools,
-              layout.adjustments, *_list_tables(layout)):
+              layout.adjustments, layout.scenario_choices, *_list_tables(layout)):
         last = t.last_row + (APPENDED_ROWS if id(t) in appendable else 0)
         for c in t.columns:
             if c.input:
@@ -379,6 +387,18 @@ def _check(path: Path, inputs: DistrictInputs, check: FormulaCheck) -> None:
         check.errors.append(f"the file's formulas could not be read ({type(e).__name__}: {e})")
         return
     expected = _expected(cells, layout, file_names)
+    scenario_sheets = (S.SCENARIOS, *S.SHADOWS.values())
+    if not any(s in content or s in unreadable for s in scenario_sheets):
+        # a workbook made before ssfr-xl wrote a Scenarios sheet: today's formulas are all
+        # there is to check (the Scenarios sheet never changes an allocation)
+        for table in (expected.cells, expected.optional):
+            for key in [k for k in table if k[0] in scenario_sheets]:
+                del table[key]
+        for name in [n for n, (sheet, _ref) in expected.names.items()
+                     if sheet in scenario_sheets]:
+            del expected.names[name]
+        check.notes.append("the workbook has no Scenarios sheet (it was made by an earlier "
+                           "ssfr-xl); run ssfr-xl export and init again to add one")
     check.expected = len(expected.cells)
     describe = _Describer(layout, inputs)
     comparer = _Comparer()

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from . import styles
 from .layout import (
     FIXED_KINDS,
-    KIND_PARAMETERS,
     LISTS,
     SETTINGS,
     DistrictLayout,
@@ -21,10 +20,12 @@ from .layout import (
     band_applies,
     basis_label,
     cell_address,
+    parameters_used,
     sheet_ref,
 )
 from .layout import DistrictSheets as S
 from .model import GRADES, LEVELS, Component, DistrictInputs
+from .scenario_formulas import scenario_cells
 from .xlsx import column_values, job_class_records
 
 LINEAR_RATE_KINDS = ("per_pupil", "concentration", "categorical")
@@ -133,16 +134,6 @@ def span_records(layout: DistrictLayout, inputs: DistrictInputs) -> list[dict]:
          "weight": s.weight, "pupils": f"=SUM({calc.full_range(f'span_{i}')})"}
         for i, s in enumerate(inputs.policy.spans)
     ]
-
-
-def parameters_used(c: Component) -> frozenset[str]:
-    """The Policy-sheet parameters a component uses; the others are locked and shaded."""
-    uses = set(KIND_PARAMETERS[c.kind])
-    if c.conditions and c.kind in ("categorical", "floor"):
-        uses.discard("levels")  # the conditions are the eligibility test
-    if c.bands:
-        uses.discard("rate")  # each band has its rate
-    return frozenset(uses)
 
 
 def _band_range(layout: DistrictLayout, c: Component, key: str) -> str:
@@ -708,26 +699,58 @@ def computed_cells(inputs: DistrictInputs, layout: DistrictLayout | None = None
                 if _is_computed(value):
                     yield t.sheet, r, col, value
 
-    values = settings_values(layout, inputs)
-    for f in SETTINGS.fields:
-        if not f.input and _is_computed(values.get(f.key)):
-            yield SETTINGS.sheet, SETTINGS.row(f.key), SETTINGS.value_col, values[f.key]
-    yield from table(layout.spans, span_records(layout, inputs))
-    yield from table(layout.components, component_records(layout, inputs)[0])
-    yield from table(layout.conditions, condition_records(layout))
-    yield from table(layout.bands, band_records(layout))
-    yield from table(layout.adjustments, adjustment_records(layout, inputs))
-    yield from table(layout.schools, school_records(layout, inputs))
-    yield from table(layout.job_classes, job_class_rows(layout, inputs))
-    yield from rows(layout.calculation, calculation_rows(layout))
-    for row, col, value in allocation_marks(layout):
-        if _is_computed(value):
-            yield S.ALLOCATIONS, row, col, value
-    yield from rows(layout.allocations, allocation_rows(layout))
-    for put in summary_cells(layout):
-        if not put.text and (put.what or put.style not in (styles.LABEL, styles.HEADER)) \
-                and _is_computed(put.value):
-            yield S.SUMMARY, put.row, put.col, put.value
+    records = policy_records(layout, inputs)
+
+    def today() -> Iterator[tuple[str, int, int, object]]:
+        values = records["settings"]
+        for f in SETTINGS.fields:
+            if not f.input and _is_computed(values.get(f.key)):
+                yield SETTINGS.sheet, SETTINGS.row(f.key), SETTINGS.value_col, values[f.key]
+        yield from table(layout.spans, records["spans"])
+        yield from table(layout.components, records["components"])
+        yield from table(layout.conditions, records["conditions"])
+        yield from table(layout.bands, records["bands"])
+        yield from table(layout.adjustments, adjustment_records(layout, inputs))
+        yield from table(layout.schools, school_records(layout, inputs))
+        yield from table(layout.job_classes, job_class_rows(layout, inputs))
+        yield from rows(layout.calculation, calculation_rows(layout))
+        for row, col, value in allocation_marks(layout):
+            if _is_computed(value):
+                yield S.ALLOCATIONS, row, col, value
+        yield from rows(layout.allocations, allocation_rows(layout))
+        for put in summary_cells(layout):
+            if not put.text and (put.what or put.style not in (styles.LABEL, styles.HEADER)) \
+                    and _is_computed(put.value):
+                yield S.SUMMARY, put.row, put.col, put.value
+
+    cells = list(today())
+    yield from cells
+    # the Scenarios sheet and its workings: the same declarations, rebound
+    yield from scenario_cells(layout, inputs, cells, policy_names(layout), records)
+
+
+def policy_records(layout: DistrictLayout, inputs: DistrictInputs) -> dict[str, object]:
+    """The records the Policy sheet's writers write: settings (by key), spans, components,
+    conditions and bands (lists of rows by column key)."""
+    return {"settings": settings_values(layout, inputs),
+            "spans": span_records(layout, inputs),
+            "components": component_records(layout, inputs)[0],
+            "conditions": condition_records(layout), "bands": band_records(layout)}
+
+
+def policy_names(layout: DistrictLayout) -> dict[str, tuple[str, str]]:
+    """The defined names of Policy-sheet cells the writer creates: name -> (sheet, address)."""
+    names = {f.name: (SETTINGS.sheet, SETTINGS.cell(f.key)) for f in SETTINGS.fields}
+    spans, comps = layout.spans, layout.components
+    for i in range(len(layout.policy.spans)):
+        names[layout.span_weight_name(i)] = (S.POLICY, spans.cell("weight", i))
+    for i, c in enumerate(layout.policy.components):
+        for param, key in COMPONENT_NAMED_CELLS:
+            names[layout.component_name(param, c)] = (S.POLICY, comps.cell(key, i))
+        first, last = comps.cell("level_0", i), comps.cell(f"level_{len(LEVELS) - 1}", i)
+        names[layout.component_name("Level", c)] = (S.POLICY, f"{first}:{last}")
+    names.update({k: v for k, v in rule_names(layout).items() if v[0] == S.POLICY})
+    return names
 
 
 def _is_computed(value: object) -> bool:

@@ -244,9 +244,19 @@ class DistrictSheets:
     GOALS = "Goals"
     LISTS = "Lists"
     META = "_ssfr_meta"
+    SCENARIOS = "Scenarios"
+    SCENARIO_POLICY = "Scenario Policy"
+    SCENARIO_CALCULATION = "Scenario Calculation"
+    SCENARIO_ALLOCATIONS = "Scenario Allocations"
 
     ORDER = (INSTRUCTIONS, POLICY, SCHOOLS, ADJUSTMENTS, CALCULATION, ALLOCATIONS, SUMMARY,
-             FUNDS, JOB_CLASSES, SERVICES, OBJECTS, GOALS, LISTS, META)
+             SCENARIOS, FUNDS, JOB_CLASSES, SERVICES, OBJECTS, GOALS, LISTS, SCENARIO_POLICY,
+             SCENARIO_CALCULATION, SCENARIO_ALLOCATIONS, META)
+
+    #: The Scenarios sheet's workings: each a copy of the sheet of the same layout, every
+    #: formula the same declaration with the scenario's parameters in place of today's.
+    SHADOWS = {POLICY: SCENARIO_POLICY, CALCULATION: SCENARIO_CALCULATION,
+               ALLOCATIONS: SCENARIO_ALLOCATIONS}
 
 
 S = DistrictSheets
@@ -399,6 +409,16 @@ KIND_PARAMETERS: dict[str, frozenset[str]] = {
     "transition": frozenset(),
     "adjustment": frozenset(),
 }
+
+def parameters_used(c: Component) -> frozenset[str]:
+    """The Policy-sheet parameters a component uses; the others are locked and shaded."""
+    uses = set(KIND_PARAMETERS[c.kind])
+    if c.conditions and c.kind in ("categorical", "floor"):
+        uses.discard("levels")  # the conditions are the eligibility test
+    if c.bands:
+        uses.discard("rate")  # each band has its rate
+    return frozenset(uses)
+
 
 #: The conditions a component's eligibility is tested on (Policy sheet, below components).
 CONDITION_COLUMNS = (
@@ -572,6 +592,146 @@ def basis_label(c: Component) -> str:
     return " + ".join(c.basis)
 
 
+# --- scenarios: the parameters a scenario may change, and the Scenarios sheet --------------
+
+#: Highest value a parameter takes where it has no natural upper bound.
+NO_LIMIT = 1e15
+
+
+@dataclass(frozen=True)
+class ScenarioParameter:
+    """A number of the formula a scenario may change (see scenario.py).
+
+    `key` is its place in a scenario file ("component.EL.rate"); `label` names it in the
+    Scenarios sheet's dropdown; `target` is the Policy input cell holding today's value:
+    ("setting", field key), ("span", index), ("component", index, column key),
+    ("condition", component index, condition index), ("band", component index, band index),
+    or ("budget_per_pupil",), which has no cell: it sets the budget.
+    """
+
+    key: str
+    label: str
+    low: float
+    high: float
+    target: tuple
+
+
+#: District settings a scenario may change: key -> (label, lowest, highest).
+SCENARIO_SETTINGS = {
+    "budget": ("Budget", 0.0, NO_LIMIT),
+    "budget_per_pupil": ("Budget per pupil (sets the budget)", 0.0, NO_LIMIT),
+    "base_rate": ("Fixed base rate (when the mode is fixed)", 0.0, NO_LIMIT),
+    "transition_max_loss": ("Transition: maximum loss", 0.0, 1.0),
+    "transition_gain_cap": ("Transition: gains kept up to (cap_gains)", 0.0, 100.0),
+    "transition_reserve": ("Transition: reserve (reserve)", 0.0, NO_LIMIT),
+}
+#: The parameters of a component, by Policy column (those its kind uses: KIND_PARAMETERS).
+SCENARIO_COMPONENT_KEYS = ("rate", "threshold", "minimum", "cap", "pool")
+#: What a component's values by school level are, by kind (otherwise a threshold share).
+LEVEL_MEANING = {"foundation": ("amount", NO_LIMIT),
+                 "small_school": ("minimum enrollment", NO_LIMIT)}
+
+
+def scenario_parameters(policy: Policy) -> tuple[ScenarioParameter, ...]:
+    """Every parameter of a policy's formula a scenario may change, in Policy-sheet order:
+    the budget (or budget per pupil), the fixed base rate, the transition settings (with a
+    transition component), the grade-span weights (when the base weighs spans), and per
+    component the parameters its kind uses, its values by level, conditions and bands."""
+    out: list[ScenarioParameter] = []
+    keys = ["budget", "budget_per_pupil", "base_rate"]
+    if any(c.kind == "transition" for c in policy.components):
+        keys += ["transition_max_loss", "transition_gain_cap", "transition_reserve"]
+    for key in keys:
+        label, low, high = SCENARIO_SETTINGS[key]
+        target = ("budget_per_pupil",) if key == "budget_per_pupil" else ("setting", key)
+        out.append(ScenarioParameter(f"district.{key}", label, low, high, target))
+    if not any(c.kind == "base" and c.basis for c in policy.components):
+        out += [ScenarioParameter(f'grade_span."{span.name}".weight',
+                                  f"Grade span {span.name} weight", 0.0, 10.0, ("span", i))
+                for i, span in enumerate(policy.spans)]
+    for i, c in enumerate(policy.components):
+        uses = parameters_used(c)
+        for key in SCENARIO_COMPONENT_KEYS:
+            if key in uses:
+                out.append(ScenarioParameter(f"component.{c.code}.{key}", f"{c.code} {key}",
+                                             0.0, 1.0 if key == "threshold" else NO_LIMIT,
+                                             ("component", i, key)))
+        if "levels" in uses:
+            what, high = LEVEL_MEANING.get(c.kind, ("threshold share", 1.0))
+            out += [ScenarioParameter(f"component.{c.code}.level.{level}",
+                                      f"{c.code} {level} {what}", 0.0, high,
+                                      ("component", i, f"level_{j}"))
+                    for j, level in enumerate(LEVELS)]
+        out += [ScenarioParameter(f"component.{c.code}.condition.{k + 1}",
+                                  f"{c.code} condition {k + 1} value", -NO_LIMIT, NO_LIMIT,
+                                  ("condition", i, k)) for k in range(len(c.conditions))]
+        out += [ScenarioParameter(f"component.{c.code}.band.{b.label}",
+                                  f"{c.code} band {b.label} rate", 0.0, NO_LIMIT,
+                                  ("band", i, k)) for k, b in enumerate(c.bands)]
+    return tuple(out)
+
+
+#: Parameters the budget officer may try at once on the Scenarios sheet.
+SCENARIO_CHOICES = 5
+
+SCENARIO_CHOICE_COLUMNS = (
+    Column("parameter", "Parameter", 44, input=True,
+           validation=_list_validation("List_Scenario_Parameters", "A parameter of the "
+                                       "formula (the list on the right)",
+                                       "Choose a parameter from the list.")),
+    Column("today", "Today", 16, "#,##0.00##"),
+    Column("value", "Scenario value", 16, "#,##0.00##", input=True, name="Scenario_Values",
+           validation=_decimal("The value to try; blank = today's.", "-1000000000000000",
+                               "1000000000000000")),
+    Column("number", "No.", 8, "0", name="Scenario_Numbers"),
+    Column("applied", "Applied (1/0)", 10, "0", name="Scenario_Applied"),
+    Column("check", "Check", 16),
+)
+SCENARIO_CATALOG_COLUMNS = (
+    Column("number", "No.", 6, "0"),
+    Column("label", "Parameter", 44, styles.TEXT, name="List_Scenario_Parameters"),
+    Column("today", "Today", 16, "#,##0.00##", name="Scenario_Today"),
+    Column("low", "Lowest", 12, "General", name="Scenario_Lowest"),
+    Column("high", "Highest", 12, "General", name="Scenario_Highest"),
+)
+SCENARIO_SCHOOL_COLUMNS = (
+    Column("school_id", "School ID", 16, styles.TEXT),
+    Column("name", "School", 16),
+    Column("today", "Today: total, all funds", 16, styles.MONEY),
+    Column("scenario", "Scenario: total, all funds", 16, styles.MONEY),
+    Column("change", "Change", 16, styles.MONEY),
+    Column("change_share", "Change %", 16, styles.SHARE),
+    Column("today_per_pupil", "Today per pupil", 13, styles.MONEY),
+    Column("scenario_per_pupil", "Scenario per pupil", 13, styles.MONEY),
+    Column("change_per_pupil", "Change per pupil", 13, styles.MONEY),
+    Column("result", "Result", 12),
+    Column("need_share", "Need share", 10, styles.SHARE),
+)
+#: The first row of the Scenarios sheet's choices; the results and schools follow.
+SCENARIO_CHOICES_HEADER = 5
+SCENARIO_RESULTS = FieldBlock(
+    sheet=DistrictSheets.SCENARIOS,
+    first_row=SCENARIO_CHOICES_HEADER + SCENARIO_CHOICES + 3,
+    fields=(
+        Field("winners", "Winners: total up by more than $0.50", "Scenario_Winners",
+              styles.COUNT, input=False),
+        Field("losers", "Losers: total down by more than $0.50", "Scenario_Losers",
+              styles.COUNT, input=False),
+        Field("unchanged", "Unchanged (within $0.50)", "Scenario_Unchanged", styles.COUNT,
+              input=False),
+        Field("today_total", "Total, all funds: today", "Scenario_Today_Total", styles.MONEY,
+              input=False),
+        Field("scenario_total", "Total, all funds: scenario", "Scenario_Total", styles.MONEY,
+              input=False),
+        Field("change", "Change of the total", "Scenario_Change", styles.MONEY, input=False),
+        Field("base_today", "Base rate in use: today", "Scenario_Base_Today",
+              styles.PRECISE_RATE, input=False),
+        Field("base_scenario", "Base rate in use: scenario", "Scenario_Base_Rate",
+              styles.PRECISE_RATE, input=False),
+    ),
+)
+
+
 @dataclass
 class DistrictLayout:
     """Addresses of the district workbook for a given policy and roster size."""
@@ -593,6 +753,9 @@ class DistrictLayout:
     services: Table = field(init=False)
     objects: Table = field(init=False)
     goals: Table = field(init=False)
+    scenario_choices: Table = field(init=False)
+    scenario_catalog: Table = field(init=False)
+    scenario_schools: Table = field(init=False)
 
     #: First data row of the per-school sheets (Schools, Calculation, Allocations share rows).
     SCHOOL_HEADER_ROW = 6
@@ -622,6 +785,13 @@ class DistrictLayout:
                               name="Services_Table")
         self.objects = Table(S.OBJECTS, 3, OBJECT_COLUMNS, len(p.objects), name="Objects_Table")
         self.goals = Table(S.GOALS, 3, GOAL_COLUMNS, len(p.goals), name="Goals_Table")
+        self.scenario_choices = Table(S.SCENARIOS, SCENARIO_CHOICES_HEADER,
+                                      SCENARIO_CHOICE_COLUMNS, SCENARIO_CHOICES)
+        self.scenario_catalog = Table(S.SCENARIOS, SCENARIO_CHOICES_HEADER,
+                                      SCENARIO_CATALOG_COLUMNS, len(scenario_parameters(p)),
+                                      first_col=len(SCENARIO_SCHOOL_COLUMNS) + 3)
+        self.scenario_schools = Table(S.SCENARIOS, SCENARIO_RESULTS.last_row + 3,
+                                      SCENARIO_SCHOOL_COLUMNS, self.n_schools)
 
     @classmethod
     def of(cls, inputs) -> DistrictLayout:

@@ -317,6 +317,7 @@ def allocate_district(path: Path, csv_path: Path | None = None,
         if len(formulas.findings) > SHOWN:
             lines.append(f"  ... and {len(formulas.findings) - SHOWN:,} more")
         lines += [f"  Not checked: {error}" for error in formulas.errors]
+    lines += [f"  Note: {note}" for note in formulas.notes]
 
     progress("comparing with the values saved in the file")
     check = check_cached_values(path, result)

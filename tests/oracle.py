@@ -31,9 +31,11 @@ from dataclasses import dataclass
 import numpy as np
 from openpyxl.utils.cell import column_index_from_string, coordinate_from_string
 
+from ssfr_xl.compare import compare
 from ssfr_xl.district_formulas import (
     BUDGET_GAP_LABEL,
     computed_cells,
+    policy_records,
     summary_cells,
     transition_promise,
 )
@@ -47,12 +49,23 @@ from ssfr_xl.formula import (
     passes_conditions,
     span_count,
 )
-from ssfr_xl.layout import FIXED_KINDS, SETTINGS, DistrictLayout, SchoolLayout, Table, cell_address
+from ssfr_xl.layout import (
+    FIXED_KINDS,
+    SCENARIO_CHOICES,
+    SCENARIO_RESULTS,
+    SETTINGS,
+    DistrictLayout,
+    SchoolLayout,
+    Table,
+    cell_address,
+)
 from ssfr_xl.layout import DistrictSheets as S
 from ssfr_xl.model import LEVELS, DistrictInputs
-from ssfr_xl.money import excel_round
+from ssfr_xl.money import excel_round, money_sum
 from ssfr_xl.plan import Grid, evaluate, evaluated_cells
 from ssfr_xl.plan_math import plan_formulas
+from ssfr_xl.scenario import parameters, read_choices, scenario_from_choices
+from ssfr_xl.scenario_formulas import policy_inputs
 from ssfr_xl.school_book import SchoolPlanSpec
 from ssfr_xl.transition import transition_rule
 from tests.helpers import CENT_TOLERANCE, CellError, Rows, cell_value, errors_by_cell
@@ -158,8 +171,11 @@ class _Cells(dict[Where, Expected]):
 
 
 def district_expectations(inputs: DistrictInputs, result: AllocationResult | None = None,
-                          layout: DistrictLayout | None = None) -> dict[Where, Expected]:
-    """What every computed cell of the district workbook must show, from the engine."""
+                          layout: DistrictLayout | None = None,
+                          choices: Sequence[tuple[object, object]] = ()
+                          ) -> dict[Where, Expected]:
+    """What every computed cell of the district workbook must show, from the engine; the
+    Scenarios sheet's with these (parameter, value) rows typed in."""
     layout = layout or DistrictLayout.of(inputs)
     result = result or allocate(inputs)
     cells = _Cells()
@@ -168,7 +184,73 @@ def district_expectations(inputs: DistrictInputs, result: AllocationResult | Non
     _allocations(cells, inputs, result, layout)
     _summary(cells, inputs, result, layout)
     _lists(cells, inputs, layout)
+    _scenarios(cells, inputs, layout, choices)
     return cells
+
+
+def _scenarios(cells: _Cells, inputs: DistrictInputs, layout: DistrictLayout,
+               choices: Sequence[tuple[object, object]]) -> None:
+    """The Scenarios sheet and its workings: the working sheets show what Policy,
+    Calculation and Allocations would show were the scenario the policy of record
+    (scenario.apply, formula.allocate); the Scenarios sheet compares it with today
+    (compare.py)."""
+    rows = [*choices, *[(None, None)] * (SCENARIO_CHOICES - len(choices))]
+    scenario = scenario_from_choices(inputs, rows)
+    overlaid = scenario.apply(inputs)
+    comparison = compare(inputs, [scenario])
+    run = comparison.runs[0]
+    working, same = _Cells(), DistrictLayout.of(overlaid)  # the same addresses
+    _policy_sheet(working, overlaid, run.result, same)
+    _calculation(working, overlaid, run.result, same)
+    _allocations(working, overlaid, run.result, same)
+    for (sheet, row, col), e in working.items():
+        if sheet in S.SHADOWS:
+            cells[(S.SHADOWS[sheet], row, col)] = e
+    records = policy_records(same, overlaid)
+    for (row, col), (value, _target) in policy_inputs(same, overlaid, records).items():
+        cells.at(S.SCENARIO_POLICY, row, col, value, what="scenario's policy input")
+    t = layout.scenario_choices
+    read = read_choices(inputs, rows)
+    cells.column(t, "number", [c.number for c in read])
+    cells.column(t, "today", [c.today for c in read])
+    cells.column(t, "applied", [c.applied for c in read])
+    cells.column(t, "check", [c.check for c in read])
+    params = parameters(inputs)
+    catalog = layout.scenario_catalog
+    cells.column(catalog, "number", range(1, len(params) + 1))
+    cells.column(catalog, "today", [p.today for p in params])
+    cells.column(catalog, "low", [p.low for p in params])
+    cells.column(catalog, "high", [p.high for p in params])
+    changes = comparison.school_changes(0)
+    winners, losers = len(comparison.winners(0)), len(comparison.losers(0))
+    b = SCENARIO_RESULTS
+    for key, value, tolerance in (
+            ("winners", winners, 0.0), ("losers", losers, 0.0),
+            ("unchanged", len(changes) - winners - losers, 0.0),
+            ("today_total", money_sum(comparison.today.totals), MONEY),
+            ("scenario_total", money_sum(run.totals), MONEY),
+            ("change", excel_round(money_sum(run.totals) - money_sum(comparison.today.totals)),
+             MONEY),
+            ("base_today", comparison.today.result.base_rate, 0.0),
+            ("base_scenario", run.result.base_rate, 0.0)):
+        cells.at(b.sheet, b.row(key), b.value_col, value, tolerance, f"scenario {key}")
+    t = layout.scenario_schools
+
+    def blank(v: object) -> object:
+        return "" if v is None else v
+
+    cells.column(t, "school_id", [c.school.school_id for c in changes])
+    cells.column(t, "name", [c.school.name for c in changes])
+    cells.column(t, "today", [c.today for c in changes], MONEY, "today's total")
+    cells.column(t, "scenario", [c.scenario for c in changes], MONEY, "scenario total")
+    cells.column(t, "change", [c.change for c in changes], MONEY, "change")
+    cells.column(t, "change_share", [blank(c.change_share) for c in changes], 0.0, "change %")
+    cells.column(t, "today_per_pupil", [blank(c.today_per_pupil) for c in changes], MONEY)
+    cells.column(t, "scenario_per_pupil", [blank(c.scenario_per_pupil) for c in changes], MONEY)
+    cells.column(t, "change_per_pupil", [blank(c.change_per_pupil) for c in changes], MONEY)
+    cells.column(t, "result", [c.verdict for c in changes])
+    cells.column(t, "need_share", [s.unduplicated / s.enrollment if s.enrollment > 0 else 0.0
+                                   for s in inputs.schools])
 
 
 def _transition(inputs: DistrictInputs, result: AllocationResult):
@@ -425,11 +507,12 @@ class DistrictOracle:
     """The engine's value of every computed cell of one district workbook."""
 
     def __init__(self, inputs: DistrictInputs, result: AllocationResult | None = None,
-                 layout: DistrictLayout | None = None):
+                 layout: DistrictLayout | None = None,
+                 choices: Sequence[tuple[object, object]] = ()):
         self.inputs = inputs
         self.layout = layout or DistrictLayout.of(inputs)
         self.result = result or allocate(inputs)
-        self.expected = district_expectations(inputs, self.result, self.layout)
+        self.expected = district_expectations(inputs, self.result, self.layout, choices)
         self.cells = [(s, r, c) for s, r, c, _content in computed_cells(inputs, self.layout)]
 
     def differences(self, book: Mapping[str, Rows]) -> list[Difference]:
@@ -439,10 +522,11 @@ class DistrictOracle:
 
 def assert_district_matches_engine(book: Mapping[str, Rows], inputs: DistrictInputs,
                                    result: AllocationResult | None = None,
-                                   layout: DistrictLayout | None = None, show: int = 12) -> int:
-    """Assert no error value and every computed cell equal to the engine; return how many
-    computed cells were compared."""
-    oracle = DistrictOracle(inputs, result, layout)
+                                   layout: DistrictLayout | None = None, show: int = 12,
+                                   choices: Sequence[tuple[object, object]] = ()) -> int:
+    """Assert no error value and every computed cell equal to the engine (the Scenarios
+    sheet's with these choices typed in); return how many computed cells were compared."""
+    oracle = DistrictOracle(inputs, result, layout, choices)
     raise_differences(oracle.differences(book), len(oracle.cells),
                       "computed cells of the district workbook", show)
     return len(oracle.cells)

@@ -27,7 +27,9 @@ Groups are derived from the declarations, never listed here: the district's form
 district_formulas.computed_cells, the plan's are plan_math's plan_formulas plus the Lists
 sheet's average cost (tests/oracle.py: plan_formula_cells), and both must be exactly the
 formulas the saved files hold. A cell belongs to the column of its layout Table (one group per
-column), to its field of a FieldBlock (Policy settings, Start Here), to a column of a table on
+column; the Scenarios sheet's working sheets by the columns of the sheets they copy), to its
+field of a FieldBlock (Policy settings and their working copy, the Scenarios sheet's results,
+Start Here), to a column of a table on
 the district Summary (fund totals, component funds and totals), or else is a group of its own
 on a Summary sheet (each figure: lowest, median, highest, equity statistics, totals) or of its
 row elsewhere (the fund, unrestricted and counted rows above the Allocations table).
@@ -63,6 +65,7 @@ from ssfr_xl.district_formulas import computed_cells, summary_cells, summary_des
 from ssfr_xl.errors import FileError
 from ssfr_xl.formula import allocate
 from ssfr_xl.layout import (
+    SCENARIO_RESULTS,
     SETTINGS,
     START_FIELDS,
     FieldBlock,
@@ -159,9 +162,10 @@ def _group_name(sheet: str, row: int, col: int, tables: Mapping[str, Table],
         if t.sheet == sheet and t.first_row <= row <= t.last_row \
                 and t.first_col <= col < t.first_col + len(t.columns):
             return f"{name} {t.columns[col - t.first_col].key}"
-    for b in blocks:
+    for k, b in enumerate(blocks):
         if b.sheet == sheet and col == b.value_col and b.first_row <= row <= b.last_row:
-            return f"{b.fields[row - b.first_row].key}"
+            key = b.fields[row - b.first_row].key
+            return key if k == 0 else f"{b.sheet} {key}"
     if sheet in singles:
         above = [h for h in headers if h < row]
         if above:
@@ -201,8 +205,14 @@ def district_groups(inputs: DistrictInputs, oracle: DistrictOracle) -> list[Grou
     for put in summary_cells(layout):
         if put.style == styles.HEADER:
             headers.setdefault(put.row, {})[put.col] = str(put.value)
-    return make_groups("district", formulas, _texts(oracle.expected), _tables(layout),
-                       [SETTINGS], headers, {S.SUMMARY}, summary_descriptions(layout))
+    # the Scenarios sheet's working sheets are laid out as Policy, Calculation, Allocations:
+    # their cells group by the same columns and fields
+    tables = _tables(layout)
+    tables.update({f"working {name}": replace(t, sheet=S.SHADOWS[t.sheet])
+                   for name, t in list(tables.items()) if t.sheet in S.SHADOWS})
+    blocks = [SETTINGS, replace(SETTINGS, sheet=S.SCENARIO_POLICY), SCENARIO_RESULTS]
+    return make_groups("district", formulas, _texts(oracle.expected), tables,
+                       blocks, headers, {S.SUMMARY}, summary_descriptions(layout))
 
 
 def plan_groups(oracle: PlanOracle) -> list[Group]:
