@@ -53,8 +53,13 @@ def create_district(
     progress: Progress = _quiet,
     settings: Mapping[str, Any] | None = None,
     warn: Progress = _quiet,
+    staff: Path | None = None,
+    performance: Path | None = None,
 ) -> str:
     """Build the district workbook from one roster source; returns a summary to print.
+
+    `staff` (a staff roster CSV) sets each school's hard_to_staff_teachers, `performance` (a
+    CSV of school_id, performance_points) its performance points, instead of the roster's.
 
     `settings` overrides the policy file's [district] settings (fiscal_year, budget or
     budget_per_pupil, plan_deadline, contact, name). For a real roster (not the sample),
@@ -96,6 +101,12 @@ def create_district(
                                                    name, cds)
             notes = [n for n in notes if "prior-year" not in n.lower()] + [prior_note]
     schools = [with_columns(s, policy_file.policy) for s in schools]
+    if staff is not None or performance is not None:
+        from .season_results import incentive_bases
+
+        progress("incentive bases from " + ", ".join(p.name for p in (staff, performance) if p))
+        schools, basis_notes = incentive_bases(schools, policy_file.policy, staff, performance)
+        notes += basis_notes
     if overrides.get("name"):
         name = str(overrides["name"])
     district = policy_file.district(name, cds, schools)
