@@ -499,6 +499,50 @@ def sample_data_command(district_xlsx: Path, staff_out: Path | None, minority_ou
         raise _fail(e) from e
 
 
+@cli.command("results")
+@click.argument("district_xlsx", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--outcomes", "outcomes_csv", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Year-end outcomes CSV: school_id, indicator, prior, result, students.")
+@click.option("--ledger", "ledger_path", type=click.Path(exists=True, dir_okay=False,
+                                                         path_type=Path),
+              help="The season ledger (read only): each school's accepted plan and its goals.")
+@click.option("--staff", "staff_csv", type=click.Path(exists=True, dir_okay=False,
+                                                      path_type=Path),
+              help="Staff roster CSV: adds the teacher sheets (see ssfr-xl teachers).")
+@click.option("--minority", "minority_csv",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="With --staff: CSV of school_id, minority (pupils).")
+@click.option("--performance", "performance_csv",
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write next year's performance points (school_id, performance_points) "
+                   "for init --performance.")
+@click.option("--out", "out_xlsx", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The results workbook to write.")
+def results_command(district_xlsx: Path, outcomes_csv: Path, ledger_path: Path | None,
+                    staff_csv: Path | None, minority_csv: Path | None,
+                    performance_csv: Path | None, out_xlsx: Path) -> None:
+    """Year-end results: each school's outcomes matched to its plan's goals (targets met,
+    growth, dollars planned per goal), the district by goal and by need quartile, and next
+    year's performance points by a documented rule (growth, capped, small n at the median).
+
+    \b
+    Example:
+      ssfr-xl results district.xlsx --outcomes outcomes.csv --ledger season.sqlite \\
+              --staff staff.csv --performance performance.csv --out results.xlsx
+    """
+    from .season_results import results_workbook
+
+    if minority_csv is not None and staff_csv is None:
+        raise click.UsageError("--minority goes with --staff (the teacher sheets).")
+    try:
+        click.echo(results_workbook(district_xlsx, outcomes_csv, out_xlsx, ledger=ledger_path,
+                                    staff=staff_csv, minority=minority_csv,
+                                    performance=performance_csv))
+    except SsfrError as e:
+        raise _fail(e) from e
+
+
 def main() -> None:
     """Console-script entry point: never a traceback for the user (set SSFR_XL_DEBUG=1 to see
     one); an unexpected failure is one line asking to report it, exit 1."""

@@ -9,7 +9,7 @@ from pathlib import Path
 from .district_book import read_district
 from .exports import check_output_places, require_folder
 from .model import DistrictInputs
-from .money import format_money
+from .money import excel_round, format_money
 
 
 def _outputs(outputs: list[tuple[str, Path | None]], inputs: list[tuple[str, Path | None]]
@@ -88,7 +88,8 @@ def write_sample_data(district_xlsx: Path, *, staff: Path | None = None,
         write_school_values(sample_minority(inputs.schools), "minority", minority)
         written.append(f"Wrote {minority}")
     if outcomes is not None:
-        from .outcomes_gen import sample_outcomes, write_outcomes_csv
+        from .sources.outcomes import write_outcomes_csv
+        from .sources.outcomes_gen import sample_outcomes
 
         rows = sample_outcomes(inputs)
         write_outcomes_csv(rows, outcomes)
@@ -124,3 +125,106 @@ def incentive_bases(schools, policy, staff: Path | None, performance: Path | Non
         notes.append(f"Performance points read from {performance.name}: "
                      f"{counted} school{'' if counted == 1 else 's'} with points.")
     return schools, notes
+
+
+def accepted_plans(ledger: Path, fiscal_year: str):
+    """(school_id -> SchoolPlan of its counted plan, school_id -> status) from the season
+    ledger's latest run for the fiscal year (read only)."""
+    from .errors import InputError
+    from .exports import line_text
+    from .ledger import Ledger
+    from .results import SchoolPlan
+
+    with Ledger(ledger, readonly=True) as book:
+        outcomes = book.outcomes(fiscal_year)
+        versions = {v.sha256: v for v in book.versions(year=fiscal_year)}
+        latest = book.latest_year()
+    if not outcomes:
+        seasons = f" (its latest run is for {latest})" if latest and latest != fiscal_year else ""
+        raise InputError(
+            f"The ledger {line_text(ledger)} has no consolidated season for fiscal year "
+            f"{fiscal_year}{seasons}, the district workbook's year. Run ssfr-xl consolidate "
+            "with --ledger on this district workbook first, or give the ledger of this season.")
+    plans, statuses = {}, {}
+    for school_id, (status, _reason, _file, sha) in outcomes.items():
+        statuses[school_id] = status
+        v = versions.get(sha)
+        if status.startswith("accepted") and v is not None:
+            plans[school_id] = SchoolPlan(tuple(v.lines), tuple(v.goals))
+    return plans, statuses
+
+
+def performance_pool(inputs: DistrictInputs, points: dict[str, float] | None = None
+                     ) -> tuple[str, dict[str, float]]:
+    """(codes, school_id -> dollars) of the components shared by performance_points, with the
+    roster's points or the given ones: the engine's allocation."""
+    from dataclasses import replace
+
+    from .formula import allocate
+
+    codes = [c.code for c in inputs.policy.components
+             if c.kind == "pool" and "performance_points" in c.basis]
+    if not codes:
+        return "", {}
+    if points is not None:
+        inputs = replace(inputs, schools=tuple(
+            replace(s, performance_points=points.get(s.school_id, 0.0)) for s in inputs.schools))
+    result = allocate(inputs)
+    out = dict.fromkeys((s.school_id for s in inputs.schools), 0.0)
+    for r in result.components:
+        if r.component.code in codes:
+            for i, s in enumerate(inputs.schools):
+                out[s.school_id] = excel_round(out[s.school_id] + float(r.amount[i]))
+    return ", ".join(codes), out
+
+
+def results_workbook(district_xlsx: Path, outcomes: Path, out: Path, *,
+                     ledger: Path | None = None, staff: Path | None = None,
+                     minority: Path | None = None, performance: Path | None = None) -> str:
+    """Write the results workbook (and the performance points CSV); returns a summary."""
+    from .performance import performance_scores
+    from .results import school_results
+    from .results_book import performance_sheets, result_sheets, write_results_workbook
+    from .sources.outcomes import read_outcomes_csv
+    from .sources.school_values import write_school_values
+
+    _outputs([("--out", out), ("--performance", performance)],
+             [("the district workbook", district_xlsx), ("--outcomes", outcomes),
+              ("--ledger", ledger), ("--staff", staff), ("--minority", minority)])
+    inputs = read_district(district_xlsx)
+    d = inputs.district
+    found = read_outcomes_csv(outcomes, inputs.policy, inputs.schools)
+    plans, statuses = accepted_plans(ledger, d.fiscal_year) if ledger else ({}, {})
+    results = school_results(inputs.schools, inputs.policy, found, plans, statuses)
+    scores = performance_scores(inputs.schools, inputs.policy, found)
+    points = {s.school.school_id: s.points for s in scores}
+    pool, now = performance_pool(inputs)
+    _pool, next_year = performance_pool(inputs, points)
+    title = f"{d.name} {d.fiscal_year}"
+    sheets = result_sheets(results, title) + performance_sheets(scores, now, next_year, title,
+                                                                pool)
+    report = None
+    if staff is not None:
+        from .teachers_book import teacher_sheets
+
+        report = read_teachers(inputs, staff, minority)
+        sheets += teacher_sheets(report, title)
+    write_results_workbook(out, sheets, d.name)
+    measured = [r for r in results.rows if r.goal]
+    lines = [f"Wrote {out}",
+             f"  {len(found)} outcomes of {len({o.school_id for o in found})} schools; "
+             f"{len(plans)} accepted plans; {len(measured)} plan goals measured, "
+             f"{sum(1 for r in measured if r.target_met)} targets met"]
+    median = [s for s in scores if s.credit is None]
+    lines.append(f"  Performance points: {sum(1 for s in scores if s.points > 0)} schools with "
+                 f"points, {len(median)} at the district median (small n)")
+    if pool:
+        moved = sum(abs(next_year[k] - now[k]) for k in now) / 2
+        lines.append(f"  {pool} pool: {format_money(moved, 0)} changes hands next year")
+    if report is not None:
+        lines += teacher_lines(report)
+    if performance is not None:
+        write_school_values(points, "performance_points", performance)
+        lines.append(f"Wrote {performance} (review it, then: ssfr-xl init ... --performance "
+                     f"{performance.name})")
+    return "\n".join(lines)
