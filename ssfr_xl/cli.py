@@ -115,6 +115,13 @@ def cli() -> None:
 @click.option("--adjustments", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Per-school adjustment lines: a CSV of school_id, component, amount, "
                    "reason (component: an adjustment component of the policy).")
+@click.option("--staff", "staff_csv", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Staff roster CSV: computes each school's hard_to_staff_teachers (see "
+                   "ssfr-xl teachers) instead of the roster's.")
+@click.option("--performance", "performance_csv",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="CSV of school_id, performance_points (ssfr-xl results writes it): the "
+                   "performance pool's basis instead of the roster's.")
 @click.option("--fiscal-year", "fiscal_year", metavar="YYYY-YY", callback=_fiscal_year,
               help="The season's fiscal year, e.g. 2026-27 (policy: fiscal_year).")
 @click.option("--budget", type=DOLLARS, default=None,
@@ -136,7 +143,8 @@ def cli() -> None:
                    "unrestricted total there, and the summary compares every component.")
 def init(district_xlsx: Path, sample: int | None, roster: Path | None, cde: Path | None,
          district_code: str | None, prior: Path | None, policy_path: Path | None,
-         adjustments: Path | None, fiscal_year: str | None, budget: float | None,
+         adjustments: Path | None, staff_csv: Path | None, performance_csv: Path | None,
+         fiscal_year: str | None, budget: float | None,
          budget_per_pupil: float | None,
          deadline: str | None, contact: str | None, district_name: str | None,
          force: bool, prior_workbook: Path | None) -> None:
@@ -175,6 +183,7 @@ def init(district_xlsx: Path, sample: int | None, roster: Path | None, cde: Path
         summary = create_district(
             district_xlsx, sample=sample, roster=roster, cde=cde, district_code=district_code,
             prior=prior, policy_path=policy_path, adjustments=adjustments, force=force,
+            staff=staff_csv, performance=performance_csv,
             progress=progress,
             settings={k: v for k, v in given.items() if v is not None}, warn=_warn,
             prior_workbook=prior_workbook,
@@ -557,6 +566,113 @@ def publish_command(district_xlsx: Path, out_dir: Path, totals_xlsx: Path | None
     except SsfrError as e:
         raise _fail(e) from e
     click.echo(summary)
+
+
+@cli.command("teachers")
+@click.argument("district_xlsx", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--staff", "staff_csv", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Staff roster CSV: school_id, job_class, fte, salary, years, credential, "
+                   "out_of_field (one row per position).")
+@click.option("--minority", "minority_csv",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="CSV of school_id, minority (pupils): adds the minority-quartile sheet.")
+@click.option("--out", "out_xlsx", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The teacher-equity workbook to write.")
+def teachers_command(district_xlsx: Path, staff_csv: Path, minority_csv: Path | None,
+                     out_xlsx: Path) -> None:
+    """Who teaches where: inexperienced, out-of-field and not fully credentialed teachers and
+    average actual salary by poverty (and minority) quartile, the average-versus-actual salary
+    gap per school, and the hard-to-staff incentive basis.
+
+    \b
+    Example:
+      ssfr-xl teachers district.xlsx --staff staff.csv --minority minority.csv \\
+              --out teachers.xlsx
+    """
+    from .season_results import teachers_workbook
+
+    try:
+        click.echo(teachers_workbook(district_xlsx, staff_csv, out_xlsx, minority_csv))
+    except SsfrError as e:
+        raise _fail(e) from e
+
+
+@cli.command("sample-data")
+@click.argument("district_xlsx", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--staff", "staff_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write a synthetic staff roster CSV, paid on SFUSD's salary schedule.")
+@click.option("--minority", "minority_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write synthetic minority pupil counts (school_id, minority).")
+@click.option("--outcomes", "outcomes_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write synthetic year-end outcomes (school_id, indicator, baseline, "
+                   "result, students).")
+@click.option("--schedule", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The SFUSD teacher salary schedule CSV (default: "
+                   "$SSFR_XL_DATA/sfusd/..., else ../shared/data/sfusd/...).")
+def sample_data_command(district_xlsx: Path, staff_out: Path | None, minority_out: Path | None,
+                        outcomes_out: Path | None, schedule: Path | None) -> None:
+    """Make demonstration files for a district's schools (deterministic): a staff roster
+    whose experience is skewed junior in high-poverty schools, minority counts, outcomes.
+
+    \b
+    Example:
+      ssfr-xl sample-data district.xlsx --staff staff.csv --minority minority.csv \\
+              --outcomes outcomes.csv
+    """
+    from .season_results import write_sample_data
+
+    if staff_out is None and minority_out is None and outcomes_out is None:
+        raise click.UsageError("Give at least one of --staff, --minority or --outcomes.")
+    try:
+        click.echo(write_sample_data(district_xlsx, staff=staff_out, minority=minority_out,
+                                     outcomes=outcomes_out, schedule=schedule))
+    except SsfrError as e:
+        raise _fail(e) from e
+
+
+@cli.command("results")
+@click.argument("district_xlsx", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--outcomes", "outcomes_csv", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Year-end outcomes CSV: school_id, indicator, prior, result, students.")
+@click.option("--ledger", "ledger_path", type=click.Path(exists=True, dir_okay=False,
+                                                         path_type=Path),
+              help="The season ledger (read only): each school's accepted plan and its goals.")
+@click.option("--staff", "staff_csv", type=click.Path(exists=True, dir_okay=False,
+                                                      path_type=Path),
+              help="Staff roster CSV: adds the teacher sheets (see ssfr-xl teachers).")
+@click.option("--minority", "minority_csv",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="With --staff: CSV of school_id, minority (pupils).")
+@click.option("--performance", "performance_csv",
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write next year's performance points (school_id, performance_points) "
+                   "for init --performance.")
+@click.option("--out", "out_xlsx", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The results workbook to write.")
+def results_command(district_xlsx: Path, outcomes_csv: Path, ledger_path: Path | None,
+                    staff_csv: Path | None, minority_csv: Path | None,
+                    performance_csv: Path | None, out_xlsx: Path) -> None:
+    """Year-end results: each school's outcomes matched to its plan's goals (targets met,
+    growth, dollars planned per goal), the district by goal and by need quartile, and next
+    year's performance points by a documented rule (growth, capped, small n at the median).
+
+    \b
+    Example:
+      ssfr-xl results district.xlsx --outcomes outcomes.csv --ledger season.sqlite \\
+              --staff staff.csv --performance performance.csv --out results.xlsx
+    """
+    from .season_results import results_workbook
+
+    if minority_csv is not None and staff_csv is None:
+        raise click.UsageError("--minority goes with --staff (the teacher sheets).")
+    try:
+        click.echo(results_workbook(district_xlsx, outcomes_csv, out_xlsx, ledger=ledger_path,
+                                    staff=staff_csv, minority=minority_csv,
+                                    performance=performance_csv))
+    except SsfrError as e:
+        raise _fail(e) from e
 
 
 def main() -> None:

@@ -209,6 +209,10 @@ def _write_reference_tables(book: Book, sheets: dict[str, Worksheet], layout: Di
     ws = sheets[S.GOALS]
     _title(book, ws, "Goals", "District (LCAP) goals every school plan line is aligned to.")
     _table(book, ws, layout.goals, [column_values(layout.goals.columns, g) for g in p.goals])
+    from .indicators import indicator_list
+
+    _table(book, ws, layout.indicators, [column_values(layout.indicators.columns, i)
+                                         for i in indicator_list(p)])
     for name in (S.FUNDS, S.JOB_CLASSES, S.SERVICES, S.OBJECTS, S.GOALS):
         _freeze(sheets[name], 4, 1)
 

@@ -37,6 +37,7 @@ from .district_formulas import (
     rule_names,
     summary_descriptions,
 )
+from .indicators import indicator_list
 from .layout import (
     LISTS,
     SCENARIO_RESULTS,
@@ -215,7 +216,8 @@ class _Expected:
 
 
 def _list_tables(layout: DistrictLayout) -> tuple[Table, ...]:
-    return (layout.funds, layout.job_classes, layout.services, layout.objects, layout.goals)
+    return (layout.funds, layout.job_classes, layout.services, layout.objects, layout.goals,
+            layout.indicators)
 
 
 def expected_names(layout: DistrictLayout) -> dict[str, tuple[str, str]]:
@@ -570,6 +572,7 @@ class _Describer:
             (layout.services, [f"service {s.code}" for s in p.services]),
             (layout.objects, [f"object {o.code}" for o in p.objects]),
             (layout.goals, [f"goal {g.code}" for g in p.goals]),
+            (layout.indicators, [f"indicator {i.code}" for i in indicator_list(p)]),
         ):
             self.tables.setdefault(t.sheet, []).append((t, labels))
         self.fields = {(SETTINGS.row(f.key), SETTINGS.value_col): f.label

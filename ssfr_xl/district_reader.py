@@ -15,6 +15,7 @@ from .layout import (
     COMPONENT_COLUMNS,
     FUND_COLUMNS,
     GOAL_COLUMNS,
+    INDICATOR_COLUMNS,
     JOB_CLASS_COLUMNS,
     OBJECT_COLUMNS,
     SERVICE_COLUMNS,
@@ -24,7 +25,15 @@ from .layout import (
     roster_columns,
 )
 from .layout import DistrictSheets as S
-from .model import GRADES, LEVELS, Condition, DistrictInputs, RateBand, RosterColumn
+from .model import (
+    GRADES,
+    LEVELS,
+    Condition,
+    DistrictInputs,
+    Indicator,
+    RateBand,
+    RosterColumn,
+)
 
 #: How the Policy sheet heads the component columns a message names.
 COMPONENT_LABELS = {c.key: c.header for c in COMPONENT_COLUMNS}
@@ -284,10 +293,13 @@ def read_district(path: str | Path) -> DistrictInputs:
     goals = [Goal(to_text(r["code"]), to_text(r["name"]))
              for r in table_rows("Goals_Table", keys(GOAL_COLUMNS))]
 
+    indicators = _read_indicators(table_rows("Indicators_Table", keys(INDICATOR_COLUMNS)),
+                                  problems)
     policy = Policy(spans=tuple(spans), funds=tuple(funds), components=tuple(components),
                     job_classes=tuple(job_classes), services=tuple(services),
                     objects=tuple(objects), goals=tuple(goals),
-                    fte_step=float(settings.get("fte_step") or 0.1), roster_columns=roster_cols)
+                    fte_step=float(settings.get("fte_step") or 0.1), roster_columns=roster_cols,
+                    indicators=indicators)
     problems += check_policy(policy, settings, f"{path.name} Policy sheet")
 
     # schools
@@ -385,6 +397,31 @@ def read_district(path: str | Path) -> DistrictInputs:
     )
     return DistrictInputs(district, policy, tuple(schools), adjustments,
                           adjustment_rows=int(structure.get("adjustment_rows", 0)))
+
+
+def _read_indicators(rows: list[dict], problems: list[str]):
+    """The district's own indicators from the Indicators table (a workbook without the table,
+    written before it existed, has the Dashboard's only)."""
+    from .indicators import DIRECTIONS, district_indicators
+
+    listed = []
+    for r in rows:
+        direction = _plain(r.get("direction")).lower()
+        if direction not in DIRECTIONS:
+            problems.append(f"{S.GOALS}!{cell_address(r['_row'], len(GOAL_COLUMNS) + 4)}: "
+                            f"'Better is' must be up or down, not {r.get('direction')!r}.")
+            continue
+        listed.append(Indicator(_plain(r["code"]), _plain(r.get("name")), direction,
+                                _plain(r.get("unit"))))
+    return district_indicators(tuple(listed))
+
+
+def _plain(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
 
 
 def school_id_problem(school_id: str) -> str:

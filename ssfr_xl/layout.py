@@ -549,6 +549,15 @@ GOAL_COLUMNS = (
     Column("name", "District goal", 70, input=True),
 )
 
+INDICATOR_COLUMNS = (
+    Column("code", "Indicator", 10, styles.TEXT, input=True, name="Indicator_Codes"),
+    Column("name", "What it measures", 34, input=True),
+    Column("direction", "Better is", 9, styles.TEXT, input=True,
+           validation=_list_validation("List_Directions", "up: higher is better; down: "
+                                       "lower is better", "Choose up or down.")),
+    Column("unit", "Unit", 9, styles.TEXT, input=True),
+)
+
 #: Fixed lists for dropdowns: defined name -> values.
 LISTS: dict[str, tuple[str, ...]] = {
     "List_Levels": LEVELS,
@@ -561,6 +570,7 @@ LISTS: dict[str, tuple[str, ...]] = {
     "List_Transition_Modes": TRANSITION_MODES,
     "List_Departments": DEPARTMENTS,
     "List_Object_Groups": OBJECT_GROUPS,
+    "List_Directions": ("up", "down"),
 }
 
 
@@ -756,6 +766,7 @@ class DistrictLayout:
     scenario_choices: Table = field(init=False)
     scenario_catalog: Table = field(init=False)
     scenario_schools: Table = field(init=False)
+    indicators: Table = field(init=False)
 
     #: First data row of the per-school sheets (Schools, Calculation, Allocations share rows).
     SCHOOL_HEADER_ROW = 6
@@ -792,6 +803,10 @@ class DistrictLayout:
                                       first_col=len(SCENARIO_SCHOOL_COLUMNS) + 3)
         self.scenario_schools = Table(S.SCENARIOS, SCENARIO_RESULTS.last_row + 3,
                                       SCENARIO_SCHOOL_COLUMNS, self.n_schools)
+        from .indicators import indicator_list  # the Dashboard's and the district's own
+
+        self.indicators = Table(S.GOALS, 3, INDICATOR_COLUMNS, len(indicator_list(p)),
+                                name="Indicators_Table", first_col=len(GOAL_COLUMNS) + 2)
 
     @classmethod
     def of(cls, inputs) -> DistrictLayout:
@@ -1041,9 +1056,28 @@ GOAL_PLAN_COLUMNS = (
     Column("school_goal", "Our school goal", 36, input=True, name="Goals_School_Goal"),
     Column("strategy", "Strategy (what we will do)", 40, input=True, name="Goals_Strategy"),
     Column("measure", "Measure of success", 32, input=True, name="Goals_Measure"),
+    Column("indicator", "Indicator", 11, styles.TEXT, input=True, name="Goals_Indicator",
+           validation=Validation("list", "Plan_Indicator_Codes",
+                                 prompt="The indicator the baseline and target are stated in "
+                                        "(see the Lists sheet).",
+                                 error="Choose an indicator from the list.")),
+    Column("unit", "Unit", 8),
+    Column("baseline", "Baseline (this year)", 11, "#,##0.0##", input=True,
+           name="Goals_Baseline",
+           validation=Validation("decimal", "-1000000", "1000000", "between",
+                                 prompt="Where the school is now, in the indicator's unit "
+                                        "(12.5 for 12.5%).",
+                                 error="Type a number.")),
+    Column("target", "Target (next year)", 11, "#,##0.0##", input=True, name="Goals_Target",
+           validation=Validation("decimal", "-1000000", "1000000", "between",
+                                 prompt="Where the school will be by the end of the year: "
+                                        "above the baseline where higher is better, below it "
+                                        "where lower is better.",
+                                 error="Type a number.")),
     Column("planned", "Planned dollars", 15, styles.MONEY),
     Column("check", "Check", 26),
     Column("problems", "Problems", 20, hidden=True),
+    Column("indicator_row", "Indicator row", 6, "0", hidden=True),
 )
 
 ALLOCATION_COLUMNS = (
@@ -1069,6 +1103,7 @@ PLAN_LIST_NAMES = {
     "goals": "Plan_Goal_Codes",
     "objects": "Plan_Object_Codes",
     "services": "Plan_Service_Codes",
+    "indicators": "Plan_Indicator_Codes",
 }
 
 
@@ -1088,6 +1123,7 @@ class SchoolLayout:
     objects: Table = field(init=False)
     fund_list: Table = field(init=False)
     goal_list: Table = field(init=False)
+    indicator_list: Table = field(init=False)
 
     def __post_init__(self) -> None:
         p, h = self.policy, SCHOOL_HEADER_ROW
@@ -1112,6 +1148,10 @@ class SchoolLayout:
             col += len(columns) + 1
         self.jobs, self.service_menu, self.objects, self.fund_list, self.goal_list = tables
         self.fte_step_col = col
+        from .indicators import indicator_list  # after the FTE step: other lists stay put
+
+        self.indicator_list = Table(ss.LISTS, 3, INDICATOR_COLUMNS, len(indicator_list(p)),
+                                    first_col=col + 2)
 
     @property
     def allow_keys(self) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ import unicodedata
 from collections.abc import Iterable
 
 from .excel_expr import XlError, as_text, is_number
+from .indicators import indicator_list
 from .layout import MAX_LINE_FTE
 from .model import Policy
 from .plan import LineProblem
@@ -70,6 +71,7 @@ def _lists(policy: Policy) -> dict[str, tuple[str, tuple[str, ...]]]:
         "unknown-object": ("object codes", tuple(o.code for o in policy.objects)),
         "unknown-fund": ("funds", tuple(f.code for f in policy.funds)),
         "unknown-goal": ("goals", tuple(g.code for g in policy.goals)),
+        "unknown-indicator": ("indicators", tuple(i.code for i in indicator_list(policy))),
     }
 
 
@@ -126,9 +128,24 @@ def line_message(p: LineProblem, policy: Policy) -> str:
                      "typing slip.",
         "incomplete-goal": f"{where}: this goal needs both a strategy and a measure of "
                            "success.",
+        "missing-indicator": f"{where}: choose the indicator (from the list) that the "
+                             "baseline and target of this goal are stated in.",
+        "missing-baseline": f"{where}: type this year's baseline of the indicator (a number "
+                            "in its unit).",
+        "missing-target": f"{where}: type next year's target of the indicator (a number in "
+                          "its unit).",
     }
     if code in simple:
         return simple[code]
+    if code == "target-direction":
+        ind = next((i for i in indicator_list(policy)
+                    if i.code == as_text(p.values.get("indicator"))), None)
+        down = ind is not None and ind.direction == "down"
+        return (f"{where}: the target {as_text(value)} is not "
+                f"{'below' if down else 'above'} the baseline "
+                f"{as_text(p.values.get('baseline'))}: for "
+                f"{ind.name if ind else 'this indicator'} {'lower' if down else 'higher'} is "
+                f"better. Type a target {'below' if down else 'above'} the baseline.")
     fund = as_text(p.values.get("fund"))
     name = next((f.name for f in policy.funds if f.code == fund), fund)
     if code == "restricted-object":

@@ -329,6 +329,17 @@ class Goal:
 
 
 @dataclass(frozen=True)
+class Indicator:
+    """A measure a school goal's baseline and target are stated in (California School
+    Dashboard style: chronic absenteeism, suspension rate, ... or the district's own)."""
+
+    code: str
+    name: str
+    direction: str = "up"  # "up": higher is better; "down": lower is better
+    unit: str = "%"  # shown beside the numbers: "%", "points", ...
+
+
+@dataclass(frozen=True)
 class Policy:
     """Everything the formula and the plan menus need besides the roster."""
 
@@ -341,6 +352,9 @@ class Policy:
     goals: tuple[Goal, ...] = ()
     fte_step: float = 0.1
     roster_columns: tuple[RosterColumn, ...] = ()
+    #: The district's own indicators ([[indicator]]), besides the Dashboard's (see
+    #: ssfr_xl.indicators.indicator_list); one with a Dashboard code replaces it.
+    indicators: tuple[Indicator, ...] = ()
 
     def roster_column(self, key: str) -> RosterColumn | None:
         """The declared roster column with this key, if any."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from .excel_expr import Value, XlError, as_text, cell_value, is_number
+from .indicators import indicator_list
 from .layout import SchoolLayout, Table, cell_address
 from .model import Policy
 from .money import excel_round
@@ -21,7 +22,7 @@ Grid = Mapping[str, Sequence[Sequence[object]]]  # sheet -> rows of values, from
 Lists = dict[tuple[str, str], list[Value]]  # (Lists table, column key) -> values
 
 #: Lists tables and the columns the plan's formulas read.
-LIST_TABLES = ("jobs", "service_menu", "objects", "fund_list", "goal_list")
+LIST_TABLES = ("jobs", "service_menu", "objects", "fund_list", "goal_list", "indicator_list")
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,9 @@ class GoalEntry:
     school_goal: str
     strategy: str
     measure: str
+    indicator: str = ""  # an indicator code, exactly as typed
+    baseline: float | None = None  # None: blank or not a number
+    target: float | None = None
 
 
 @dataclass(frozen=True)
@@ -150,6 +154,8 @@ def list_records(layout: SchoolLayout) -> dict[str, list[dict[str, Value]]]:
         "fund_list": [{"code": f.code, "name": f.name,
                        "restricted": "Yes" if f.restricted else "No"} for f in p.funds],
         "goal_list": [{"code": g.code, "name": g.name} for g in p.goals],
+        "indicator_list": [{"code": i.code, "name": i.name, "direction": i.direction,
+                            "unit": i.unit} for i in indicator_list(p)],
     }
 
 
@@ -233,6 +239,10 @@ def _number(v: Value) -> float:
     return float(v) if is_number(v) else 0.0
 
 
+def _measured(v: Value) -> float | None:
+    return float(v) if is_number(v) and not isinstance(v, bool) else None
+
+
 def read_plan_inputs(grid: Grid, policy: Policy, layout: SchoolLayout | None = None,
                      allocation: Mapping[str, float] | None = None,
                      errors: Mapping[str, Mapping[str, str]] | None = None) -> PlanInputs:
@@ -273,7 +283,9 @@ def read_plan_inputs(grid: Grid, policy: Policy, layout: SchoolLayout | None = N
     for i, goal in enumerate(policy.goals):
         v = ev.tables["goals"][i]
         goals.append(GoalEntry(g.first_row + i, goal.code, as_text(v.get("school_goal")),
-                               as_text(v.get("strategy")), as_text(v.get("measure"))))
+                               as_text(v.get("strategy")), as_text(v.get("measure")),
+                               as_text(v.get("indicator")), _measured(v.get("baseline")),
+                               _measured(v.get("target"))))
     return PlanInputs(lines, goals, problems, ev)
 
 

@@ -345,14 +345,40 @@ def goals() -> LineTable:
     strategy = fn("TRIM", Cell("strategy"))
     measure = fn("TRIM", Cell("measure"))
     school_goal = fn("TRIM", Cell("school_goal"))
+    indicator, row = Cell("indicator"), Cell("indicator_row")
+    baseline, target = Cell("baseline"), Cell("target")
+    chosen = fn("TRIM", indicator).ne("")
+    down = listed("indicator_list", "direction", row).eq("down")
     return LineTable(
         table="goals", kind="goal", code_key="goal",
-        inputs=("school_goal", "strategy", "measure"),
-        used=OR(school_goal.ne(""), strategy.ne(""), measure.ne("")),
-        computed=(("planned", _by_row("goal_row", Index())),),
+        inputs=("school_goal", "strategy", "measure", "indicator", "baseline", "target"),
+        used=OR(school_goal.ne(""), strategy.ne(""), measure.ne(""), chosen,
+                baseline.ne(""), target.ne("")),
+        computed=(("indicator_row", exact_row(indicator, "indicator_list")),
+                  ("unit", IF(row.eq(0), "", listed("indicator_list", "unit", row))),
+                  ("planned", _by_row("goal_row", Index()))),
         groups=((Rule("incomplete-goal", "strategy", strategy.eq(""), "Add the strategy"),),
                 (Rule("incomplete-goal", "measure", measure.eq(""),
-                      "Add a measure of success"),)),
+                      "Add a measure of success"),),
+                # a measure with numbers: an indicator from the list, a baseline and a target
+                # in it, the target on the better side of the baseline
+                (Rule("unknown-indicator", "indicator", AND(chosen, row.eq(0)),
+                      not_listed(indicator, "indicator_list", "Indicator")),
+                 Rule("missing-indicator", "indicator",
+                      AND(NOT(chosen), OR(baseline.ne(""), target.ne(""))),
+                      "Choose the indicator of the baseline and target")),
+                (Rule("missing-baseline", "baseline", AND(chosen, baseline.eq("")),
+                      "Type the baseline"),
+                 Rule("not-a-number", "baseline", AND(baseline.ne(""), NOT(IS_NUMBER(baseline))),
+                      "Type the baseline as a number")),
+                (Rule("missing-target", "target", AND(chosen, target.eq("")), "Type the target"),
+                 Rule("not-a-number", "target", AND(target.ne(""), NOT(IS_NUMBER(target))),
+                      "Type the target as a number")),
+                (Rule("target-direction", "target",
+                      all_of(row.gt(0), IS_NUMBER(baseline), IS_NUMBER(target),
+                             IF(down, NOT(target.lt(baseline)), NOT(target.gt(baseline)))),
+                      IF(down, "Target must be below the baseline (lower is better)",
+                         "Target must be above the baseline (higher is better)")),)),
     )
 
 

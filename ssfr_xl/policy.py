@@ -27,6 +27,7 @@ from .model import (
     Fund,
     Goal,
     GradeSpan,
+    Indicator,
     JobClass,
     ObjectCode,
     Policy,
@@ -257,6 +258,27 @@ def _goal(r: Mapping[str, Any], at: str) -> Goal:
     return Goal(_text(r, "code", at), _text(r, "name", at, ""))
 
 
+def _indicator(r: Mapping[str, Any], at: str) -> Indicator:
+    from .indicators import DIRECTIONS
+
+    direction = _text(r, "direction", at, "up").strip().lower()
+    if direction not in DIRECTIONS:
+        raise PolicyError(f"{at}: direction must be \"up\" (higher is better) or \"down\" "
+                          f"(lower is better), not {r.get('direction')!r}.")
+    return Indicator(_text(r, "code", at), _text(r, "name", at, ""), direction,
+                     _text(r, "unit", at, "%"))
+
+
+def _indicators(own: tuple[Indicator, ...]) -> tuple[Indicator, ...]:
+    # in the order the district workbook lists them (Dashboard codes first), so a policy
+    # read back from the workbook is the same policy
+    from .indicators import DASHBOARD_INDICATORS, district_indicators
+
+    order = {i.code: k for k, i in enumerate(DASHBOARD_INDICATORS)}
+    return district_indicators(tuple(sorted(own, key=lambda i: order.get(i.code,
+                                                                          len(order)))))
+
+
 NUMERIC_SETTINGS = ("budget", "budget_per_pupil", "base_rate", "transition_max_loss",
                     "transition_reserve", "transition_gain_cap", "fte_step", "unspent_warning")
 
@@ -297,6 +319,7 @@ def parse_policy(data: Mapping[str, Any], where: str = "policy") -> PolicyFile:
         goals=_entries(data, "goal", where, _goal, problems),
         fte_step=float(settings.get("fte_step", 0.1)),
         roster_columns=roster_columns,
+        indicators=_indicators(_entries(data, "indicator", where, _indicator, problems)),
     )
     if not problems:
         problems += check_policy(policy, settings, where)
@@ -555,7 +578,8 @@ def list_code_problems(policy: Policy, where: str) -> list[str]:
              ("job class", [j.code for j in policy.job_classes]),
              ("service", [s.code for s in policy.services]),
              ("object", [o.code for o in policy.objects]),
-             ("goal", [g.code for g in policy.goals]))
+             ("goal", [g.code for g in policy.goals]),
+             ("indicator", [i.code for i in policy.indicators]))
     for what, codes in lists:
         seen: dict[str, str] = {}
         for code in codes:

@@ -62,6 +62,8 @@ def policy_document(inputs: DistrictInputs) -> dict[str, Any]:
                       for s in p.services]
     doc["object"] = [{"code": o.code, "name": o.name, "group": o.group} for o in p.objects]
     doc["goal"] = [{"code": g.code, "name": g.name} for g in p.goals]
+    doc["indicator"] = [{"code": i.code, "name": i.name, "direction": i.direction,
+                         "unit": i.unit} for i in p.indicators]
     return {k: v for k, v in doc.items() if v != []}
 
 

@@ -283,7 +283,8 @@ def _wrapped_height(text: str, width: float) -> float:
 
 def _write_lists(plan: _Plan) -> None:
     layout, ws = plan.layout, plan.sheets[SS.LISTS]
-    _title(plan, ws, "Lists", "The district's job classes, services, objects, funds and goals. "
+    _title(plan, ws, "Lists", "The district's job classes, services, objects, funds, goals and "
+           "indicators. "
            "Set by the budget office; not for editing.")
     records = list_records(layout)
     for table in LIST_TABLES:
@@ -299,7 +300,7 @@ def _write_lists(plan: _Plan) -> None:
                                                for table in LIST_TABLES))
     for key, table in (("jobs", layout.jobs), ("services", layout.service_menu),
                        ("objects", layout.objects), ("funds", layout.fund_list),
-                       ("goals", layout.goal_list)):
+                       ("goals", layout.goal_list), ("indicators", layout.indicator_list)):
         # an empty list still gets its name (one blank cell) so dropdowns never dangle
         define_name(plan.book, PLAN_LIST_NAMES[key], SS.LISTS, table.range("code"))
     col = layout.fte_step_col
@@ -400,11 +401,13 @@ def _write_goals(plan: _Plan) -> None:
     layout, ws = plan.layout, plan.sheets[SS.GOALS]
     t = layout.goals
     _title(plan, ws, "Goals & Strategies", "For each district goal your plan serves: your "
-           "school's goal, the strategy, and how you will know it worked. Planned dollars add "
+           "school's goal, the strategy, and how you will know it worked: an indicator from "
+           "the list with this year's baseline and next year's target. Planned dollars add "
            "up the lines tagged with that goal.")
     plan.table(t, [{"goal": g.code, "goal_name": g.name} for g in layout.policy.goals],
                extra={k: _WRAP_TOP for k in ("goal", "goal_name", "school_goal", "strategy",
-                                             "measure", "planned", "check")})
+                                             "measure", "indicator", "unit", "baseline",
+                                             "target", "planned", "check")})
     for i in range(t.rows):
         ws.set_row(t.first_row + i - 1, 60)
     _check_format(plan, ws, t)

@@ -54,8 +54,13 @@ def create_district(
     settings: Mapping[str, Any] | None = None,
     warn: Progress = _quiet,
     prior_workbook: Path | None = None,
+    staff: Path | None = None,
+    performance: Path | None = None,
 ) -> str:
     """Build the district workbook from one roster source; returns a summary to print.
+
+    `staff` (a staff roster CSV) sets each school's hard_to_staff_teachers, `performance` (a
+    CSV of school_id, performance_points) its performance points, instead of the roster's.
 
     `settings` overrides the policy file's [district] settings (fiscal_year, budget or
     budget_per_pupil, plan_deadline, contact, name). For a real roster (not the sample),
@@ -112,6 +117,12 @@ def create_district(
             f"Prior-year allocations: each school's unrestricted total in "
             f"{Path(prior_workbook).name} ({found} of {len(schools)} schools found there; the "
             "rest count as new)."]
+    if staff is not None or performance is not None:
+        from .season_results import incentive_bases
+
+        progress("incentive bases from " + ", ".join(p.name for p in (staff, performance) if p))
+        schools, basis_notes = incentive_bases(schools, policy_file.policy, staff, performance)
+        notes += basis_notes
     if overrides.get("name"):
         name = str(overrides["name"])
     district = policy_file.district(name, cds, schools)

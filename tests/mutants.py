@@ -236,7 +236,9 @@ class Maker:
             if goal not in self.plan.goals:
                 return None
             school_goal, strategy, measure = self.plan.goals[goal]
-            return {"school_goal": school_goal, "strategy": strategy, "measure": measure}[key]
+            indicator, baseline, target = self.plan.measures.get(goal, (None, None, None))
+            return {"school_goal": school_goal, "strategy": strategy, "measure": measure,
+                    "indicator": indicator, "baseline": baseline, "target": target}[key]
         raise KeyError(table)
 
     def table(self, name: str) -> Table:

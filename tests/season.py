@@ -221,6 +221,10 @@ def plan_edits(spec: SchoolPlanSpec, plan: DemoPlan) -> dict[tuple[str, str], ob
             for key, value in zip(("school_goal", "strategy", "measure"), plan.goals[g.code],
                                   strict=True):
                 edits[(t.sheet, t.cell(key, i))] = value
+        if g.code in plan.goals and g.code in plan.measures:
+            for key, value in zip(("indicator", "baseline", "target"), plan.measures[g.code],
+                                  strict=True):
+                edits[(t.sheet, t.cell(key, i))] = value
     return edits
 
 

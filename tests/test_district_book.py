@@ -656,8 +656,8 @@ def _input_cells(inputs: DistrictInputs, layout: DistrictLayout) -> set[tuple[st
     """Every cell the budget officer may type into, from the layout's declarations."""
     cells = {(S.POLICY, SETTINGS.cell(f.key)) for f in SETTINGS.fields if f.input}
     for table in (layout.spans, layout.schools, layout.funds, layout.job_classes,
-                  layout.services, layout.objects, layout.goals, layout.conditions,
-                  layout.bands, layout.adjustments, layout.scenario_choices):
+                  layout.services, layout.objects, layout.goals, layout.indicators,
+                  layout.conditions, layout.bands, layout.adjustments, layout.scenario_choices):
         cells |= {(table.sheet, table.cell(c.key, i))
                   for c in table.columns if c.input for i in range(table.rows)}
     for i, c in enumerate(inputs.policy.components):

@@ -28,6 +28,8 @@ class DemoPlan:
     services: dict[str, tuple[float, str, str]] = field(default_factory=dict)
     other: list[tuple[str, str, str, str, float]] = field(default_factory=list)
     goals: dict[str, tuple[str, str, str]] = field(default_factory=dict)
+    #: goal code -> (indicator, baseline, target): the measure with numbers
+    measures: dict[str, tuple[str, float, float]] = field(default_factory=dict)
 
 
 def _allowed(policy: Policy, fund_code: str, object_code: str) -> bool:
@@ -131,9 +133,27 @@ def demo_plan(spec: SchoolPlanSpec, seed: int = 0, fill_share: float = 0.985) ->
          "Chronic absence rate below 10%"),
         ("Run the school well", "Keep base staffing and services", "Balanced budget"),
     ]
+    # baselines and targets from their own generator, so the rest of the plan is as before
+    measured = random.Random(f"{spec.school.school_id}-{seed}-measures")
     for i, code in enumerate(goals[: rng.randint(2, len(goals))]):
         plan.goals[code] = strategies[i % len(strategies)]
+        measure = _MEASURES[i % len(strategies)]
+        if measure is not None:
+            indicator, low, high, step_low, step_high = measure
+            baseline = excel_round(low + (high - low) * measured.random(), 1)
+            change = excel_round(step_low + (step_high - step_low) * measured.random(), 1)
+            plan.measures[code] = (indicator, baseline, excel_round(baseline + change, 1))
     return plan
+
+
+#: Per demo strategy: the indicator, the baseline's range and the planned change's range.
+_MEASURES = (
+    ("ELA", -40.0, 10.0, 4.0, 15.0),
+    ("ELPI", 35.0, 55.0, 3.0, 8.0),
+    ("GRAD", 78.0, 92.0, 2.0, 5.0),
+    ("CHRONIC", 12.0, 30.0, -6.0, -2.0),
+    None,
+)
 
 
 def fill_plan_workbook(wb: Workbook, policy: Policy, plan: DemoPlan) -> None:
@@ -168,3 +188,8 @@ def fill_plan_workbook(wb: Workbook, policy: Policy, plan: DemoPlan) -> None:
             ws[t.cell("school_goal", i)] = school_goal
             ws[t.cell("strategy", i)] = strategy
             ws[t.cell("measure", i)] = measure
+            if g.code in plan.measures:  # a goal's numbers, with the goal only
+                indicator, baseline, target = plan.measures[g.code]
+                ws[t.cell("indicator", i)] = indicator
+                ws[t.cell("baseline", i)] = baseline
+                ws[t.cell("target", i)] = target
