@@ -12,7 +12,8 @@ folder it falls back to a 1,000-school sample district and says so on the first 
 Making the district and the plans is setup: it is shown but not part of the target. Then, each
 best of --repeat runs: `validate` of the folder, `consolidate` of the folder (totals workbook
 and CSV exports), `consolidate --ledger` on a fresh ledger, all with --workers processes (default:
-every core), then `consolidate --ledger` again with no file changed; and, in the same run, the
+every core; the files' e-mail times from --received), then `consolidate --ledger` again
+with no file changed; and, in the same run, the
 bare read: python-calamine reading every sheet of every file in one process, which checks
 nothing (and openpyxl.load_workbook of every file, for comparison). Each step is printed as a
 ratio to the bare read; targets: validate <= 2.5x, consolidate <= 3.0x, the rerun <= 1.0x.
@@ -22,12 +23,14 @@ Prints a table; writes nothing outside a temporary folder unless --keep DIR.
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -80,6 +83,17 @@ def make_plans(specs: list[SchoolPlanSpec], n_files: int, folder: Path, workers:
     with ProcessPoolExecutor(max_workers=workers) as pool:
         sizes = list(pool.map(_write_plan, jobs, chunksize=16))
     return len(jobs), sum(sizes)
+
+
+def write_received(paths: list[Path], csv_path: Path) -> Path:
+    """The e-mail times of the files (their modification times) as consolidate --received
+    takes them, so that the ledger orders a school's versions as they arrived."""
+    with open(csv_path, "w", newline="", encoding="utf-8") as f:
+        out = csv.writer(f)
+        out.writerow(["file_name", "received_at"])
+        for p in paths:
+            out.writerow([p.name, datetime.fromtimestamp(p.stat().st_mtime, UTC).isoformat()])
+    return csv_path
 
 
 def load_every_file(paths: list[Path]) -> int:
@@ -164,16 +178,19 @@ def main(argv: list[str] | None = None) -> int:
             district, returned, root / "totals.xlsx", root / "exports", workers=workers),
             args.repeat)
 
+        received = write_received(paths, root / "received.csv")
+
         def with_ledger() -> tuple[str, bool]:
             ledger = root / "season.sqlite"
             ledger.unlink(missing_ok=True)
             return consolidate_folder(district, returned, root / "totals-ledger.xlsx",
-                                      root / "exports-ledger", ledger, workers=workers)
+                                      root / "exports-ledger", ledger, workers=workers,
+                                      received=received)
 
         (ledger_summary, _), ledger_s = timed(with_ledger, args.repeat)
         (rerun_summary, _), rerun_s = timed(lambda: consolidate_folder(
             district, returned, root / "totals-ledger.xlsx", root / "exports-ledger",
-            root / "season.sqlite", workers=workers), args.repeat)
+            root / "season.sqlite", workers=workers, received=received), args.repeat)
         _, bare_s = timed(lambda: calamine_read(paths), args.repeat)
         _, plain_s = timed(lambda: load_every_file(paths), args.repeat)
 

@@ -1,0 +1,138 @@
+"""The season at state scale: 10,000 plans through `consolidate --ledger`, against 1,000.
+
+    python benchmarks/bench_scale.py                   # 10,000 schools (synthetic sample)
+    python benchmarks/bench_scale.py --keep /tmp/s10k  # keep the plans; --reuse them later
+
+California has about 10,600 schools. A synthetic sample district of --schools schools (default
+10,000) returns one filled, balanced plan per school (written in parallel: setup, not timed in
+the target). Then, each in a fresh process, `consolidate --ledger` (a fresh ledger, the files'
+e-mail times from --received, CSV exports) of the first --small plans (default 1,000: the
+other schools count as missing) and of every plan. For each run it prints the wall time, the
+peak memory (RSS) of the consolidating process and of its largest worker, and how both grow;
+targets: peak memory < 1 GB, and time within 10% of linear (10,000 plans take at most 1.1x
+ten times the 1,000).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench_season import make_plans, write_received
+
+from ssfr_xl.school_book import plan_specs
+from ssfr_xl.season import create_district
+from ssfr_xl.validate import district_record
+
+#: Runs in a fresh interpreter, so that peak memory is this run's alone.
+_CHILD = """
+import json, resource, sys, time
+from pathlib import Path
+from ssfr_xl.report import consolidate_folder
+district, folder, out, received, workers = sys.argv[1:6]
+out = Path(out)
+start = time.perf_counter()
+summary, clean = consolidate_folder(Path(district), Path(folder), out / "totals.xlsx",
+                                    out / "exports", out / "season.sqlite",
+                                    workers=int(workers), received=Path(received))
+wall = time.perf_counter() - start
+print(json.dumps({"wall": wall, "summary": summary.splitlines()[1],
+                  "parent_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                  "worker_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))
+"""
+
+
+def consolidate_run(district: Path, folder: Path, out: Path, workers: int) -> dict:
+    """consolidate --ledger of `folder` in a fresh process: wall time and peak memories."""
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    received = write_received(sorted(folder.iterdir()), out.parent / f"{out.name}-received.csv")
+    done = subprocess.run([sys.executable, "-c", _CHILD, str(district), str(folder), str(out),
+                           str(received), str(workers)],
+                          capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def subset(paths: list[Path], folder: Path) -> Path:
+    """A folder holding the first of the plans (hard links where the disk allows)."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    for p in paths:
+        try:
+            os.link(p, folder / p.name)
+        except OSError:
+            shutil.copy2(p, folder / p.name)
+    return folder
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--schools", type=int, default=10_000, help="default 10,000")
+    parser.add_argument("--small", type=int, default=1_000,
+                        help="plans in the smaller run (default 1,000)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="processes for reading (default: every core)")
+    parser.add_argument("--keep", type=Path, metavar="DIR",
+                        help="work in DIR and keep the plans and outputs")
+    parser.add_argument("--reuse", action="store_true",
+                        help="with --keep: reuse the district and plans already in DIR")
+    args = parser.parse_args(argv)
+    workers = args.workers or len(os.sched_getaffinity(0))
+
+    with tempfile.TemporaryDirectory(prefix="ssfr-scale-") as tmp:
+        root = args.keep or Path(tmp)
+        root.mkdir(parents=True, exist_ok=True)
+        district, returned = root / "district.xlsx", root / "returned"
+        reuse = args.reuse and district.is_file() and returned.is_dir() and \
+            len(list(returned.iterdir())) == args.schools
+        start = time.perf_counter()
+        if not reuse:
+            create_district(district, sample=args.schools, force=True)
+        init_s = time.perf_counter() - start
+        start = time.perf_counter()
+        if not reuse:
+            shutil.rmtree(returned, ignore_errors=True)
+            returned.mkdir()
+            make_plans(plan_specs(district_record(district).result), args.schools, returned,
+                       workers)
+        gen_s = time.perf_counter() - start
+        paths = sorted(returned.iterdir())
+        size = sum(p.stat().st_size for p in paths)
+        print(f"ssfr-xl scale benchmark: a synthetic sample district of {args.schools:,} "
+              f"schools, one plan each ({size / len(paths) / 1024:,.0f} KB); {workers} worker "
+              f"process(es)")
+        print(f"setup (not timed in the target): district workbook {init_s:.1f} s, plans "
+              f"{gen_s:.1f} s{' (reused)' if reuse else ''}")
+        print()
+        small = subset(paths[:args.small], root / f"returned-{args.small}")
+        runs = [(args.small, consolidate_run(district, small, root / "out-small", workers)),
+                (len(paths), consolidate_run(district, returned, root / "out-all", workers))]
+        print(f"{'consolidate --ledger':<24} {'seconds':>8} {'ms/plan':>8} "
+              f"{'parent MB':>10} {'worker MB':>10}  summary")
+        for n, r in runs:
+            print(f"{n:>8,} plans{'':<12} {r['wall']:8.1f} {r['wall'] / n * 1000:8.1f} "
+                  f"{r['parent_kb'] / 1024:10.0f} {r['worker_kb'] / 1024:10.0f}  "
+                  f"{r['summary']}")
+        (n1, a), (n2, b) = runs
+        linear = b["wall"] / (a["wall"] * n2 / n1)
+        peak = max(b["parent_kb"], b["worker_kb"]) / 1024
+        print()
+        print(f"time: {n2:,} plans take {linear:.2f}x {n2 // n1} times the {n1:,} (target "
+              f"<= 1.10x: {'met' if linear <= 1.10 else 'MISSED'})")
+        print(f"memory: parent {a['parent_kb'] / 1024:.0f} -> {b['parent_kb'] / 1024:.0f} MB "
+              f"(x{b['parent_kb'] / a['parent_kb']:.2f}), largest worker "
+              f"{a['worker_kb'] / 1024:.0f} -> {b['worker_kb'] / 1024:.0f} MB "
+              f"(x{b['worker_kb'] / a['worker_kb']:.2f}); peak {peak:.0f} MB (target < 1,024 "
+              f"MB: {'met' if peak < 1024 else 'MISSED'})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
