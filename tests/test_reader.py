@@ -19,6 +19,7 @@ from ssfr_xl import reader
 from ssfr_xl.layout import SchoolLayout, sheet_ref
 from ssfr_xl.layout import SchoolSheets as SS
 from ssfr_xl.policy import load_policy
+from ssfr_xl.preflight import cells, fast_scan, package, sheet_scan, workbook
 from ssfr_xl.reader import Limits, RawWorkbook, ReadProblem, preflight, read_many, read_workbook
 from tests.corpus import (
     MAIN_NS,
@@ -72,7 +73,7 @@ def outcome(result: RawWorkbook | ReadProblem) -> str | None:
 
 def value(rows: list[list[object]], coord: str) -> object:
     letters, digits = re.fullmatch(r"([A-Z]+)(\d+)", coord).groups()  # type: ignore[union-attr]
-    row, col = int(digits) - 1, reader._column_number(letters) - 1
+    row, col = int(digits) - 1, cells._column_number(letters) - 1
     return rows[row][col] if row < len(rows) and col < len(rows[row]) else ""
 
 
@@ -297,7 +298,7 @@ def test_add_sheet(plan, tmp_path):
 def test_python_calamine_sees_only_checked_parts(plan, tmp_path):
     logo = rewrite_zip(plan, tmp_path / "logo.xlsx",
                        add={"xl/media/image1.png": os.urandom(200_000)})
-    found = reader._inspect(logo.read_bytes(), logo.name, Limits(), [SS.STAFFING])
+    found = workbook._inspect(logo.read_bytes(), logo.name, Limits(), [SS.STAFFING])
     assert set(found.parts) == {"_rels/.rels", "[Content_Types].xml", "xl/workbook.xml",
                                 "xl/_rels/workbook.xml.rels", "xl/styles.xml",
                                 "xl/sharedStrings.xml", sheet_part(plan, SS.STAFFING)}
@@ -322,8 +323,8 @@ def test_fast_and_general_sheet_scans_agree(plan, tmp_path):
     ]
     assert all(xml != staffing for xml in crafted[:2])
     for xml in [*parts, *crafted]:
-        fast = reader._scan_fast(xml, limits)
-        general = reader._SheetScan(limits)
+        fast = fast_scan._scan_fast(xml, limits)
+        general = sheet_scan._SheetScan(limits)
         general.feed(xml)
         assert fast is not None and fast == general.close()
     # shapes the fast path declines, read by expat the way python-calamine reads them
@@ -332,25 +333,25 @@ def test_fast_and_general_sheet_scans_agree(plan, tmp_path):
            '</x:c></x:row>'
            "</x:sheetData><x:extLst><xm:f xmlns:xm='y'>Lists!A1</xm:f></x:extLst>"
            "</x:worksheet>").encode()
-    assert reader._scan_fast(odd, limits) is None
-    facts = reader._scan_sheet_bytes(iter([odd]), limits)
+    assert fast_scan._scan_fast(odd, limits) is None
+    facts = fast_scan._scan_sheet_bytes(iter([odd]), limits)
     assert facts.formulas == {"C2"}
     assert facts.formula_text == {"C2": "1"}
     tight = Limits(max_columns=4, max_rows=2)
-    with pytest.raises(reader._TooFar) as caught:
-        reader._scan_sheet_bytes(iter([odd]), tight)
+    with pytest.raises(cells._TooFar) as caught:
+        fast_scan._scan_sheet_bytes(iter([odd]), tight)
     assert caught.value.cell == "A3"  # the <row> without r is row 3, as its cell says
     # a cell without r, or with r spelled otherwise: gnumeric places it elsewhere
     for cell in (b"<x:c>", b'<x:c r="a3">', b'<x:c r="$A$3">', b'<x:c r="A03">',
                  b'<x:c r=" A3 ">'):
-        with pytest.raises(reader._Unusual) as unusual:
-            reader._scan_sheet_bytes(iter([odd.replace(b'<x:c r="A3">', cell)]), limits)
+        with pytest.raises(cells._Unusual) as unusual:
+            fast_scan._scan_sheet_bytes(iter([odd.replace(b'<x:c r="A3">', cell)]), limits)
         assert (unusual.value.code, unusual.value.cell) == ("unexpected-markup", "A3")
 
 
 def test_big_sheets_stream_through_expat(plan, monkeypatch):
     expected = read_workbook(plan)
-    monkeypatch.setattr(reader, "_FAST_MAX", 1000)  # every sheet is "big" now
+    monkeypatch.setattr(fast_scan, "_FAST_MAX", 1000)  # every sheet is "big" now
     raw = read_workbook(plan)
     assert (raw.formulas, raw.merged, raw.errors) == \
         (expected.formulas, expected.merged, expected.errors)
@@ -364,13 +365,13 @@ def test_big_sheets_stream_through_expat(plan, monkeypatch):
 STRICT_NS = "http://purl.oclc.org/ooxml/spreadsheetml/main"
 
 
-def both_scans(xml: bytes) -> reader._SheetFacts:
+def both_scans(xml: bytes) -> cells._SheetFacts:
     """The facts of a sheet by the general path, and by the fast path when it takes it."""
     limits = Limits()
-    general = reader._SheetScan(limits)
+    general = sheet_scan._SheetScan(limits)
     general.feed(xml)
     facts = general.close()
-    fast = reader._scan_fast(xml, limits)
+    fast = fast_scan._scan_fast(xml, limits)
     assert fast is None or fast == facts
     return facts
 
@@ -418,7 +419,7 @@ def test_shared_formulas_are_expanded_to_each_cell(plan, tmp_path):
         xml = z.read(sheet_part(plan, SS.STAFFING))
     prefixed = re.sub(rb"<(/?)(c|f|v|row|sheetData|is|t)([ >/])", rb"<\1y:\2\3", xml).replace(
         b"<worksheet ", f'<worksheet xmlns:y="{MAIN_NS}" '.encode(), 1)
-    assert prefixed != xml and reader._scan_fast(prefixed, Limits()) is None
+    assert prefixed != xml and fast_scan._scan_fast(prefixed, Limits()) is None
     assert both_scans(prefixed).formula_text == both_scans(xml).formula_text
     assert both_scans(xml).formula_text["I9"] == "ROUND(J9-H9+$D$4,2)"
 
@@ -513,7 +514,7 @@ def test_fast_path_and_expat_agree_on_formula_text(plan):
     for xml in variants:
         facts = both_scans(xml)
         texts.append(facts.formula_text)
-        assert reader._scan_fast(xml, Limits()) is not None or xml.startswith(b"\xef")
+        assert fast_scan._scan_fast(xml, Limits()) is not None or xml.startswith(b"\xef")
     assert texts[0]["I7"] == '"a&lt;b" & ""AB"'
     assert texts[1]["I7"] == "SUM( J7 ,\nH7 )"
     assert texts[2] == texts[3] == both_scans(staffing).formula_text
@@ -540,15 +541,15 @@ def test_fast_and_general_paths_agree_on_mutated_sheets(plan):
     def outcome(scan):
         try:
             return "read", scan()
-        except reader._TooFar as e:
+        except cells._TooFar as e:
             return "too-many-cells", e.cell
-        except reader._Unusual as e:
+        except cells._Unusual as e:
             return e.code, e.cell
         except ExpatError:
             return "broken", None
 
     def general(xml):
-        scan = reader._SheetScan(Limits())
+        scan = sheet_scan._SheetScan(Limits())
         scan.feed(xml)
         return scan.close()
 
@@ -562,7 +563,7 @@ def test_fast_and_general_paths_agree_on_mutated_sheets(plan):
                 xml[at:at] = rng.choice(snippets)
             else:
                 del xml[at:at + rng.randint(1, 12)]
-        fast = outcome(lambda xml=bytes(xml): reader._scan_fast(xml, Limits()))
+        fast = outcome(lambda xml=bytes(xml): fast_scan._scan_fast(xml, Limits()))
         if fast == ("read", None):
             continue  # declined: the general path alone decides
         decided += 1
@@ -637,8 +638,8 @@ def test_problems_in_shared_strings_name_the_cell(corpus):
     assert (caught.value.sheet, caught.value.cell) == (SS.STAFFING, "E7")
     assert "cell E7 of sheet Staffing" in caught.value.message
     # alternative versions between two texts: the reader places them at the text before
-    # (reader._scan_strings counts the last <si> begun), "from" there "on"; the plan's own
-    # texts (XlsxWriter writes shared strings) come first, so that is one of the plan's cells
+    # (preflight.strings._scan_strings counts the last <si> begun), "from" there "on"; the
+    # plan's own texts (XlsxWriter writes shared strings) come first, so that is one of its cells
     with pytest.raises(ReadProblem) as caught:
         read_workbook(directory / "alternate-strings.xlsx")
     assert caught.value.code == "alternate-content"
@@ -676,7 +677,7 @@ def test_excel_alternate_content_elsewhere_is_read(corpus):
     with zipfile.ZipFile(directory / "excel-alternate-content.xlsx") as z:
         start = z.read(sheet_part(directory / "valid.xlsx", SS.START))
     assert b"AlternateContent" in start and b"<controls>" in start
-    assert reader._scan_fast(start, Limits()) is not None  # still the fast path
+    assert fast_scan._scan_fast(start, Limits()) is not None  # still the fast path
     both_scans(start)
 
 
@@ -757,7 +758,7 @@ def test_a_file_saved_by_libreoffice_reads_the_same(plan, tmp_path, soffice):
         width = max(len(r) for r in [*rows, *other, []])
         for r in range(height):
             for c in range(width):
-                coord = f"{reader._column_letters(c + 1)}{r + 1}"
+                coord = f"{cells._column_letters(c + 1)}{r + 1}"
                 if coord in ours.formulas[sheet]:
                     continue  # openpyxl stores no results; LibreOffice computed them
                 assert value(rows, coord) == value(other, coord), (sheet, coord)
@@ -952,8 +953,8 @@ def test_values_python_calamine_cannot_read_are_refused_at_their_cell(
     path = _edited_sheet(plan, tmp_path / "value.xlsx", SS.OTHER, lambda x: replace_cell(
         x, cell, b'<c r="%s"%s><v>%s</v></c>' % (cell.encode(), kind, value)))
     if path_kind == "streaming":  # every sheet through expat, in small chunks
-        monkeypatch.setattr(reader, "_FAST_MAX", 1000)
-        monkeypatch.setattr(reader, "_OUT_CHUNK", 4096)
+        monkeypatch.setattr(fast_scan, "_FAST_MAX", 1000)
+        monkeypatch.setattr(package, "_OUT_CHUNK", 4096)
     p = _problem(path)
     assert (p.code, p.sheet, p.cell) == ("unexpected-markup", SS.OTHER, cell), p.message
     assert p.message.endswith(reader._RESAVE)

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from ssfr_xl import reader
 from ssfr_xl.layout import SchoolSheets as SS
+from ssfr_xl.preflight import fast_scan, sheet_scan
 from ssfr_xl.reader import Limits, RawWorkbook, read_many, read_workbook
 from ssfr_xl.school_book import build_school_plan, plan_specs
 from ssfr_xl.season import create_district
@@ -124,10 +124,10 @@ def check_saved(saved: Path, filled: Path, application: str) -> RawWorkbook:
     with zipfile.ZipFile(saved) as z:
         for sheet in raw.sheet_names:
             xml = z.read(sheet_part(saved, sheet))
-            general = reader._SheetScan(Limits())
+            general = sheet_scan._SheetScan(Limits())
             general.feed(xml)
             facts = general.close()
-            fast = reader._scan_fast(xml, Limits())
+            fast = fast_scan._scan_fast(xml, Limits())
             assert fast is None or fast == facts, sheet
             assert facts.formula_text == raw.formula_text[sheet], sheet
     # and isolated workers read the same
@@ -153,7 +153,7 @@ def test_a_plan_saved_by_gnumeric_reads_its_formula_text(gnumeric_saved, filled)
     with zipfile.ZipFile(gnumeric_saved) as z:
         staffing = z.read(sheet_part(gnumeric_saved, SS.STAFFING))
     assert b"\n" in staffing  # gnumeric indents its XML, and still takes the fast path
-    assert reader._scan_fast(staffing, Limits()) is not None
+    assert fast_scan._scan_fast(staffing, Limits()) is not None
 
 
 def test_normalised():
