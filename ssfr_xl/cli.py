@@ -141,13 +141,18 @@ def cli() -> None:
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Last year's district workbook: each school's prior-year allocation is its "
                    "unrestricted total there, and the summary compares every component.")
+@click.option("--carryover", "carryover",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Last year's totals workbook (or its by_school.csv): each school's unspent "
+                   "dollars in the funds the policy's [carryover] section names become an "
+                   "adjustment line of this year's allocation.")
 def init(district_xlsx: Path, sample: int | None, roster: Path | None, cde: Path | None,
          district_code: str | None, prior: Path | None, policy_path: Path | None,
          adjustments: Path | None, staff_csv: Path | None, performance_csv: Path | None,
          fiscal_year: str | None, budget: float | None,
          budget_per_pupil: float | None,
          deadline: str | None, contact: str | None, district_name: str | None,
-         force: bool, prior_workbook: Path | None) -> None:
+         force: bool, prior_workbook: Path | None, carryover: Path | None) -> None:
     """Create the district formula workbook from a roster and a policy.
 
     --fiscal-year, --budget or --budget-per-pupil, --deadline, --contact and --name
@@ -186,7 +191,7 @@ def init(district_xlsx: Path, sample: int | None, roster: Path | None, cde: Path
             staff=staff_csv, performance=performance_csv,
             progress=progress,
             settings={k: v for k, v in given.items() if v is not None}, warn=_warn,
-            prior_workbook=prior_workbook,
+            prior_workbook=prior_workbook, carryover=carryover,
         )
     except SsfrError as e:
         raise _fail(e) from e

@@ -13,7 +13,7 @@ import numpy as np
 from .district_book import check_cached_values, read_district, write_district
 from .equity import equity_lines
 from .equity import per_pupil as equity_per_pupil
-from .errors import FileError, OutputExistsError, RosterError
+from .errors import FileError, OutputExistsError, PolicyError, RosterError
 from .exports import (
     OutputPlaceError,
     OutputSet,
@@ -56,6 +56,7 @@ def create_district(
     prior_workbook: Path | None = None,
     staff: Path | None = None,
     performance: Path | None = None,
+    carryover: Path | None = None,
 ) -> str:
     """Build the district workbook from one roster source; returns a summary to print.
 
@@ -132,6 +133,22 @@ def create_district(
 
         progress(f"reading adjustments {adjustments.name}")
         adjustment_lines = read_adjustments_csv(adjustments, policy_file.policy, schools)
+    if carryover is not None:
+        from .carryover import carryover_lines, load_carryover, read_last_year
+
+        rules = load_carryover(policy_path, policy_file.policy)
+        if not rules:
+            which = Path(policy_path).name if policy_path else "the shipped policy"
+            raise PolicyError(
+                f"--carryover: {which} has no [carryover] section, so no fund carries unspent "
+                "dollars. Add one "
+                "([carryover.fund.GEN] with component = an adjustment component of that fund, "
+                "and a cap; see the README's Carryover section).")
+        progress(f"last year's unspent dollars from {Path(carryover).name}")
+        carried, carry_notes = carryover_lines(rules, read_last_year(carryover), schools,
+                                               Path(carryover).name)
+        adjustment_lines = (*adjustment_lines, *carried)
+        notes += carry_notes
     inputs = DistrictInputs(district, policy_file.policy, tuple(schools), adjustment_lines)
     progress("computing allocations")
     result = allocate(inputs)
