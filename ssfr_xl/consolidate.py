@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import FileError, InputError
+from .errors import FileError, InputError, SsfrError
 from .exports import line_text, shown
 from .model import Finding
 from .money import excel_round
@@ -939,10 +939,60 @@ def stage_outputs(result: SeasonResult, totals_at: Path, exports_at: Path | None
     from .totals_book import season_tables, write_totals_workbook
 
     tables = season_tables(result)
-    progress("writing the totals workbook")
-    write_totals_workbook(totals_at, result, tables)
-    if exports_at is not None:
-        progress("writing CSV exports and their .xlsx twins")
+
+    def write_exports() -> None:
+        assert exports_at is not None
         for name, (header, rows) in tables.items():
             write_csv(exports_at / f"{name}.csv", header, rows)
             write_xlsx_table(exports_at / f"{name}.xlsx", header, rows, sheet=name)
+
+    # the exports are written by a forked process while this one writes the totals workbook:
+    # both are pure-Python XML writing, the same tables, and a second core halves the wait
+    twin = _start_beside(write_exports) if exports_at is not None else None
+    progress("writing the totals workbook" + (" and the CSV exports with their .xlsx twins"
+                                              if exports_at is not None else ""))
+    try:
+        write_totals_workbook(totals_at, result, tables)
+    except BaseException:
+        if twin is not None:
+            twin(cancel=True)
+        raise
+    if twin is not None:
+        twin()
+
+
+def _start_beside(work: Callable[[], None]) -> Callable[..., None]:
+    """Run `work` in a forked process (or here, where processes are not forked); returns the
+    function that waits for it and raises what it raised (or, cancel=True, stops it)."""
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods() or (os.cpu_count() or 1) < 2:
+        work()
+        return lambda cancel=False: None
+    receive, send = multiprocessing.get_context("fork").Pipe(duplex=False)
+
+    def child() -> None:
+        try:
+            work()
+            send.send(None)
+        except BaseException as e:  # noqa: BLE001 - reported to the parent, raised there
+            send.send(e if isinstance(e, OSError | SsfrError) else RuntimeError(repr(e)))
+
+    process = multiprocessing.get_context("fork").Process(target=child, daemon=True)
+    process.start()
+    send.close()
+
+    def wait(cancel: bool = False) -> None:
+        if cancel:
+            process.kill()
+            process.join()
+            return
+        try:
+            outcome = receive.recv()
+        except EOFError:
+            outcome = OSError(f"the process writing the CSV exports stopped (exit code "
+                              f"{process.exitcode}); nothing was published")
+        process.join()
+        if outcome is not None:
+            raise outcome
+    return wait
