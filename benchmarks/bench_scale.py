@@ -1,10 +1,11 @@
 """The season at state scale: 10,000 plans through `consolidate --ledger`, against 1,000.
 
-    python benchmarks/bench_scale.py                   # 10,000 schools (synthetic sample)
+    python benchmarks/bench_scale.py                   # 10,000 schools (synthetic)
     python benchmarks/bench_scale.py --keep /tmp/s10k  # keep the plans; --reuse them later
 
-California has about 10,600 schools. A synthetic sample district of --schools schools (default
-10,000) returns one filled, balanced plan per school (written in parallel: setup, not timed in
+California has about 10,600 schools. A synthetic district of --schools schools (default
+10,000: copies of the sample district, 2,000 schools each, each its own seed, ids and names)
+returns one filled, balanced plan per school (written in parallel: setup, not timed in
 the target). Then, each in a fresh process, `consolidate --ledger` (a fresh ledger, the files'
 e-mail times from --received, CSV exports) of the first --small plans (default 1,000: the
 other schools count as missing) and of every plan. For each run it prints the wall time, the
@@ -23,12 +24,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from bench_season import make_plans, write_received
 
 from ssfr_xl.school_book import plan_specs
 from ssfr_xl.season import create_district
+from ssfr_xl.sources.roster import write_roster_csv
+from ssfr_xl.sources.sample import sample_district
 from ssfr_xl.validate import district_record
 
 #: Runs in a fresh interpreter, so that peak memory is this run's alone.
@@ -58,6 +62,18 @@ def consolidate_run(district: Path, folder: Path, out: Path, workers: int) -> di
                            str(received), str(workers)],
                           capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def state_roster(n: int, path: Path) -> Path:
+    """A roster of n synthetic schools: copies of the sample district (at most 2,000 schools
+    each, a different seed each), with their own ids and names."""
+    schools = []
+    for copy in range((n + 1999) // 2000):
+        _, some = sample_district(min(2000, n - 2000 * copy), seed=2026 + copy)
+        schools += [replace(s, school_id=f"{s.school_id[:7]}{copy}{i:06d}",
+                            name=f"{s.name} ({copy + 1}-{i + 1})") for i, s in enumerate(some)]
+    write_roster_csv(schools, path)
+    return path
 
 
 def subset(paths: list[Path], folder: Path) -> Path:
@@ -94,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
             len(list(returned.iterdir())) == args.schools
         start = time.perf_counter()
         if not reuse:
-            create_district(district, sample=args.schools, force=True)
+            create_district(district, roster=state_roster(args.schools, root / "roster.csv"),
+                            force=True)
         init_s = time.perf_counter() - start
         start = time.perf_counter()
         if not reuse:
@@ -105,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         gen_s = time.perf_counter() - start
         paths = sorted(returned.iterdir())
         size = sum(p.stat().st_size for p in paths)
-        print(f"ssfr-xl scale benchmark: a synthetic sample district of {args.schools:,} "
+        print(f"ssfr-xl scale benchmark: a synthetic district of {args.schools:,} "
               f"schools, one plan each ({size / len(paths) / 1024:,.0f} KB); {workers} worker "
               f"process(es)")
         print(f"setup (not timed in the target): district workbook {init_s:.1f} s, plans "
