@@ -41,7 +41,7 @@ class ResultRow:
     """One outcome, with the plan goal that measured it (if any)."""
 
     school: School
-    need_quartile: int
+    need_quartile: int | None
     indicator: Indicator
     outcome: Outcome
     plan_status: str  # "accepted", "no plan", ...
@@ -129,7 +129,7 @@ def school_results(schools: Sequence[School], policy: Policy, outcomes: Sequence
     rows: list[ResultRow] = []
     for o in outcomes:
         school = by_id[o.school_id]
-        q = quartile.get(o.school_id, 1)
+        q = quartile.get(o.school_id)  # None: a school without pupils is not ranked
         ind = indicators[o.indicator]
         plan = plans.get(o.school_id)
         status = statuses.get(o.school_id, "accepted" if plan else "no plan")

@@ -102,6 +102,7 @@ def incentive_bases(schools, policy, staff: Path | None, performance: Path | Non
     performance file (either may be None), and notes saying so."""
     from dataclasses import replace
 
+    from .performance import MAX_POINTS
     from .sources.school_values import read_school_values
     from .sources.staff import read_staff_csv
     from .teachers import teacher_report
@@ -119,7 +120,8 @@ def incentive_bases(schools, policy, staff: Path | None, performance: Path | Non
                      f"{sum(basis.values()):g} teacher FTE.")
     if performance is not None:
         points = read_school_values(performance, "performance_points", schools,
-                                    what="a number of points", every_school=True)
+                                    what="a number of points", every_school=True,
+                                    at_most=MAX_POINTS)
         schools = [replace(s, performance_points=points[s.school_id]) for s in schools]
         counted = sum(1 for v in points.values() if v)
         notes.append(f"Performance points read from {performance.name}: "

@@ -11,19 +11,45 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Sequence
+import re
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from ..errors import FileError, RosterError
 from ..model import School
 from .roster import _decode, _format_number, _number, _roster_error, _sniff_delimiter
 
+#: What a spreadsheet makes of a long digit code it took for a number: 1.99999600000E+12.
+_SCIENTIFIC = re.compile(r"^\d(\.\d+)?E\+\d+$", re.IGNORECASE)
+
+
+def unknown_school(raw: str, ids: Collection[str]) -> str:
+    """Why `raw` is not one of the school ids, and what to type instead (for a message that
+    follows "column 'school_id': "). A spreadsheet that opened the CSV may have dropped the
+    leading zeros of a numeric id or shown it as 1.9E+12: say which id it was."""
+    if not raw:
+        return "the school ID is blank — type the school_id of the Schools sheet."
+    if raw.isdigit():
+        meant = [i for i in ids if i.isdigit() and i.lstrip("0") == raw.lstrip("0")]
+        if len(meant) == 1:
+            return (f"'{raw}' is not a school of the district; it looks like {meant[0]} with "
+                    "its leading zeros dropped by a spreadsheet — format the column as Text and "
+                    f"type {meant[0]} (or save the file from ssfr-xl or a text editor).")
+    if _SCIENTIFIC.match(raw):
+        return (f"'{raw}' is not a school ID: a spreadsheet showed a long code as a number and "
+                "lost its digits — format the column as Text and type the school_id of the "
+                "Schools sheet again.")
+    return (f"'{raw}' is not a school of the district — use the school_id of the Schools "
+            "sheet.")
+
 
 def read_school_values(path: str | os.PathLike[str], column: str, schools: Sequence[School],
                        *, what: str, pupils: bool = False,
-                       every_school: bool = False) -> dict[str, float]:
-    """school_id -> the value of `column` (a number, 0 or more; with `pupils`, a whole number
-    at most the school's enrollment). With `every_school`, a school left out is a problem."""
+                       every_school: bool = False,
+                       at_most: float | None = None) -> dict[str, float]:
+    """school_id -> the value of `column` (a number, 0 or more, at most `at_most` if given;
+    with `pupils`, a whole number at most the school's enrollment). With `every_school`, a
+    school left out is a problem. A file with no rows is a problem too."""
     path = Path(path)
     try:
         text = _decode(path)
@@ -31,7 +57,10 @@ def read_school_values(path: str | os.PathLike[str], column: str, schools: Seque
         raise FileError(str(exc).replace("the roster file", "the file")) from None
     name = path.name
     rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(text)))
-    header = [h.strip().lstrip("\ufeff").casefold() for h in rows[0]] if rows else []
+    if not rows or not any(c.strip() for c in rows[0]):
+        raise RosterError(f"{name} is empty — it needs the header school_id,{column} and one "
+                          "row per school.")
+    header = [h.strip().lstrip("\ufeff").casefold() for h in rows[0]]
     missing = [c for c in ("school_id", column) if c not in header]
     if missing:
         raise RosterError(f"{name} line 1: the column(s) {', '.join(missing)} are missing — "
@@ -40,6 +69,7 @@ def read_school_values(path: str | os.PathLike[str], column: str, schools: Seque
     by_id = {s.school_id: s for s in schools}
     problems: list[str] = []
     values: dict[str, float] = {}
+    listed: set[str] = set()  # schools with a row, good or bad
     for number, row in enumerate(rows[1:], start=2):
         if not any(c.strip() for c in row):
             continue
@@ -48,17 +78,21 @@ def read_school_values(path: str | os.PathLike[str], column: str, schools: Seque
         where = f"{name} line {number}"
         school = by_id.get(school_id)
         if school is None:
-            problems.append(f"{where}, column 'school_id': '{school_id}' is not a school of "
-                            "the district — use the school_id of the Schools sheet.")
+            problems.append(f"{where}, column 'school_id': {unknown_school(school_id, by_id)}")
             continue
-        if school_id in values:
+        if school_id in listed:
             problems.append(f"{where}, column 'school_id': school {school_id} is listed "
                             "twice — keep one row per school.")
             continue
+        listed.add(school_id)
         value = _number(raw) if raw else None
         if value is None or value < 0:
             problems.append(f"{where}, column '{column}': '{raw}' is not {what} — type a "
                             "number, 0 or more.")
+            continue
+        if at_most is not None and value > at_most:
+            problems.append(f"{where}, column '{column}': {raw} is more than {at_most:g} — type "
+                            f"{what}, from 0 to {at_most:g}.")
             continue
         if pupils and (value != int(value) or value > school.enrollment):
             problems.append(f"{where}, column '{column}': {raw} must be a whole number of "
@@ -66,12 +100,15 @@ def read_school_values(path: str | os.PathLike[str], column: str, schools: Seque
             continue
         values[school_id] = value
     if every_school:
-        left = [s.school_id for s in schools if s.school_id not in values]
+        left = [s.school_id for s in schools if s.school_id not in listed]
         if left:
             problems.append(f"{name}: {len(left)} school(s) are missing, e.g. {left[0]} — add "
                             f"a row for every school (0 where the value is none).")
     if problems:
         raise _roster_error(name, problems)
+    if not values:
+        raise RosterError(f"{name} has a header but no rows — add one row per school "
+                          f"(school_id,{column}).")
     return values
 
 

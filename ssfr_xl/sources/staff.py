@@ -26,8 +26,11 @@ from pathlib import Path
 
 from ..cells import unwritable_character
 from ..errors import FileError, RosterError
+from ..line_messages import describe, suggestion
+from ..money import excel_round
 from ..model import Policy, School
 from .roster import _FALSE, _TRUE, _decode, _number, _roster_error, _sniff_delimiter
+from .school_values import unknown_school
 
 STAFF_COLUMNS = ("school_id", "job_class", "fte", "salary", "years", "credential",
                  "out_of_field")
@@ -35,6 +38,8 @@ STAFF_COLUMNS = ("school_id", "job_class", "fte", "salary", "years", "credential
 FULL_CREDENTIALS = frozenset({"full", "clear", "preliminary"})
 PARTIAL_CREDENTIALS = frozenset({"intern", "permit", "waiver", "none"})
 MAX_YEARS = 60.0
+#: The most a position may pay a year: more is a typo (cents typed as dollars, a total).
+MAX_SALARY = 1_000_000.0
 
 
 @dataclass(frozen=True)
@@ -101,11 +106,12 @@ def read_staff_csv(path: str | os.PathLike[str], policy: Policy,
             problem(bad[0], f"holds the character {bad[1]}, which a workbook cannot hold — "
                     "delete it.")
         if cells["school_id"] not in ids:
-            problem("school_id", f"'{cells['school_id']}' is not a school of the district — "
-                    "use the school_id of the Schools sheet.")
+            problem("school_id", unknown_school(cells["school_id"], ids))
         if cells["job_class"] not in jobs:
-            problem("job_class", f"'{cells['job_class']}' is not a job class of the district "
-                    f"({', '.join(sorted(jobs))}).")
+            meant = suggestion(cells["job_class"], jobs)
+            problem("job_class", f"{describe(cells['job_class'])} is not a job class of the "
+                    f"district ({', '.join(sorted(jobs))})"
+                    + (f" — type {meant} exactly." if meant else "."))
         fte = _number(cells["fte"]) if cells["fte"] else None
         if fte is None or not 0 < fte <= 1:
             problem("fte", f"'{cells['fte']}' is not an FTE — type a number above 0 and at "
@@ -114,6 +120,12 @@ def read_staff_csv(path: str | os.PathLike[str], policy: Policy,
         if salary is None or salary <= 0:
             problem("salary", f"'{cells['salary']}' is not a salary — type the annual dollars "
                     "paid for the position (e.g. 84500).")
+        elif salary > MAX_SALARY:
+            problem("salary", f"{cells['salary']} is more than ${MAX_SALARY:,.0f} a year for one "
+                    "position — type the annual dollars paid for the position (e.g. 84500).")
+        elif salary != excel_round(salary):
+            problem("salary", f"{cells['salary']} has fractions of a cent — type dollars and "
+                    "cents (e.g. 84500.25).")
         years = _number(cells["years"]) if cells["years"] else None
         if years is None or not 0 <= years <= MAX_YEARS:
             problem("years", f"'{cells['years']}' is not a number of years — type the years "
