@@ -61,9 +61,32 @@ class ResultRow:
         return growth(self.outcome, self.indicator.direction)
 
     @property
+    def typed_as_fraction(self) -> bool:
+        """True when a % indicator's plan baseline and target look like percentages typed in
+        Excel's percent format (12% is stored as 0.12) while the outcomes are in percent
+        (12.5): comparing them would judge the target on the wrong scale."""
+        if self.indicator.unit.strip() != "%" or self.baseline is None or self.target is None:
+            return False
+        return (all(0 <= v <= 1 for v in (self.baseline, self.target))
+                and (self.baseline, self.target) != (0, 0)
+                and min(self.outcome.prior, self.outcome.result) > 1)
+
+    @property
+    def note(self) -> str:
+        """Why a target is not judged ('' when it is, or there is none)."""
+        if self.typed_as_fraction:
+            return (f"Not judged: the plan's baseline {self.baseline:g} and target "
+                    f"{self.target:g} look like {100 * self.baseline:g}% and "
+                    f"{100 * self.target:g}% typed as percentages, the outcomes are in % "
+                    f"({self.outcome.prior:g}); type {100 * self.baseline:g} and "
+                    f"{100 * self.target:g} in next year's plan.")
+        return ""
+
+    @property
     def target_met(self) -> bool | None:
-        """Whether the result reached the plan's target (None without a target)."""
-        if self.target is None:
+        """Whether the result reached the plan's target (None without a target, or when the
+        plan's numbers are on another scale than the outcomes: see `note`)."""
+        if self.target is None or self.typed_as_fraction:
             return None
         if self.indicator.direction == "down":
             return self.outcome.result <= self.target

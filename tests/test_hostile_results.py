@@ -269,3 +269,28 @@ def test_odd_goal_measures_are_named_by_validate(tmp_path: Path) -> None:
     assert "the target 15 is not below the baseline 15" in \
         found[("target-direction", t.cell("target", 4))]
     assert check.status == "rejected"
+
+
+def test_percent_typed_as_excel_percentages_is_not_judged() -> None:
+    # a principal types 12% and 10% in cells Excel formats as percent: the plan holds 0.12 and
+    # 0.1 while the outcomes are in percent (12.5). Before: "not met" (11 is not <= 0.1).
+    from ssfr_xl.plan import GoalEntry
+    from ssfr_xl.results import SchoolPlan
+
+    plans = {ZERO: SchoolPlan((), (GoalEntry(7, "G4", "Attend", "Call", "Rate", "CHRONIC",
+                                             0.12, 0.10),)),
+             "S2": SchoolPlan((), (GoalEntry(7, "G4", "Attend", "Call", "Rate", "CHRONIC",
+                                             12.0, 10.0),))}
+    outcomes = [Outcome(ZERO, "CHRONIC", 12.5, 11.0, 300), Outcome("S2", "CHRONIC", 12.5, 11.0,
+                                                                   300)]
+    rows = {r.school.school_id: r for r in school_results(SCHOOLS, POLICY, outcomes,
+                                                          plans).rows}
+    assert rows[ZERO].target_met is None
+    assert rows[ZERO].note.startswith("Not judged: the plan's baseline 0.12 and target 0.1 "
+                                      "look like 12% and 10% typed as percentages")
+    # typed right: 11 is not at or below 10 (lower is better): not met, no note
+    assert rows["S2"].target_met is False and rows["S2"].note == ""
+    # a target of 0.5% stated as 0.5 against outcomes of 0.4: a real small rate, judged
+    small = school_results(SCHOOLS, POLICY, [Outcome("S2", "SUSP", 0.8, 0.4, 300)], {
+        "S2": SchoolPlan((), (GoalEntry(7, "G4", "", "", "", "SUSP", 0.8, 0.5),))}).rows[0]
+    assert small.target_met is True and small.note == ""
