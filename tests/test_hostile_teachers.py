@@ -162,3 +162,22 @@ def test_cli_refuses_huge_salary_and_writes_nothing(tmp_path: Path) -> None:
     result = run("init", tmp_path / "n.xlsx", "--sample", "2", "--staff", staff)
     assert result.exit_code == 1 and "1e300 is more than" in result.output
     assert not (tmp_path / "n.xlsx").exists()
+
+
+def test_fewer_than_four_schools_still_have_a_hard_to_staff_school() -> None:
+    from ssfr_xl.sources.staff import StaffPosition
+
+    # poverty 10%, 50%, 90%: ranks 0, 1, 2 of 3 -> floor(4r/3)+1 = Q1, Q2, Q3 (no Q4)
+    schools = [school("S1", 100, 10), school("S2", 100, 50), school("S3", 100, 90)]
+    staff = [StaffPosition(i, "TCH", 1.0, 90_000, 10, "full", False) for i in ("S1", "S2", "S3")]
+    staff.append(StaffPosition("S3", "TCH", 0.5, 45_000, 1, "full", False))  # inexperienced
+    report = teacher_report(schools, POLICY, staff)
+    assert [s.poverty_quartile for s in report.schools] == [1, 2, 3]
+    # before: nobody was in Q4, the basis was 0 everywhere and the HTS pool went to no school;
+    # now the highest-poverty school counts its 1.0 FTE experienced, qualified teacher
+    assert report.hard_to_staff_basis() == {"S1": 0.0, "S2": 0.0, "S3": 1.0}
+    # with 4 or more schools Q4 is the hard-to-staff quartile, as before
+    four = schools + [school("S4", 100, 95)]
+    basis = teacher_report(four, POLICY, staff + [StaffPosition("S4", "TCH", 1.0, 90_000, 3,
+                                                                "full", False)])
+    assert basis.hard_to_staff_basis() == {"S1": 0.0, "S2": 0.0, "S3": 0.0, "S4": 1.0}
