@@ -184,7 +184,7 @@ def results_workbook(district_xlsx: Path, outcomes: Path, out: Path, *,
                      ledger: Path | None = None, staff: Path | None = None,
                      minority: Path | None = None, performance: Path | None = None) -> str:
     """Write the results workbook (and the performance points CSV); returns a summary."""
-    from .performance import performance_scores
+    from .performance import MIN_STUDENTS, performance_scores
     from .results import school_results
     from .results_book import performance_sheets, result_sheets, write_results_workbook
     from .sources.outcomes import read_outcomes_csv
@@ -223,6 +223,11 @@ def results_workbook(district_xlsx: Path, outcomes: Path, out: Path, *,
     if pool:
         moved = sum(abs(next_year[k] - now[k]) for k in now) / 2
         lines.append(f"  {pool} pool: {format_money(moved, 0)} changes hands next year")
+        if not any(points.values()):
+            lines.append(f"  Warning: no school has performance points (no outcome about "
+                         f"{MIN_STUDENTS} or more students improved), so next year the {pool} "
+                         "pool would go to no school — check the outcomes file, or type the "
+                         "points in the performance file before init --performance.")
     if report is not None:
         lines += teacher_lines(report)
     if performance is not None:

@@ -294,3 +294,17 @@ def test_percent_typed_as_excel_percentages_is_not_judged() -> None:
     small = school_results(SCHOOLS, POLICY, [Outcome("S2", "SUSP", 0.8, 0.4, 300)], {
         "S2": SchoolPlan((), (GoalEntry(7, "G4", "", "", "", "SUSP", 0.8, 0.5),))}).rows[0]
     assert small.target_met is True and small.note == ""
+
+
+def test_results_warns_when_no_school_earns_points(district, tmp_path: Path) -> None:
+    path, ids = district
+    # every outcome declines (ELA down 5 points: growth -5, credit 0): all schools 0 points
+    outcomes = tmp_path / "outcomes.csv"
+    outcomes.write_text(HEADER + "".join(f"{i},ELA,10,5,30\n" for i in ids), encoding="utf-8")
+    perf = tmp_path / "p.csv"
+    result = run("results", path, "--outcomes", outcomes, "--out", tmp_path / "r.xlsx",
+                 "--performance", perf)
+    assert result.exit_code == 0, result.output
+    assert "Warning: no school has performance points" in result.output
+    assert "pool would go to no school" in result.output
+    assert perf.read_text(encoding="utf-8-sig").splitlines()[1:] == [f"{i},0" for i in ids]
