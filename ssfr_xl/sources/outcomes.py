@@ -26,7 +26,7 @@ from ..indicators import indicator_list
 from ..line_messages import describe, suggestion
 from ..model import Policy, School
 from .roster import _decode, _format_number, _number, _roster_error, _sniff_delimiter
-from .school_values import unknown_school
+from .school_values import unknown_school, write_rows_csv
 
 #: The largest value an outcome may have in any unit (a workbook keeps 15 significant digits);
 #: a percentage is from 0 to 100.
@@ -124,14 +124,7 @@ def read_outcomes_csv(path: str | os.PathLike[str], policy: Policy,
 
 
 def write_outcomes_csv(outcomes: Iterable[Outcome], path: str | os.PathLike[str]) -> None:
-    """Write an outcomes CSV (UTF-8 with BOM, as Excel reads it)."""
-    path = Path(path)
-    try:
-        with path.open("w", encoding="utf-8-sig", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(OUTCOME_COLUMNS)
-            for o in outcomes:
-                writer.writerow([o.school_id, o.indicator, _format_number(o.prior),
-                                 _format_number(o.result), o.students])
-    except OSError as exc:
-        raise FileError(f"Could not write {path}: {exc.strerror or exc}.") from exc
+    """Write an outcomes CSV (UTF-8 with BOM, as Excel reads it; ids quoted)."""
+    write_rows_csv(path, OUTCOME_COLUMNS,
+                   [(o.school_id, o.indicator, _format_number(o.prior), _format_number(o.result),
+                     o.students) for o in outcomes])

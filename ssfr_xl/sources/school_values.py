@@ -12,10 +12,11 @@ import csv
 import io
 import os
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 
 from ..errors import FileError, RosterError
+from ..exports import atomic_target, csv_text
 from ..model import School
 from .roster import _decode, _format_number, _number, _roster_error, _sniff_delimiter
 
@@ -115,12 +116,18 @@ def read_school_values(path: str | os.PathLike[str], column: str, schools: Seque
 def write_school_values(values: dict[str, float], column: str,
                         path: str | os.PathLike[str]) -> None:
     """Write school_id,<column> rows (UTF-8 with BOM, as Excel reads it)."""
+    write_rows_csv(path, ("school_id", column),
+                   [(school_id, _format_number(value)) for school_id, value in values.items()])
+
+
+def write_rows_csv(path: str | os.PathLike[str], header: Sequence[str],
+                   rows: Iterable[Sequence[object]]) -> None:
+    """A CSV of input rows ssfr-xl writes for people to review (UTF-8 with BOM, as Excel reads
+    it), as every CSV export: ids a spreadsheet would change (leading zeros) quoted, text that
+    looks like a formula made safe, written to a temporary file and renamed into place."""
     path = Path(path)
-    try:
-        with path.open("w", encoding="utf-8-sig", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(("school_id", column))
-            for school_id, value in values.items():
-                writer.writerow((school_id, _format_number(value)))
-    except OSError as exc:
-        raise FileError(f"Could not write {path}: {exc.strerror or exc}.") from exc
+    with atomic_target(path) as tmp:
+        try:
+            tmp.write_text("\ufeff" + csv_text(header, rows), encoding="utf-8", newline="")
+        except OSError as exc:
+            raise FileError(f"Could not write {path}: {exc.strerror or exc}.") from exc

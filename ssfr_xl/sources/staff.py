@@ -27,10 +27,10 @@ from pathlib import Path
 from ..cells import unwritable_character
 from ..errors import FileError, RosterError
 from ..line_messages import describe, suggestion
-from ..money import excel_round
 from ..model import Policy, School
+from ..money import excel_round
 from .roster import _FALSE, _TRUE, _decode, _number, _roster_error, _sniff_delimiter
-from .school_values import unknown_school
+from .school_values import unknown_school, write_rows_csv
 
 STAFF_COLUMNS = ("school_id", "job_class", "fte", "salary", "years", "credential",
                  "out_of_field")
@@ -151,14 +151,7 @@ def read_staff_csv(path: str | os.PathLike[str], policy: Policy,
 
 
 def write_staff_csv(positions: Iterable[StaffPosition], path: str | os.PathLike[str]) -> None:
-    """Write a staff roster CSV (UTF-8 with BOM, as Excel reads it)."""
-    path = Path(path)
-    try:
-        with path.open("w", encoding="utf-8-sig", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(STAFF_COLUMNS)
-            for p in positions:
-                writer.writerow([p.school_id, p.job_class, f"{p.fte:g}", f"{p.salary:.2f}",
-                                 f"{p.years:g}", p.credential, "Y" if p.out_of_field else "N"])
-    except OSError as exc:
-        raise FileError(f"Could not write {path}: {exc.strerror or exc}.") from exc
+    """Write a staff roster CSV (UTF-8 with BOM, as Excel reads it; ids quoted)."""
+    write_rows_csv(path, STAFF_COLUMNS,
+                   [(p.school_id, p.job_class, f"{p.fte:g}", f"{p.salary:.2f}", f"{p.years:g}",
+                     p.credential, "Y" if p.out_of_field else "N") for p in positions])
