@@ -63,8 +63,12 @@ def test_excel_variants_are_read(tmp_path: Path) -> None:
     # BOM, semicolons, capitalised header, spaces around a code, blank lines, extra column
     f = tmp_path / "outcomes.csv"
     f.write_bytes(("\ufeffSchool_ID;Indicator;Prior;Result;Students;Note\n\n"
-                   f"{ZERO}; MATH ;-20.5;-5;250;=HYPERLINK(\"x\")\n;;;;\n").encode())
-    assert read_outcomes_csv(f, POLICY, SCHOOLS) == (Outcome(ZERO, "MATH", -20.5, -5.0, 250),)
+                   f"{ZERO}; MATH ;-20,5;-5;250;=HYPERLINK(\"x\")\n;;;;\n"
+                   f"{ZERO};CHRONIC;12,500;11.5;300\n").encode())
+    # a semicolon file has decimal commas: -20,5 is -20.5 and 12,500 is 12.5 (before: '-20,5'
+    # was not a number and 12,500 was read as 12500); a point stays a point
+    assert read_outcomes_csv(f, POLICY, SCHOOLS) == (Outcome(ZERO, "MATH", -20.5, -5.0, 250),
+                                                     Outcome(ZERO, "CHRONIC", 12.5, 11.5, 300))
 
 
 @pytest.mark.parametrize(("text", "message"), [

@@ -48,14 +48,26 @@ def problems(tmp_path: Path, text: str, *, encoding: str = "utf-8") -> str:
 
 
 def test_excel_money_text_is_read_to_the_cent(tmp_path: Path) -> None:
-    # Excel saves a currency cell as "$85,000.50"; BOM and semicolons as Excel's CSV variants
+    # Excel saves a currency cell as "$85,000.50"; BOM as Excel's "CSV UTF-8"
     f = tmp_path / "staff.csv"
-    f.write_bytes(("\ufeff" + HEADER.replace(",", ";") +
-                   f'{ZERO};TCH;1;"$85,000.50";3;FULL;yes;A\n'
-                   'S2;TCH;0.5;"46,000";0;Clear;n;B\n').encode("utf-8"))
+    f.write_bytes(("\ufeff" + HEADER + f'{ZERO},TCH,1,"$85,000.50",3,FULL,yes,A\n'
+                   'S2,TCH,0.5,"46,000",0,Clear,n,B\n').encode("utf-8"))
     a, b = read_staff_csv(f, POLICY, SCHOOLS)
     assert (a.salary, a.credential, a.out_of_field) == (85_000.50, "full", True)
     assert (b.salary, b.fte, b.fully_credentialed) == (46_000.0, 0.5, True)
+
+
+def test_semicolon_files_have_decimal_commas(tmp_path: Path) -> None:
+    # Excel separates with semicolons where the decimal separator is a comma (es-ES, de-DE):
+    # there "0,5" is half an FTE and "46.000,25" is 46,000.25 dollars. Before: 0,5 was refused
+    # and "12,500" (12.5 years) was read as 12,500.
+    f = tmp_path / "staff.csv"
+    f.write_bytes((HEADER.replace(",", ";") + f'{ZERO};TCH;0,5;46.000,25;12,500;full;N;A\n'
+                   f'{ZERO};TCH;1;"$85,000.50";3;full;N;B\n'  # US dollars stay as they are
+                   'S2;TCH;1;90000 \u20ac;2;full;N;C\n').encode("utf-8"))
+    a, b, c = read_staff_csv(f, POLICY, SCHOOLS)
+    assert (a.fte, a.salary, a.years) == (0.5, 46_000.25, 12.5)
+    assert b.salary == 85_000.50 and c.salary == 90_000.0
 
 
 def test_absurd_numbers_are_named(tmp_path: Path) -> None:

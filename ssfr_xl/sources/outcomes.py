@@ -25,8 +25,8 @@ from ..errors import FileError, RosterError
 from ..indicators import indicator_list
 from ..line_messages import describe, suggestion
 from ..model import Policy, School
-from .roster import _decode, _format_number, _number, _roster_error, _sniff_delimiter
-from .school_values import unknown_school, write_rows_csv
+from .roster import _decode, _format_number, _roster_error, _sniff_delimiter
+from .school_values import local_number, unknown_school, write_rows_csv
 
 #: The largest value an outcome may have in any unit (a workbook keeps 15 significant digits);
 #: a percentage is from 0 to 100.
@@ -56,7 +56,8 @@ def read_outcomes_csv(path: str | os.PathLike[str], policy: Policy,
     except FileError as exc:
         raise FileError(str(exc).replace("roster file", "outcomes file")) from None
     name = path.name
-    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(text)))
+    delimiter = _sniff_delimiter(text)
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     if not rows or not any(c.strip() for c in rows[0]):
         raise RosterError(f"{name} is empty — it needs the header {','.join(OUTCOME_COLUMNS)} "
                           "and one row per school and indicator.")
@@ -91,7 +92,7 @@ def read_outcomes_csv(path: str | os.PathLike[str], policy: Policy,
         unit = units.get(cells["indicator"], "")
         values = {}
         for col in ("prior", "result"):
-            values[col] = _number(cells[col]) if cells[col] else None
+            values[col] = local_number(cells[col], delimiter)
             if values[col] is None:
                 problem(col, f"'{cells[col]}' is not a number — type the indicator's value in "
                         "its unit (12.5 for 12.5%).")
@@ -101,7 +102,7 @@ def read_outcomes_csv(path: str | os.PathLike[str], policy: Policy,
             elif abs(values[col]) > MAX_VALUE:
                 problem(col, f"{cells[col]} is too large for an indicator — type the value in "
                         f"the indicator's unit ({unit or 'as the Dashboard reports it'}).")
-        students = _number(cells["students"]) if cells["students"] else None
+        students = local_number(cells["students"], delimiter)
         if students is None or students < 0 or students != int(students) or \
                 students > MAX_STUDENTS:
             problem("students", f"'{cells['students']}' is not a number of students — type a "

@@ -24,6 +24,18 @@ from .roster import _decode, _format_number, _number, _roster_error, _sniff_deli
 _SCIENTIFIC = re.compile(r"^\d(\.\d+)?E\+\d+$", re.IGNORECASE)
 
 
+def local_number(raw: str, delimiter: str) -> float | None:
+    """A number from a cell, as _number reads it; in a file separated by semicolons (what Excel
+    writes where the decimal separator is a comma) "12,5" is 12.5 and "85.000,50" is 85000.5,
+    never 125 or 12500; US dollars ("$85,000.50": a point after the last comma) stay as they
+    are."""
+    text = raw.strip().replace("\u20ac", "")  # a euro sign, as a dollar sign is dropped
+    if delimiter == ";" and "," in text and "$" not in text and \
+            "." not in text[text.rindex(","):]:
+        text = text.replace(".", "").replace(",", ".")
+    return _number(text) if text else None
+
+
 def unknown_school(raw: str, ids: Collection[str]) -> str:
     """Why `raw` is not one of the school ids, and what to type instead (for a message that
     follows "column 'school_id': "). A spreadsheet that opened the CSV may have dropped the
@@ -57,7 +69,8 @@ def read_school_values(path: str | os.PathLike[str], column: str, schools: Seque
     except FileError as exc:
         raise FileError(str(exc).replace("the roster file", "the file")) from None
     name = path.name
-    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(text)))
+    delimiter = _sniff_delimiter(text)
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     if not rows or not any(c.strip() for c in rows[0]):
         raise RosterError(f"{name} is empty — it needs the header school_id,{column} and one "
                           "row per school.")
@@ -86,7 +99,7 @@ def read_school_values(path: str | os.PathLike[str], column: str, schools: Seque
                             "twice — keep one row per school.")
             continue
         listed.add(school_id)
-        value = _number(raw) if raw else None
+        value = local_number(raw, delimiter)
         if value is None or value < 0:
             problems.append(f"{where}, column '{column}': '{raw}' is not {what} — type a "
                             "number, 0 or more.")

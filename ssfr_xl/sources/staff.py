@@ -29,8 +29,8 @@ from ..errors import FileError, RosterError
 from ..line_messages import describe, suggestion
 from ..model import Policy, School
 from ..money import excel_round
-from .roster import _FALSE, _TRUE, _decode, _number, _roster_error, _sniff_delimiter
-from .school_values import unknown_school, write_rows_csv
+from .roster import _FALSE, _TRUE, _decode, _roster_error, _sniff_delimiter
+from .school_values import local_number, unknown_school, write_rows_csv
 
 STAFF_COLUMNS = ("school_id", "job_class", "fte", "salary", "years", "credential",
                  "out_of_field")
@@ -69,7 +69,8 @@ def read_staff_csv(path: str | os.PathLike[str], policy: Policy,
     except FileError as exc:  # _decode speaks of a roster file
         raise FileError(str(exc).replace("roster file", "staff file")) from None
     name = path.name
-    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(text)))
+    delimiter = _sniff_delimiter(text)
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     if not rows or not any(c.strip() for c in rows[0]):
         raise RosterError(f"{name} is empty — it needs the header {','.join(STAFF_COLUMNS)} "
                           "and one row per position.")
@@ -112,11 +113,11 @@ def read_staff_csv(path: str | os.PathLike[str], policy: Policy,
             problem("job_class", f"{describe(cells['job_class'])} is not a job class of the "
                     f"district ({', '.join(sorted(jobs))})"
                     + (f" — type {meant} exactly." if meant else "."))
-        fte = _number(cells["fte"]) if cells["fte"] else None
+        fte = local_number(cells["fte"], delimiter)
         if fte is None or not 0 < fte <= 1:
             problem("fte", f"'{cells['fte']}' is not an FTE — type a number above 0 and at "
                     "most 1.0 (one row per position).")
-        salary = _number(cells["salary"]) if cells["salary"] else None
+        salary = local_number(cells["salary"], delimiter)
         if salary is None or salary <= 0:
             problem("salary", f"'{cells['salary']}' is not a salary — type the annual dollars "
                     "paid for the position (e.g. 84500).")
@@ -126,7 +127,7 @@ def read_staff_csv(path: str | os.PathLike[str], policy: Policy,
         elif salary != excel_round(salary):
             problem("salary", f"{cells['salary']} has fractions of a cent — type dollars and "
                     "cents (e.g. 84500.25).")
-        years = _number(cells["years"]) if cells["years"] else None
+        years = local_number(cells["years"], delimiter)
         if years is None or not 0 <= years <= MAX_YEARS:
             problem("years", f"'{cells['years']}' is not a number of years — type the years "
                     f"of experience, from 0 to {MAX_YEARS:g}.")
