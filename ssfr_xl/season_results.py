@@ -4,6 +4,7 @@ commands do, minus the printing."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 from .district_book import read_district
@@ -129,9 +130,10 @@ def incentive_bases(schools, policy, staff: Path | None, performance: Path | Non
     return schools, notes
 
 
-def accepted_plans(ledger: Path, fiscal_year: str):
+def accepted_plans(ledger: Path, fiscal_year: str, school_ids: Collection[str] | None = None):
     """(school_id -> SchoolPlan of its counted plan, school_id -> status) from the season
-    ledger's latest run for the fiscal year (read only)."""
+    ledger's latest run for the fiscal year (read only). With `school_ids` (the district's), a
+    ledger that knows none of them is another district's: an input error."""
     from .errors import InputError
     from .exports import line_text
     from .ledger import Ledger
@@ -147,6 +149,11 @@ def accepted_plans(ledger: Path, fiscal_year: str):
             f"The ledger {line_text(ledger)} has no consolidated season for fiscal year "
             f"{fiscal_year}{seasons}, the district workbook's year. Run ssfr-xl consolidate "
             "with --ledger on this district workbook first, or give the ledger of this season.")
+    if school_ids is not None and not set(outcomes) & set(school_ids):
+        raise InputError(
+            f"The ledger {line_text(ledger)} is not this district's: none of the "
+            f"{len(outcomes)} schools of its {fiscal_year} season (e.g. {min(outcomes)}) is a "
+            "school of the district workbook. Give the ledger of this district's season.")
     plans, statuses = {}, {}
     for school_id, (status, _reason, _file, sha) in outcomes.items():
         statuses[school_id] = status
@@ -196,7 +203,9 @@ def results_workbook(district_xlsx: Path, outcomes: Path, out: Path, *,
     inputs = read_district(district_xlsx)
     d = inputs.district
     found = read_outcomes_csv(outcomes, inputs.policy, inputs.schools)
-    plans, statuses = accepted_plans(ledger, d.fiscal_year) if ledger else ({}, {})
+    plans, statuses = (accepted_plans(ledger, d.fiscal_year,
+                                      [s.school_id for s in inputs.schools])
+                       if ledger else ({}, {}))
     results = school_results(inputs.schools, inputs.policy, found, plans, statuses)
     scores = performance_scores(inputs.schools, inputs.policy, found)
     points = {s.school.school_id: s.points for s in scores}

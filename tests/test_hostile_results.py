@@ -313,3 +313,32 @@ def test_results_warns_when_no_school_earns_points(district, tmp_path: Path) -> 
     assert "pool would go to no school" in result.output
     # the ids keep their leading zero in quotes, as every CSV export (exports.csv_text)
     assert perf.read_text(encoding="utf-8-sig").splitlines()[1:] == [f'"{i}",0' for i in ids]
+
+
+def test_another_districts_ledger_is_refused(tmp_path: Path) -> None:
+    # district A's season in the ledger; district B (other school ids) asks for results with it.
+    # Before: every school silently had "no plan" and no goal was measured.
+    a = tmp_path / "a.xlsx"
+    assert run("init", a, "--sample", "2").exit_code == 0
+    assert run("build", a, "--out", tmp_path / "plans").exit_code == 0
+    ledger = tmp_path / "season.sqlite"
+    run("consolidate", a, tmp_path / "plans", "--out", tmp_path / "t.xlsx", "--ledger", ledger)
+    roster = tmp_path / "roster.csv"
+    roster.write_text("".join(line.replace("01999996000", "X", 1) + "\n" for line in
+                              TEMPLATE.with_name("roster.csv").read_text(
+                                  encoding="utf-8-sig").splitlines()), encoding="utf-8")
+    b = tmp_path / "b.xlsx"
+    assert run("init", b, "--roster", roster).exit_code == 0
+    outcomes = tmp_path / "outcomes.csv"
+    outcomes.write_text(HEADER + "X013,ELA,1,2,30\n", encoding="utf-8")
+    out = tmp_path / "r.xlsx"
+    result = run("results", b, "--outcomes", outcomes, "--ledger", ledger, "--out", out)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert ("season.sqlite is not this district's: none of the 2 schools of its "
+            "2026-27 season (e.g. 01999996000013) is a school of the district workbook") in \
+        result.output
+    assert not out.exists()
+    # the right district's ledger is fine
+    outcomes.write_text(HEADER + "01999996000013,ELA,1,2,30\n", encoding="utf-8")
+    assert run("results", a, "--outcomes", outcomes, "--ledger", ledger, "--out", out
+               ).exit_code == 0
