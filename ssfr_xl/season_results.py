@@ -57,6 +57,11 @@ def teacher_lines(report) -> list[str]:
         lines.append(f"  Q{q} ({n} schools): {_pct(f.inexperienced_share)} / "
                      f"{_pct(f.out_of_field_share)} / {_pct(f.not_full_share)} / "
                      f"{_money(f.average_salary)} / {format_money(f.gap, 0)}")
+    unranked = [s.school.school_id for s in report.schools if s.minority_quartile is None]
+    if report.by_minority and unranked:
+        lines.append(f"  Note: {len(unranked)} school{'' if len(unranked) == 1 else 's'} "
+                     f"(e.g. {unranked[0]}) have no row in the minority file, so the minority "
+                     "quartiles leave them out — add a row for every school.")
     return lines
 
 

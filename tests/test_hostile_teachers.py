@@ -193,3 +193,20 @@ def test_fewer_than_four_schools_still_have_a_hard_to_staff_school() -> None:
     basis = teacher_report(four, POLICY, staff + [StaffPosition("S4", "TCH", 1.0, 90_000, 3,
                                                                 "full", False)])
     assert basis.hard_to_staff_basis() == {"S1": 0.0, "S2": 0.0, "S3": 0.0, "S4": 1.0}
+
+
+def test_schools_left_out_of_the_minority_file_are_noted(tmp_path: Path) -> None:
+    # before: a forgotten row silently dropped the school from the minority quartiles
+    district = tmp_path / "d.xlsx"
+    assert run("init", district, "--sample", "3").exit_code == 0
+    ids = [s.school_id for s in read_district(district).schools]
+    staff = tmp_path / "staff.csv"
+    staff.write_text(HEADER + "".join(f"{i},TCH,1,90000,5,full,N,x\n" for i in ids),
+                     encoding="utf-8")
+    minority = tmp_path / "minority.csv"
+    minority.write_text(f"school_id,minority\n{ids[0]},10\n", encoding="utf-8")
+    result = run("teachers", district, "--staff", staff, "--minority", minority, "--out",
+                 tmp_path / "t.xlsx")
+    assert result.exit_code == 0, result.output
+    assert (f"Note: 2 schools (e.g. {ids[1]}) have no row in the minority file, so the "
+            "minority quartiles leave them out") in result.output
