@@ -76,6 +76,9 @@ def test_excel_variants_are_read(tmp_path: Path) -> None:
     (HEADER, "outcomes.csv has a header but no outcomes"),
     (HEADER + "\n,,,,\n", "outcomes.csv has a header but no outcomes"),
     ("school_id,indicator,prior\n", "the column(s) result, students are missing"),
+    # before: the second 'result' column was silently ignored
+    (HEADER.strip() + ",Result\n", "line 1, column 'result': the column appears twice "
+                                    "(columns 4 and 6) — delete one of them."),
 ])
 def test_outcomes_structure(tmp_path: Path, text: str, message: str) -> None:
     assert message in outcome_problems(tmp_path, text)

@@ -120,6 +120,8 @@ def test_job_class_typed_loosely_gets_a_suggestion(tmp_path: Path) -> None:
     (f"school_id,minority\n{ZERO},=1+1\n", "'=1+1' is not a number of minority pupils"),
     ("school_id,minority\n1999996000013,5\n", f"it looks like {ZERO} with its leading zeros"),
     (f"school_id,minority\n{ZERO},5\n{ZERO},5\n", f"school {ZERO} is listed twice"),
+    ("school_id,minority,Minority\n", "column 'minority': the column appears twice (columns 2 "
+                                      "and 3)"),
 ])
 def test_minority_file_structure(tmp_path: Path, text: str, message: str) -> None:
     # before: a header-only or blank file silently dropped the minority sheet

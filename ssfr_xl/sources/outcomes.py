@@ -66,6 +66,11 @@ def read_outcomes_csv(path: str | os.PathLike[str], policy: Policy,
     if missing:
         raise RosterError(f"{name} line 1: the column(s) {', '.join(missing)} are missing — the "
                           f"header must hold {','.join(OUTCOME_COLUMNS)}.")
+    twice = [c for c in OUTCOME_COLUMNS if header.count(c) > 1]
+    if twice:
+        first = [i + 1 for i, h in enumerate(header) if h == twice[0]]
+        raise RosterError(f"{name} line 1, column '{twice[0]}': the column appears twice "
+                          f"(columns {first[0]} and {first[1]}) — delete one of them.")
     at = {c: header.index(c) for c in OUTCOME_COLUMNS}
     ids = {s.school_id for s in schools}
     codes = [i.code for i in indicator_list(policy)]

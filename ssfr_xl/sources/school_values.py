@@ -79,6 +79,11 @@ def read_school_values(path: str | os.PathLike[str], column: str, schools: Seque
     if missing:
         raise RosterError(f"{name} line 1: the column(s) {', '.join(missing)} are missing — "
                           f"the header must hold school_id,{column}.")
+    for col in ("school_id", column):
+        if header.count(col) > 1:
+            first = [i + 1 for i, h in enumerate(header) if h == col]
+            raise RosterError(f"{name} line 1, column '{col}': the column appears twice "
+                              f"(columns {first[0]} and {first[1]}) — delete one of them.")
     at_id, at_value = header.index("school_id"), header.index(column)
     by_id = {s.school_id: s for s in schools}
     problems: list[str] = []
