@@ -72,8 +72,17 @@ class ResultRow:
                 and min(self.outcome.prior, self.outcome.result) > 1)
 
     @property
+    def outside_percent(self) -> bool:
+        """True when a % indicator's plan baseline or target is below 0 or above 100."""
+        return self.indicator.unit.strip() == "%" and any(
+            v is not None and not 0 <= v <= 100 for v in (self.baseline, self.target))
+
+    @property
     def note(self) -> str:
         """Why a target is not judged ('' when it is, or there is none)."""
+        if self.outside_percent:
+            return (f"Not judged: the plan's baseline {_shown(self.baseline)} or target "
+                    f"{_shown(self.target)} is not a percentage from 0 to 100.")
         if self.typed_as_fraction:
             return (f"Not judged: the plan's baseline {self.baseline:g} and target "
                     f"{self.target:g} look like {100 * self.baseline:g}% and "
@@ -86,11 +95,15 @@ class ResultRow:
     def target_met(self) -> bool | None:
         """Whether the result reached the plan's target (None without a target, or when the
         plan's numbers are on another scale than the outcomes: see `note`)."""
-        if self.target is None or self.typed_as_fraction:
+        if self.target is None or self.typed_as_fraction or self.outside_percent:
             return None
         if self.indicator.direction == "down":
             return self.outcome.result <= self.target
         return self.outcome.result >= self.target
+
+
+def _shown(value: float | None) -> str:
+    return "(blank)" if value is None else f"{value:g}"
 
 
 @dataclass(frozen=True)

@@ -345,3 +345,23 @@ def test_another_districts_ledger_is_refused(tmp_path: Path) -> None:
     outcomes.write_text(HEADER + "01999996000013,ELA,1,2,30\n", encoding="utf-8")
     assert run("results", a, "--outcomes", outcomes, "--ledger", ledger, "--out", out
                ).exit_code == 0
+
+
+def test_percent_goals_outside_0_to_100_are_not_judged() -> None:
+    # a plan's CHRONIC target of -5 (%) or baseline of 150: before, "not met" / "met" on a
+    # number no rate can be
+    from ssfr_xl.plan import GoalEntry
+    from ssfr_xl.results import SchoolPlan
+
+    plans = {ZERO: SchoolPlan((), (GoalEntry(7, "G4", "", "", "", "CHRONIC", 12.0, -5.0),)),
+             "S2": SchoolPlan((), (GoalEntry(7, "G4", "", "", "", "GRAD", 150.0, 160.0),))}
+    rows = {r.school.school_id: r for r in school_results(SCHOOLS, POLICY, [
+        Outcome(ZERO, "CHRONIC", 12.5, 11.0, 300), Outcome("S2", "GRAD", 90, 95, 60)],
+        plans).rows}
+    assert rows[ZERO].target_met is None and rows["S2"].target_met is None
+    assert rows[ZERO].note == ("Not judged: the plan's baseline 12 or target -5 is not a "
+                               "percentage from 0 to 100.")
+    # points are not a percentage: an ELA target of -40 (below standard) is judged
+    ela = school_results(SCHOOLS, POLICY, [Outcome(ZERO, "ELA", -50, -38, 300)], {
+        ZERO: SchoolPlan((), (GoalEntry(7, "G1", "", "", "", "ELA", -50.0, -40.0),))}).rows[0]
+    assert ela.target_met is True and ela.note == ""  # -38 >= -40
