@@ -8,7 +8,13 @@ a Dashboard code replaces the Dashboard's (another unit or name); others follow 
 
 from __future__ import annotations
 
+import re
+
 from .model import Indicator, Policy
+
+#: An indicator code: Latin letters, digits, - and _ (what an outcomes file and a plan's
+#: dropdown can both hold unchanged, and no look-alike letters of other scripts).
+CODE = re.compile(r"^[A-Za-z0-9_-]+$")
 
 DIRECTIONS = ("up", "down")
 
@@ -36,3 +42,12 @@ def district_indicators(listed: tuple[Indicator, ...]) -> tuple[Indicator, ...]:
     """The policy's own indicators from a full list (what differs from the Dashboard's)."""
     dashboard = set(DASHBOARD_INDICATORS)
     return tuple(i for i in listed if i not in dashboard)
+
+
+def indicator_code_problems(policy: Policy, where: str) -> list[str]:
+    """The district's own indicator codes that are not plain Latin letters, digits, - or _
+    (a space, a Cyrillic letter that looks Latin, a formula): plans and outcomes files would
+    not match them."""
+    return [f"{where}: indicator code {i.code!r} may hold only Latin letters, digits, - and _ "
+            "(no spaces or letters of other scripts) — rename it." for i in policy.indicators
+            if i.code and i.code == i.code.strip() and not CODE.match(i.code)]

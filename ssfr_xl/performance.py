@@ -13,7 +13,8 @@ The rule (the README's "Performance points" section says the same):
 3. **Small n.** An outcome about fewer than MIN_STUDENTS (11) students is set aside (the
    number below which California does not report a group: one pupil moves it too much). A
    school with no counted outcome gets the median points of the schools that have some, so
-   being small neither wins nor loses the incentive.
+   being small neither wins nor loses the incentive. A school with no pupils (and no counted
+   outcome) gets no points: it has no pupils for the pool to serve.
 
 The pool itself is shared by the performance incentive component (a "pool" on
 performance_points), in proportion to the points: `ssfr-xl results --performance FILE` writes
@@ -34,6 +35,8 @@ from .money import excel_round
 from .sources.outcomes import Outcome
 
 MIN_STUDENTS = 11
+#: The most points the rule gives (100 x a credit of at most 1); a reviewed file may not exceed it.
+MAX_POINTS = 100.0
 FULL_CREDIT = {"%": 5.0, "points": 15.0}
 DEFAULT_FULL_CREDIT = 5.0
 
@@ -85,7 +88,11 @@ def performance_scores(schools: Sequence[School], policy: Policy,
     median = excel_round(statistics.median(own), 1) if own else 0.0
     out = []
     for s, counted, aside, mean in scored:
-        if mean is None:
+        if mean is None and not s.enrollment:
+            out.append(PerformanceScore(s, counted, aside, None, 0.0,
+                                        "no pupils: no points (the median is for small "
+                                        "schools, not empty ones)"))
+        elif mean is None:
             how = (f"median of the district ({len(own)} schools): no outcome about "
                    f"{MIN_STUDENTS} or more students")
             out.append(PerformanceScore(s, counted, aside, None, median, how))

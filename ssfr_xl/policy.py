@@ -573,13 +573,15 @@ def list_code_problems(policy: Policy, where: str) -> list[str]:
     """Codes principals type or choose in plans must be findable exactly and only one way:
     unique regardless of case, no spaces at either end, no invisible characters, and no
     wildcard characters (* ? ~), which spreadsheet lookups treat as patterns."""
+    from .indicators import indicator_code_problems, indicator_list
+
     problems = []
     lists = (("fund", [f.code for f in policy.funds]),
              ("job class", [j.code for j in policy.job_classes]),
              ("service", [s.code for s in policy.services]),
              ("object", [o.code for o in policy.objects]),
              ("goal", [g.code for g in policy.goals]),
-             ("indicator", [i.code for i in policy.indicators]))
+             ("indicator", [i.code for i in indicator_list(policy)]))
     for what, codes in lists:
         seen: dict[str, str] = {}
         for code in codes:
@@ -594,4 +596,4 @@ def list_code_problems(policy: Policy, where: str) -> list[str]:
             elif key in seen:
                 problems.append(f"{where}: {what} code {code!r} is listed twice.")
             seen.setdefault(key, code)
-    return problems
+    return problems + indicator_code_problems(policy, where)

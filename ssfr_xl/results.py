@@ -41,7 +41,7 @@ class ResultRow:
     """One outcome, with the plan goal that measured it (if any)."""
 
     school: School
-    need_quartile: int
+    need_quartile: int | None
     indicator: Indicator
     outcome: Outcome
     plan_status: str  # "accepted", "no plan", ...
@@ -61,13 +61,49 @@ class ResultRow:
         return growth(self.outcome, self.indicator.direction)
 
     @property
+    def typed_as_fraction(self) -> bool:
+        """True when a % indicator's plan baseline and target look like percentages typed in
+        Excel's percent format (12% is stored as 0.12) while the outcomes are in percent
+        (12.5): comparing them would judge the target on the wrong scale."""
+        if self.indicator.unit.strip() != "%" or self.baseline is None or self.target is None:
+            return False
+        return (all(0 <= v <= 1 for v in (self.baseline, self.target))
+                and (self.baseline, self.target) != (0, 0)
+                and min(self.outcome.prior, self.outcome.result) > 1)
+
+    @property
+    def outside_percent(self) -> bool:
+        """True when a % indicator's plan baseline or target is below 0 or above 100."""
+        return self.indicator.unit.strip() == "%" and any(
+            v is not None and not 0 <= v <= 100 for v in (self.baseline, self.target))
+
+    @property
+    def note(self) -> str:
+        """Why a target is not judged ('' when it is, or there is none)."""
+        if self.outside_percent:
+            return (f"Not judged: the plan's baseline {_shown(self.baseline)} or target "
+                    f"{_shown(self.target)} is not a percentage from 0 to 100.")
+        if self.typed_as_fraction:
+            return (f"Not judged: the plan's baseline {self.baseline:g} and target "
+                    f"{self.target:g} look like {100 * self.baseline:g}% and "
+                    f"{100 * self.target:g}% typed as percentages, the outcomes are in % "
+                    f"({self.outcome.prior:g}); type {100 * self.baseline:g} and "
+                    f"{100 * self.target:g} in next year's plan.")
+        return ""
+
+    @property
     def target_met(self) -> bool | None:
-        """Whether the result reached the plan's target (None without a target)."""
-        if self.target is None:
+        """Whether the result reached the plan's target (None without a target, or when the
+        plan's numbers are on another scale than the outcomes: see `note`)."""
+        if self.target is None or self.typed_as_fraction or self.outside_percent:
             return None
         if self.indicator.direction == "down":
             return self.outcome.result <= self.target
         return self.outcome.result >= self.target
+
+
+def _shown(value: float | None) -> str:
+    return "(blank)" if value is None else f"{value:g}"
 
 
 @dataclass(frozen=True)
@@ -129,7 +165,7 @@ def school_results(schools: Sequence[School], policy: Policy, outcomes: Sequence
     rows: list[ResultRow] = []
     for o in outcomes:
         school = by_id[o.school_id]
-        q = quartile.get(o.school_id, 1)
+        q = quartile.get(o.school_id)  # None: a school without pupils is not ranked
         ind = indicators[o.indicator]
         plan = plans.get(o.school_id)
         status = statuses.get(o.school_id, "accepted" if plan else "no plan")

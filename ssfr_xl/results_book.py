@@ -35,11 +35,12 @@ def result_sheets(results: Results, title: str) -> list[TableSheet]:
             Column("Last year", NUMBER), Column("This year", NUMBER), Column("Change", NUMBER),
             Column("Growth (+ = better)", NUMBER), Column("Plan goal"),
             Column("Plan baseline", NUMBER), Column("Plan target", NUMBER),
-            Column("Target met"), Column("Planned dollars (goal)", styles.MONEY)],
+            Column("Target met"), Column("Planned dollars (goal)", styles.MONEY),
+            Column("Note", max_width=60)],
         [[r.school.school_id, r.school.name, r.need_quartile, r.plan_status,
           r.indicator.code, _BETTER[r.indicator.direction], r.indicator.unit,
           r.outcome.students, r.outcome.prior, r.outcome.result, r.change, r.growth,
-          r.goal, r.baseline, r.target, _yes_no(r.target_met), r.planned]
+          r.goal, r.baseline, r.target, _yes_no(r.target_met), r.planned, r.note]
          for r in results.rows],
         title=f"{title}: results by school",
         subtitle="Each outcome, and the plan goal stated in that indicator (accepted plans). "

@@ -4,6 +4,7 @@ commands do, minus the printing."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 from .district_book import read_district
@@ -56,6 +57,11 @@ def teacher_lines(report) -> list[str]:
         lines.append(f"  Q{q} ({n} schools): {_pct(f.inexperienced_share)} / "
                      f"{_pct(f.out_of_field_share)} / {_pct(f.not_full_share)} / "
                      f"{_money(f.average_salary)} / {format_money(f.gap, 0)}")
+    unranked = [s.school.school_id for s in report.schools if s.minority_quartile is None]
+    if report.by_minority and unranked:
+        lines.append(f"  Note: {len(unranked)} school{'' if len(unranked) == 1 else 's'} "
+                     f"(e.g. {unranked[0]}) have no row in the minority file, so the minority "
+                     "quartiles leave them out — add a row for every school.")
     return lines
 
 
@@ -102,6 +108,7 @@ def incentive_bases(schools, policy, staff: Path | None, performance: Path | Non
     performance file (either may be None), and notes saying so."""
     from dataclasses import replace
 
+    from .performance import MAX_POINTS
     from .sources.school_values import read_school_values
     from .sources.staff import read_staff_csv
     from .teachers import teacher_report
@@ -119,7 +126,8 @@ def incentive_bases(schools, policy, staff: Path | None, performance: Path | Non
                      f"{sum(basis.values()):g} teacher FTE.")
     if performance is not None:
         points = read_school_values(performance, "performance_points", schools,
-                                    what="a number of points", every_school=True)
+                                    what="a number of points", every_school=True,
+                                    at_most=MAX_POINTS)
         schools = [replace(s, performance_points=points[s.school_id]) for s in schools]
         counted = sum(1 for v in points.values() if v)
         notes.append(f"Performance points read from {performance.name}: "
@@ -127,9 +135,10 @@ def incentive_bases(schools, policy, staff: Path | None, performance: Path | Non
     return schools, notes
 
 
-def accepted_plans(ledger: Path, fiscal_year: str):
+def accepted_plans(ledger: Path, fiscal_year: str, school_ids: Collection[str] | None = None):
     """(school_id -> SchoolPlan of its counted plan, school_id -> status) from the season
-    ledger's latest run for the fiscal year (read only)."""
+    ledger's latest run for the fiscal year (read only). With `school_ids` (the district's), a
+    ledger that knows none of them is another district's: an input error."""
     from .errors import InputError
     from .exports import line_text
     from .ledger import Ledger
@@ -145,6 +154,11 @@ def accepted_plans(ledger: Path, fiscal_year: str):
             f"The ledger {line_text(ledger)} has no consolidated season for fiscal year "
             f"{fiscal_year}{seasons}, the district workbook's year. Run ssfr-xl consolidate "
             "with --ledger on this district workbook first, or give the ledger of this season.")
+    if school_ids is not None and not set(outcomes) & set(school_ids):
+        raise InputError(
+            f"The ledger {line_text(ledger)} is not this district's: none of the "
+            f"{len(outcomes)} schools of its {fiscal_year} season (e.g. {min(outcomes)}) is a "
+            "school of the district workbook. Give the ledger of this district's season.")
     plans, statuses = {}, {}
     for school_id, (status, _reason, _file, sha) in outcomes.items():
         statuses[school_id] = status
@@ -182,7 +196,7 @@ def results_workbook(district_xlsx: Path, outcomes: Path, out: Path, *,
                      ledger: Path | None = None, staff: Path | None = None,
                      minority: Path | None = None, performance: Path | None = None) -> str:
     """Write the results workbook (and the performance points CSV); returns a summary."""
-    from .performance import performance_scores
+    from .performance import MIN_STUDENTS, performance_scores
     from .results import school_results
     from .results_book import performance_sheets, result_sheets, write_results_workbook
     from .sources.outcomes import read_outcomes_csv
@@ -194,7 +208,9 @@ def results_workbook(district_xlsx: Path, outcomes: Path, out: Path, *,
     inputs = read_district(district_xlsx)
     d = inputs.district
     found = read_outcomes_csv(outcomes, inputs.policy, inputs.schools)
-    plans, statuses = accepted_plans(ledger, d.fiscal_year) if ledger else ({}, {})
+    plans, statuses = (accepted_plans(ledger, d.fiscal_year,
+                                      [s.school_id for s in inputs.schools])
+                       if ledger else ({}, {}))
     results = school_results(inputs.schools, inputs.policy, found, plans, statuses)
     scores = performance_scores(inputs.schools, inputs.policy, found)
     points = {s.school.school_id: s.points for s in scores}
@@ -221,6 +237,11 @@ def results_workbook(district_xlsx: Path, outcomes: Path, out: Path, *,
     if pool:
         moved = sum(abs(next_year[k] - now[k]) for k in now) / 2
         lines.append(f"  {pool} pool: {format_money(moved, 0)} changes hands next year")
+        if not any(points.values()):
+            lines.append(f"  Warning: no school has performance points (no outcome about "
+                         f"{MIN_STUDENTS} or more students improved), so next year the {pool} "
+                         "pool would go to no school — check the outcomes file, or type the "
+                         "points in the performance file before init --performance.")
     if report is not None:
         lines += teacher_lines(report)
     if performance is not None:

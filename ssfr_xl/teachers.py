@@ -26,7 +26,8 @@ Definitions (each is what the README's "Teachers" section documents):
   is shared by): in each school of the highest poverty quartile (Q4, the hard-to-staff
   schools), the FTE of teachers who are fully credentialed, teach in field and have more than
   INEXPERIENCED_YEARS years of experience; 0 in every other school. The pool rewards keeping
-  experienced, qualified teachers where they are hardest to keep.
+  experienced, qualified teachers where they are hardest to keep. A district of fewer than 4
+  schools has no Q4: there its highest-poverty school is the hard-to-staff school.
 """
 
 from __future__ import annotations
@@ -171,6 +172,9 @@ def teacher_report(schools: Sequence[School], policy: Policy,
     ranked = [s for s in schools if s.enrollment > 0]
     poverty = {s.school_id: s.frpm / s.enrollment for s in ranked}
     pq = quartiles(poverty)
+    # the hard-to-staff schools: Q4; with fewer than 4 schools no rank reaches Q4 (3 schools
+    # are Q1, Q2, Q3), so the highest quartile there is, else the pool would go to nobody
+    top = min(HARD_TO_STAFF_QUARTILE, max(pq.values(), default=HARD_TO_STAFF_QUARTILE))
     shares = ({s.school_id: minority[s.school_id] / s.enrollment for s in ranked
                if s.school_id in minority} if minority else {})
     mq = quartiles(shares) if shares else {}
@@ -178,7 +182,7 @@ def teacher_report(schools: Sequence[School], policy: Policy,
     for s in ranked:
         mine = by_school.get(s.school_id, [])
         hts = (_qualified_experienced_fte(mine, averages)
-               if pq[s.school_id] == HARD_TO_STAFF_QUARTILE else 0.0)
+               if pq[s.school_id] == top else 0.0)
         rows.append(SchoolTeachers(s, _figures(mine, averages), poverty[s.school_id],
                                    pq[s.school_id], shares.get(s.school_id),
                                    mq.get(s.school_id), hts))

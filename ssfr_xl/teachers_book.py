@@ -95,7 +95,8 @@ DEFINITIONS = (
     "Salary gap: the teachers' actual pay minus what the school is charged for them at the "
     "district average salary (FTE x the job class's average salary, salary only). Positive: "
     "the school's teachers cost more than it pays for them, a hidden subsidy to the school.",
-    "Hard-to-staff basis: in the highest poverty quartile (Q4), the FTE of teachers fully "
+    "Hard-to-staff basis: in the highest poverty quartile (Q4; in a district of fewer than 4 "
+    "schools, the highest-poverty school), the FTE of teachers fully "
     f"credentialed, in field and with more than {INEXPERIENCED_YEARS:g} years of experience; "
     "0 elsewhere. ssfr-xl init --staff writes it to the Schools sheet's Hard-to-staff teachers "
     "column, which the hard-to-staff incentive pool is shared by.",

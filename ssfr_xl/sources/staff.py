@@ -26,8 +26,11 @@ from pathlib import Path
 
 from ..cells import unwritable_character
 from ..errors import FileError, RosterError
+from ..line_messages import describe, suggestion
 from ..model import Policy, School
-from .roster import _FALSE, _TRUE, _decode, _number, _roster_error, _sniff_delimiter
+from ..money import excel_round
+from .roster import _FALSE, _TRUE, _decode, _roster_error, _sniff_delimiter
+from .school_values import local_number, unknown_school, write_rows_csv
 
 STAFF_COLUMNS = ("school_id", "job_class", "fte", "salary", "years", "credential",
                  "out_of_field")
@@ -35,6 +38,8 @@ STAFF_COLUMNS = ("school_id", "job_class", "fte", "salary", "years", "credential
 FULL_CREDENTIALS = frozenset({"full", "clear", "preliminary"})
 PARTIAL_CREDENTIALS = frozenset({"intern", "permit", "waiver", "none"})
 MAX_YEARS = 60.0
+#: The most a position may pay a year: more is a typo (cents typed as dollars, a total).
+MAX_SALARY = 1_000_000.0
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,8 @@ def read_staff_csv(path: str | os.PathLike[str], policy: Policy,
     except FileError as exc:  # _decode speaks of a roster file
         raise FileError(str(exc).replace("roster file", "staff file")) from None
     name = path.name
-    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(text)))
+    delimiter = _sniff_delimiter(text)
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     if not rows or not any(c.strip() for c in rows[0]):
         raise RosterError(f"{name} is empty — it needs the header {','.join(STAFF_COLUMNS)} "
                           "and one row per position.")
@@ -101,20 +107,27 @@ def read_staff_csv(path: str | os.PathLike[str], policy: Policy,
             problem(bad[0], f"holds the character {bad[1]}, which a workbook cannot hold — "
                     "delete it.")
         if cells["school_id"] not in ids:
-            problem("school_id", f"'{cells['school_id']}' is not a school of the district — "
-                    "use the school_id of the Schools sheet.")
+            problem("school_id", unknown_school(cells["school_id"], ids))
         if cells["job_class"] not in jobs:
-            problem("job_class", f"'{cells['job_class']}' is not a job class of the district "
-                    f"({', '.join(sorted(jobs))}).")
-        fte = _number(cells["fte"]) if cells["fte"] else None
+            meant = suggestion(cells["job_class"], jobs)
+            problem("job_class", f"{describe(cells['job_class'])} is not a job class of the "
+                    f"district ({', '.join(sorted(jobs))})"
+                    + (f" — type {meant} exactly." if meant else "."))
+        fte = local_number(cells["fte"], delimiter)
         if fte is None or not 0 < fte <= 1:
             problem("fte", f"'{cells['fte']}' is not an FTE — type a number above 0 and at "
                     "most 1.0 (one row per position).")
-        salary = _number(cells["salary"]) if cells["salary"] else None
+        salary = local_number(cells["salary"], delimiter)
         if salary is None or salary <= 0:
             problem("salary", f"'{cells['salary']}' is not a salary — type the annual dollars "
                     "paid for the position (e.g. 84500).")
-        years = _number(cells["years"]) if cells["years"] else None
+        elif salary > MAX_SALARY:
+            problem("salary", f"{cells['salary']} is more than ${MAX_SALARY:,.0f} a year for one "
+                    "position — type the annual dollars paid for the position (e.g. 84500).")
+        elif salary != excel_round(salary):
+            problem("salary", f"{cells['salary']} has fractions of a cent — type dollars and "
+                    "cents (e.g. 84500.25).")
+        years = local_number(cells["years"], delimiter)
         if years is None or not 0 <= years <= MAX_YEARS:
             problem("years", f"'{cells['years']}' is not a number of years — type the years "
                     f"of experience, from 0 to {MAX_YEARS:g}.")
@@ -139,14 +152,7 @@ def read_staff_csv(path: str | os.PathLike[str], policy: Policy,
 
 
 def write_staff_csv(positions: Iterable[StaffPosition], path: str | os.PathLike[str]) -> None:
-    """Write a staff roster CSV (UTF-8 with BOM, as Excel reads it)."""
-    path = Path(path)
-    try:
-        with path.open("w", encoding="utf-8-sig", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(STAFF_COLUMNS)
-            for p in positions:
-                writer.writerow([p.school_id, p.job_class, f"{p.fte:g}", f"{p.salary:.2f}",
-                                 f"{p.years:g}", p.credential, "Y" if p.out_of_field else "N"])
-    except OSError as exc:
-        raise FileError(f"Could not write {path}: {exc.strerror or exc}.") from exc
+    """Write a staff roster CSV (UTF-8 with BOM, as Excel reads it; ids quoted)."""
+    write_rows_csv(path, STAFF_COLUMNS,
+                   [(p.school_id, p.job_class, f"{p.fte:g}", f"{p.salary:.2f}", f"{p.years:g}",
+                     p.credential, "Y" if p.out_of_field else "N") for p in positions])
