@@ -57,10 +57,14 @@ class SalarySchedule:
 
 
 def default_schedule_path() -> Path:
-    """The SFUSD schedule in the shared data folder (SSFR_XL_DATA, else ../shared/data)."""
+    """The SFUSD schedule in the shared data folder: SSFR_XL_DATA, else ../shared/data beside
+    the folder the command runs in, else beside the ssfr-xl checkout."""
     base = os.environ.get("SSFR_XL_DATA")
-    root = Path(base) if base else Path.cwd().parent / "shared" / "data"
-    return root / "sfusd" / SCHEDULE_FILE
+    if base:
+        return Path(base) / "sfusd" / SCHEDULE_FILE
+    places = [Path.cwd().parent, Path(__file__).resolve().parents[3]]
+    found = [p / "shared" / "data" / "sfusd" / SCHEDULE_FILE for p in places]
+    return next((f for f in found if f.is_file()), found[0])
 
 
 def read_salary_schedule(path: str | os.PathLike[str] | None = None) -> SalarySchedule:
