@@ -19,21 +19,38 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import zipfile
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
-from bench_season import make_plans, write_received
+import openpyxl
+from bench_season import RECEIVED, write_received
 
-from ssfr_xl.school_book import plan_specs
-from ssfr_xl.season import create_district
+from ssfr_xl.layout import SchoolLayout
+from ssfr_xl.school_book import SchoolPlanSpec, file_name, plan_specs
+from ssfr_xl.season import build_plans, create_district
+from ssfr_xl.sources.demo import demo_plan, fill_plan_workbook
 from ssfr_xl.sources.roster import write_roster_csv
 from ssfr_xl.sources.sample import sample_district
 from ssfr_xl.validate import district_record
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.corpus import (  # noqa: E402
+    _CELL,
+    _STYLE,
+    cell_xml,
+    rewrite_zip,
+    set_cells,
+    sheet_part,
+)
 
 #: Runs in a fresh interpreter, so that peak memory is this run's alone.
 _CHILD = """
@@ -62,6 +79,75 @@ def consolidate_run(district: Path, folder: Path, out: Path, workers: int) -> di
                            str(received), str(workers)],
                           capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+class _TypedCells:
+    """Stands in for the workbook demo's fill_plan_workbook types into: records the cells."""
+
+    def __init__(self, menu: dict[tuple[str, str], object]) -> None:
+        self.menu, self.cells = menu, {}
+
+    def __getitem__(self, sheet: str) -> _TypedSheet:
+        return _TypedSheet(self, sheet)
+
+
+class _TypedSheet:
+    def __init__(self, book: _TypedCells, sheet: str) -> None:
+        self.book, self.sheet = book, sheet
+
+    def __setitem__(self, coord: str, value: object) -> None:
+        self.book.cells.setdefault(self.sheet, {})[coord] = value
+
+    def __getitem__(self, coord: str) -> SimpleNamespace:  # the service menu's codes
+        return SimpleNamespace(value=self.book.menu.get((self.sheet, coord)))
+
+
+def _type_into(xml: bytes, cells: dict[str, object]) -> bytes:
+    """Sheet XML with the cells typed in: one pass over the cells the plan already has (its
+    input cells are written, empty and styled), tests/corpus.py's set_cells for the rest."""
+    todo = dict(cells)
+
+    def one(m: re.Match[bytes]) -> bytes:
+        coord = (m[1] + m[2]).decode()
+        if coord not in todo:
+            return m[0]
+        style = _STYLE.search(m[3])
+        return cell_xml(coord, todo.pop(coord), style[1] if style else b"")
+    xml = _CELL.sub(one, xml)
+    return set_cells(xml, todo) if todo else xml
+
+
+def _fill(job: tuple[SchoolPlanSpec, int, Path, dict, float]) -> int:
+    """A principal's entries typed into the plan the district sent (its sheet XML edited, as
+    tests/corpus.py does), the plan received at `received`; returns the file's size."""
+    spec, seed, path, menu, received = job
+    typed = _TypedCells(menu)
+    fill_plan_workbook(typed, spec.policy, demo_plan(spec, seed=seed, fill_share=0.97))
+    with zipfile.ZipFile(path) as z:
+        parts = {sheet_part(path, sheet): cells for sheet, cells in typed.cells.items()}
+        replace = {part: _type_into(z.read(part), cells) for part, cells in parts.items()}
+    edited = path.with_suffix(".tmp")
+    rewrite_zip(path, edited, replace=replace)
+    os.replace(edited, path)
+    os.utime(path, (received, received))
+    return path.stat().st_size
+
+
+def fill_plans(district: Path, returned: Path, workers: int) -> None:
+    """Every school's plan: written by build (its fast writer), then filled in."""
+    build_plans(district, returned, workers=workers, force=True)
+    (returned / "manifest.csv").unlink()
+    specs = plan_specs(district_record(district).result)
+    first = returned / file_name(specs[0].school)
+    services = SchoolLayout(specs[0].policy).services
+    sheet = openpyxl.load_workbook(first, read_only=True)[services.sheet]
+    menu = {(services.sheet, services.cell("service", i)):
+            sheet[services.cell("service", i)].value
+            for i in range(SchoolLayout(specs[0].policy).menu_rows)}
+    jobs = [(spec, i, returned / file_name(spec.school), menu, RECEIVED + i)
+            for i, spec in enumerate(specs)]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(_fill, jobs, chunksize=32))
 
 
 def state_roster(n: int, path: Path) -> Path:
@@ -93,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--schools", type=int, default=10_000, help="default 10,000")
     parser.add_argument("--small", type=int, default=1_000,
                         help="plans in the smaller run (default 1,000)")
+    parser.add_argument("--as-sent", action="store_true",
+                        help="the plans as the district sends them, not filled in")
     parser.add_argument("--workers", type=int, default=None,
                         help="processes for reading (default: every core)")
     parser.add_argument("--keep", type=Path, metavar="DIR",
@@ -117,14 +205,18 @@ def main(argv: list[str] | None = None) -> int:
         if not reuse:
             shutil.rmtree(returned, ignore_errors=True)
             returned.mkdir()
-            make_plans(plan_specs(district_record(district).result), args.schools, returned,
-                       workers)
+            if args.as_sent:
+                build_plans(district, returned, workers=workers, force=True)
+                (returned / "manifest.csv").unlink()
+            else:
+                fill_plans(district, returned, workers)
         gen_s = time.perf_counter() - start
         paths = sorted(returned.iterdir())
         size = sum(p.stat().st_size for p in paths)
+        kind = "as sent (not filled in)" if args.as_sent else "filled in"
         print(f"ssfr-xl scale benchmark: a synthetic district of {args.schools:,} "
-              f"schools, one plan each ({size / len(paths) / 1024:,.0f} KB); {workers} worker "
-              f"process(es)")
+              f"schools, one plan each, {kind} ({size / len(paths) / 1024:,.0f} KB); "
+              f"{workers} worker process(es)")
         print(f"setup (not timed in the target): district workbook {init_s:.1f} s, plans "
               f"{gen_s:.1f} s{' (reused)' if reuse else ''}")
         print()
