@@ -186,7 +186,8 @@ def load_trueup_rules(path: str | Path | None, fund_codes: Sequence[str]) -> Tru
     """The [trueup] section of a policy file (the shipped templates/policy.toml when None)."""
     source = Path(path) if path else template_path("policy.toml")
     try:
-        data = tomllib.loads(source.read_text(encoding="utf-8"))
+        # utf-8-sig: Notepad and Excel save UTF-8 with a byte-order mark
+        data = tomllib.loads(source.read_bytes().decode("utf-8-sig"))
     except FileNotFoundError as e:
         raise FileError(f"Policy file not found: {source}") from e
     except tomllib.TOMLDecodeError as e:
