@@ -306,9 +306,9 @@ def read_amendments(path: Path, inputs: DistrictInputs) -> dict[str, Amendment]:
     except OSError as e:
         raise FileError(f"Cannot read {line_text(path)}: {e.strerror or e}.") from e
     if size > MAX_FILE_BYTES:
-        raise FileError(f"{line_text(path)} is {size / 1024 / 1024:,.0f} MB, more than a true-up "
-                        f"file ssfr-xl writes (at most {MAX_FILE_BYTES // 1024 // 1024} MB): give "
-                        "the .xlsx or .csv ssfr-xl trueup wrote.")
+        raise FileError(f"{line_text(path)} is {size:,} bytes, more than a true-up file "
+                        f"ssfr-xl writes (at most {MAX_FILE_BYTES:,}): give the .xlsx or .csv "
+                        "ssfr-xl trueup wrote.")
     xlsx = path.suffix.lower() == ".xlsx"
     summary: dict[str, tuple[int, float | None]] = {}
     if xlsx:
