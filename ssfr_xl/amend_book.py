@@ -144,6 +144,10 @@ def build_amended_plans(district_xlsx: Path, trueup: Path, returned: Path, out_d
                                                        school_ids=[w.school_id for w in wanted])}
     require_folder(out_dir, "--out", creates=True)
     targets = {s.school_id: out_dir / file_name(s) for s in wanted}
+    # never over an input: the true-up file or the district workbook may sit in --out
+    check_output_places([("--out", t) for t in (*targets.values(), out_dir / "manifest.csv")],
+                        [], [("the district workbook", district_xlsx),
+                             ("the true-up file (--amend)", trueup)])
     existing = [t.name for t in targets.values() if t.exists()]
     if existing and not force:
         raise OutputExistsError(f"{len(existing)} plan file(s) already exist in "

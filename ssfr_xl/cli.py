@@ -185,6 +185,11 @@ def init(district_xlsx: Path, sample: int | None, roster: Path | None, cde: Path
     given = {"fiscal_year": fiscal_year, "budget": budget, "budget_per_pupil": budget_per_pupil,
              "plan_deadline": deadline, "contact": contact, "name": district_name}
     try:
+        if prior_workbook is not None:  # --force must never replace last year's workbook
+            from .exports import check_output_places
+
+            check_output_places([("DISTRICT_XLSX", district_xlsx)], [], [
+                ("last year's district workbook (--prior-workbook)", prior_workbook)])
         summary = create_district(
             district_xlsx, sample=sample, roster=roster, cde=cde, district_code=district_code,
             prior=prior, policy_path=policy_path, adjustments=adjustments, force=force,

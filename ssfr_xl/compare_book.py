@@ -11,13 +11,14 @@ as one long table.
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from dataclasses import replace
 from pathlib import Path
 
 from . import styles
 from .compare import WIN_LOSS_MARGIN, Comparison, Run, change_share
 from .equity import EquityStats
-from .exports import amount, write_csv
+from .exports import amount, write_csv, xlsx_value
 from .money import excel_round, money_sum
 from .table_book import Column, TableSheet, table_workbook, write_table_sheet
 
@@ -195,6 +196,20 @@ def write_compare_book(path: Path, c: Comparison,
         ws.fit_to_pages(1, 1)
 
 
+#: What XlsxWriter takes for a reference to a cell in a series name (chart._process_names).
+_LOOKS_LIKE_REFERENCE = re.compile(r"^=?[^!]+!\$?[A-Z]+\$?\d+")
+
+
+def chart_name(name: str) -> str:
+    """A series name XlsxWriter writes as the text it is: a name that looks like a reference
+    to a cell (=Sheet!A1, "Up!B2") would be written as one, so a zero-width space follows each
+    "!" there (it shows the same)."""
+    text = str(xlsx_value(name))[:255]
+    if _LOOKS_LIKE_REFERENCE.match(text):
+        text = text.replace("!", "!\u200b")
+    return text
+
+
 def _chart(book, c: Comparison, schools: TableSheet):
     chart = book.add_chart({"type": "scatter"})
     first = schools.header_row  # 0-based row of the first school
@@ -204,7 +219,7 @@ def _chart(book, c: Comparison, schools: TableSheet):
         y_col = 7 + 5 * k + 2  # that scenario's change per pupil
         colour = COLOURS[k % len(COLOURS)]
         chart.add_series({
-            "name": run.name,
+            "name": chart_name(run.name),
             "categories": ["Schools", first, x_col, last, x_col],
             "values": ["Schools", first, y_col, last, y_col],
             "marker": {"type": "circle", "size": 6, "fill": {"color": colour},
@@ -269,7 +284,7 @@ def compare_district(district: Path, scenarios: list[Path], out: Path,
     from .compare import compare, summary_lines
     from .district_reader import read_district
     from .exports import check_output_places, require_folder
-    from .scenario import load_scenario
+    from .scenario import TODAY, load_scenario
 
     inputs_files = [("the district workbook", Path(district)),
                     *(("the scenario file", Path(s)) for s in scenarios)]
@@ -281,7 +296,8 @@ def compare_district(district: Path, scenarios: list[Path], out: Path,
     loaded = [load_scenario(s, inputs) for s in scenarios]
     names = [s.name for s in loaded]
     for i, name in enumerate(names):
-        if name in names[:i]:  # two files with one name: told apart by their place
+        # two files with one name, or a scenario called Today: told apart by their place
+        if name in names[:i] or name.casefold() == TODAY.casefold():
             loaded[i] = replace(loaded[i], name=f"{name} ({i + 1})")
     comparison = compare(inputs, loaded)
     write_compare_book(Path(out), comparison)

@@ -101,10 +101,27 @@ def compare_years(now: AllocationResult, last: AllocationResult
 
 
 def read_prior_workbook(path: str | Path) -> AllocationResult:
-    """Last year's allocation: its district workbook's inputs, run through the engine."""
+    """Last year's allocation: its district workbook's inputs, run through the engine. A file
+    that is not a district workbook is refused with its problem, said to be --prior-workbook's."""
     from .district_book import read_district
+    from .errors import SsfrError
 
-    return allocate(read_district(Path(path)))
+    try:
+        return allocate(read_district(Path(path)))
+    except SsfrError as e:
+        e.args = (f"Last year's district workbook (--prior-workbook): {e}",)
+        raise
+
+
+def same_year_note(now: AllocationResult, last: AllocationResult, source: str) -> list[str]:
+    """A warning when "last year's" workbook is for this workbook's fiscal year (this year's
+    own workbook, or a copy of it, given by mistake)."""
+    year = now.inputs.district.fiscal_year
+    if year and last.inputs.district.fiscal_year == year:
+        return [f"  Warning: {source} is for fiscal year {year}, the same as this workbook: "
+                "is it last year's district workbook? (last year's allocations and changes are "
+                "read from it)"]
+    return []
 
 
 def comparison_lines(now: AllocationResult, last: AllocationResult, source: str) -> list[str]:
@@ -112,7 +129,8 @@ def comparison_lines(now: AllocationResult, last: AllocationResult, source: str)
     changes = compare_years(now, last)
     last_ids = {t.school_id for t in last.schools}
     found = sum(1 for s in now.schools if s.school_id in last_ids)
-    lines = [f"  Against last year ({source}, {last.inputs.district.fiscal_year}): {found} of "
+    lines = [*same_year_note(now, last, source),
+             f"  Against last year ({source}, {last.inputs.district.fiscal_year}): {found} of "
              f"{len(now.schools)} schools found there; by component (last year -> this year; "
              "enrollment, need, rate, other):"]
     for k, r in enumerate(now.components):
@@ -127,4 +145,4 @@ def comparison_lines(now: AllocationResult, last: AllocationResult, source: str)
 
 
 __all__ = ["ComponentChange", "compare_years", "comparison_lines", "component_change",
-           "read_prior_workbook"]
+           "read_prior_workbook", "same_year_note"]

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import tomllib
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -152,24 +153,60 @@ def _set_component(c: Component, column: str, value: float) -> Component:
 
 # --- scenario files -------------------------------------------------------------------------
 
+#: A scenario file is a few lines; anything larger is not one.
+MAX_SCENARIO_BYTES = 1024 * 1024
+#: A scenario's name heads columns and names a chart series: keep it short.
+MAX_NAME = 80
+#: The name the comparison gives today's allocation (a scenario may not take it).
+TODAY = "Today"
+
+
 def load_scenario(path: str | Path, inputs: DistrictInputs) -> Scenario:
     """Read a scenario TOML file and check it against the district's formula."""
+    from .exports import line_text
+
     source = Path(path)
+    shown = line_text(source)
     try:
-        data = tomllib.loads(source.read_text(encoding="utf-8"))
+        if source.is_dir():
+            raise FileError(f"{shown} is a folder; give a scenario .toml file.")
+        if source.exists() and not source.is_file():
+            raise FileError(f"{shown} is not a regular file (a pipe or a device); give a "
+                            "scenario .toml file.")
+        size = source.stat().st_size
+        if size > MAX_SCENARIO_BYTES:
+            raise PolicyError(f"{line_text(source.name)} is {size:,} bytes: a scenario file is "
+                              "a few lines of TOML (see templates/scenario-example.toml).")
+        # utf-8-sig: Notepad and Excel save UTF-8 with a byte-order mark
+        data = tomllib.loads(source.read_bytes().decode("utf-8-sig"))
     except FileNotFoundError as e:
-        raise FileError(f"Scenario file not found: {source}") from e
+        raise FileError(f"Scenario file not found: {shown}") from e
     except IsADirectoryError as e:
-        raise FileError(f"{source} is a folder; give a scenario .toml file.") from e
+        raise FileError(f"{shown} is a folder; give a scenario .toml file.") from e
     except tomllib.TOMLDecodeError as e:
-        raise PolicyError(f"{source.name}: not valid TOML ({e}). Fix the line it names; "
-                          "see templates/scenario-example.toml.") from e
+        raise PolicyError(f"{line_text(source.name)}: not valid TOML ({e}). Fix the line it "
+                          "names; see templates/scenario-example.toml.") from e
     except UnicodeDecodeError as e:
-        raise PolicyError(f"{source.name}: not a text file in UTF-8 ({e}); save it as "
-                          "UTF-8 text.") from e
+        raise PolicyError(f"{line_text(source.name)}: not a text file in UTF-8 ({e}); save it "
+                          "as UTF-8 text.") from e
     except OSError as e:
-        raise FileError(f"Cannot read the scenario file {source}: {e}") from e
-    return parse_scenario(data, inputs, source.name, default_name=source.stem)
+        raise FileError(f"Cannot read the scenario file {shown}: {e.strerror or e}") from e
+    return parse_scenario(data, inputs, line_text(source.name),
+                          default_name=line_text(source.stem))
+
+
+def _text_problem(where: str, key: str, text: str) -> str:
+    """What is wrong with a scenario's name or description ("" when nothing)."""
+    allowed = "\n\t" if key == "description" else ""
+    bad = next((ch for ch in text if ch not in allowed and (
+        unicodedata.category(ch) in ("Cc", "Cs") or ch in "\u2028\u2029")), None)
+    if bad is not None:
+        return (f"{where}: {key} holds the character U+{ord(bad):04X}, which a workbook cannot "
+                "show; delete it.")
+    if key == "name" and len(text.strip()) > MAX_NAME:
+        return (f"{where}: name is {len(text.strip()):,} characters; keep it to {MAX_NAME} (it "
+                "heads the comparison's columns). Put the rest in description.")
+    return ""
 
 
 def parse_scenario(data: Mapping[str, object], inputs: DistrictInputs, where: str,
@@ -203,6 +240,8 @@ def parse_scenario(data: Mapping[str, object], inputs: DistrictInputs, where: st
         if top in ("name", "description"):
             if not isinstance(content, str):
                 problems.append(f"{where}: {top} must be text in quotes, not {content!r}.")
+            elif why := _text_problem(where, top, content):
+                problems.append(why)
             continue
         if top == "district":
             _district_section(content, where, by_key, inputs, number, problems)
@@ -217,7 +256,7 @@ def parse_scenario(data: Mapping[str, object], inputs: DistrictInputs, where: st
         problems.append(f"{where}: [district] gives both budget and budget_per_pupil; keep one.")
     if problems:
         raise PolicyError("The scenario has problems:\n  - " + "\n  - ".join(problems))
-    name = data.get("name") or default_name or where
+    name = str(data.get("name") or "").strip() or default_name or where
     return Scenario(str(name), values, where, str(data.get("description", "")))
 
 

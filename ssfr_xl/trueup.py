@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from .amendment import FundChange
-from .errors import FileError, InputError, PolicyError
+from .errors import FileError, InputError, PolicyError, RosterError
 from .formula import AllocationResult, allocate
 from .model import GRADES, PUPIL_FIELDS, District, DistrictInputs, Policy, School
 from .money import excel_round, format_money
@@ -186,7 +186,8 @@ def load_trueup_rules(path: str | Path | None, fund_codes: Sequence[str]) -> Tru
     """The [trueup] section of a policy file (the shipped templates/policy.toml when None)."""
     source = Path(path) if path else template_path("policy.toml")
     try:
-        data = tomllib.loads(source.read_text(encoding="utf-8"))
+        # utf-8-sig: Notepad and Excel save UTF-8 with a byte-order mark
+        data = tomllib.loads(source.read_bytes().decode("utf-8-sig"))
     except FileNotFoundError as e:
         raise FileError(f"Policy file not found: {source}") from e
     except tomllib.TOMLDecodeError as e:
@@ -218,14 +219,32 @@ def read_fall_counts(policy: Policy, *, counts: Path | None = None, cde: Path | 
     if counts is not None:
         schools = read_roster_csv(counts, policy.roster_columns)
         fields = ("grades", *PUPIL_FIELDS, *(c.key for c in policy.roster_columns))
-        return FallCounts(tuple(schools), fields, Path(counts).name)
+        return checked(FallCounts(tuple(schools), fields, Path(counts).name))
     assert cde is not None
     found = read_cde_cupc(cde, district_code)
     kept = ["swd (students with disabilities)"] + [c.key for c in policy.roster_columns]
     notes = (f"{Path(cde).name} has no counts of {', '.join(kept)}: they are kept from the "
              "spring roster.",)
     fields = ("grades", *(f for f in PUPIL_FIELDS if f != "swd"))
-    return FallCounts(tuple(found.schools), fields, Path(cde).name, notes, by_cds=True)
+    return checked(FallCounts(tuple(found.schools), fields, Path(cde).name, notes, by_cds=True))
+
+
+#: More pupils than any school has: a count past it is a typing or export error (and its
+#: dollars would pass the 15 significant digits money is exact to).
+MAX_SCHOOL_PUPILS = 100_000
+
+
+def checked(counts: FallCounts) -> FallCounts:
+    """The counts, refused when a school's enrollment is past MAX_SCHOOL_PUPILS."""
+    from .exports import line_text
+
+    for s in counts.schools:
+        if s.enrollment > MAX_SCHOOL_PUPILS:
+            raise RosterError(f"{line_text(counts.source)}: school {line_text(s.school_id)} "
+                              f"({line_text(s.name)}) has {s.enrollment:,} pupils in the fall "
+                              f"counts; no school has more than {MAX_SCHOOL_PUPILS:,}. Correct "
+                              "the count.")
+    return counts
 
 
 def with_fall_counts(spring: School, fall: School, fields: Sequence[str]) -> School:
@@ -372,15 +391,39 @@ def apply_rule(fund: str, spring: float, fall: float, rule: FundRule) -> FundCha
                       f"{lowers}: the reduction is taken back.")
 
 
-def run_trueup(inputs: DistrictInputs, counts: FallCounts, rules: TrueupRules) -> TrueupResult:
-    """Recompute every school on the fall counts and apply the true-up rules."""
-    spring = allocate(inputs)
-    by_key = {s.school_id: s for s in counts.schools}
-
+def match_counts(schools: Sequence[School], counts: FallCounts
+                 ) -> tuple[dict[str, School], list[str]]:
+    """Each district school's fall count (school id -> counted school), matched by school id
+    (CDS code for a CDE file); an id the counts spell in other upper or lower case matches when
+    no other school does (a roster CSV counts them as one id), and is named in a note."""
     def key(s: School) -> str:
         return (s.cds_code or s.school_id) if counts.by_cds else s.school_id
 
-    matched = {s.school_id: by_key[key(s)] for s in inputs.schools if key(s) in by_key}
+    exact = {s.school_id: s for s in counts.schools}
+    matched = {s.school_id: exact[key(s)] for s in schools if key(s) in exact}
+    used = {id(f) for f in matched.values()}
+    folded: dict[str, list[School]] = {}
+    for f in counts.schools:
+        if id(f) not in used:
+            folded.setdefault(f.school_id.casefold(), []).append(f)
+    claims: dict[str, list[School]] = {}
+    for s in schools:
+        if s.school_id not in matched:
+            claims.setdefault(key(s).casefold(), []).append(s)
+    notes = []
+    for folded_key, hits in folded.items():
+        wanting = claims.get(folded_key, [])
+        if len(hits) == 1 and len(wanting) == 1:
+            matched[wanting[0].school_id] = hits[0]
+            notes.append(f"{counts.source} spells {key(wanting[0])} as {hits[0].school_id}: "
+                         "taken as the same school.")
+    return matched, notes
+
+
+def run_trueup(inputs: DistrictInputs, counts: FallCounts, rules: TrueupRules) -> TrueupResult:
+    """Recompute every school on the fall counts and apply the true-up rules."""
+    spring = allocate(inputs)
+    matched, case_notes = match_counts(inputs.schools, counts)
     if inputs.schools and not matched:
         raise InputError(f"None of the {len(inputs.schools):,} schools of "
                          f"{inputs.district.name} is in {counts.source}: is it this "
@@ -410,12 +453,12 @@ def run_trueup(inputs: DistrictInputs, counts: FallCounts, rules: TrueupRules) -
             s.school_id, s.name, "counted" if got else "missing from the fall counts",
             s.enrollment, got.enrollment if got else None, s.unduplicated,
             got.unduplicated if got else None))
-    known = {key(s) for s in inputs.schools}
-    new = [s for s in counts.schools if s.school_id not in known]
+    used = {id(f) for f in matched.values()}
+    new = [s for s in counts.schools if id(s) not in used]
     for s in new:
         counted.append(SchoolCounts(s.school_id, s.name, "new in the fall counts", None,
                                     s.enrollment, None, s.unduplicated))
-    notes = list(counts.notes)
+    notes = list(counts.notes) + case_notes
     missing = [c for c in counted if c.status == "missing from the fall counts"]
     if missing:
         notes.append(f"{len(missing)} school(s) of the district are not in {counts.source}; "
@@ -464,7 +507,7 @@ def _signed(value: float) -> str:
     return ("+" if value > 0 else "") + format_money(value)
 
 
-__all__ = ["FallCounts", "FundRule", "FundTotal", "Limit", "SchoolCounts", "TrueupResult",
-           "TrueupRow", "TrueupRules", "apply_rule", "fund_amounts", "load_trueup_rules",
-           "parse_trueup_rules", "read_fall_counts", "run_trueup", "summary_lines",
-           "with_fall_counts"]
+__all__ = ["MAX_SCHOOL_PUPILS", "FallCounts", "FundRule", "FundTotal", "Limit", "SchoolCounts",
+           "TrueupResult", "TrueupRow", "TrueupRules", "apply_rule", "checked", "fund_amounts",
+           "load_trueup_rules", "match_counts", "parse_trueup_rules", "read_fall_counts",
+           "run_trueup", "summary_lines", "with_fall_counts"]

@@ -14,17 +14,27 @@ from __future__ import annotations
 import csv
 import io
 import math
+import zipfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
 from . import styles
 from .amendment import Amendment, FundChange
 from .errors import FileError, InputError
-from .exports import OutputSet, amount, check_output_places, line_text, require_folder, write_csv
+from .exports import (
+    OutputSet,
+    amount,
+    cell_text,
+    check_output_places,
+    line_text,
+    require_folder,
+    write_csv,
+)
 from .model import DistrictInputs
 from .money import excel_round, format_money
 from .table_book import Column, TableSheet, write_table_book
-from .trueup import TrueupResult, fund_amounts
+from .trueup import RULES, TrueupResult, fund_amounts
 
 #: The True-up table: (CSV header, workbook label); amounts are money.
 TRUEUP_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -44,6 +54,20 @@ MONEY_KEYS = frozenset({"spring_allocation", "fall_recomputed", "raw_change", "a
                         "withheld_by_rule", "amended_allocation"})
 SHEET = "True-up"
 MAX_PROBLEMS = 20
+#: A true-up file larger than this is not one ssfr-xl wrote (1,000 schools x 5 funds: ~2 MB).
+MAX_FILE_BYTES = 50 * 1024 * 1024
+#: A reason longer than this is cut where it is shown (the true-up writes one sentence).
+MAX_REASON = 1000
+#: What each rule says about a row's raw change (fall - spring) and adjustment.
+RULE_NUMBERS = {
+    "increase": "the raw change is above 0 and paid in full (adjustment = raw change)",
+    "no change": "the raw change and the adjustment are 0",
+    "reduction": "the raw change is below 0 and taken back in full (adjustment = raw change)",
+    "clawback capped": "the raw change is below 0 and the adjustment between it and 0",
+    "below threshold": "the raw change is below 0 and the adjustment 0",
+    "hold harmless": "the raw change is below 0 and the adjustment 0",
+    "no fall count": "the raw change and the adjustment are 0",
+}
 
 
 def trueup_rows(result: TrueupResult) -> list[list[object]]:
@@ -158,15 +182,18 @@ def _csv_records(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
     return header, rows
 
 
-def _xlsx_records(path: Path) -> tuple[list[str], list[tuple[int, list[object]]]]:
-    import zipfile
-
+def _xlsx_records(path: Path) -> tuple[list[str], list[tuple[int, list[object]]],
+                                      dict[str, tuple[int, float | None]]]:
+    """The True-up sheet's header and rows, and the Summary sheet's adjustments per fund
+    (fund -> (row, amount)); a damaged workbook is a FileError naming the file."""
     import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
 
+    damaged = (OSError, EOFError, SyntaxError, zipfile.BadZipFile, zlib.error, KeyError,
+               ValueError, TypeError, IndexError, InvalidFileException)
     try:
         wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (OSError, zipfile.BadZipFile, KeyError, ValueError, InvalidFileException) as e:
+    except damaged as e:
         raise FileError(f"{line_text(path)} is not a true-up workbook ssfr-xl can read "
                         f"({type(e).__name__}): give the .xlsx or .csv ssfr-xl trueup wrote.") \
             from e
@@ -174,24 +201,92 @@ def _xlsx_records(path: Path) -> tuple[list[str], list[tuple[int, list[object]]]
         if SHEET not in wb.sheetnames:
             raise InputError(f"{line_text(path.name)} has no {SHEET} sheet: give the workbook "
                              "ssfr-xl trueup wrote (or its --csv).")
-        ws = wb[SHEET]
-        ws.reset_dimensions()
         labels = {label: key for key, label in TRUEUP_COLUMNS}
-        header: list[str] = []
-        rows: list[tuple[int, list[object]]] = []
-        for r, values in enumerate(ws.iter_rows(values_only=True), start=1):
-            cells = list(values)
-            if not header:
-                if cells and cells[0] in labels:
-                    header = [labels.get(str(v), str(v)) if v is not None else "" for v in cells]
-                elif r > 10:
-                    break
-                continue
-            if any(v not in (None, "") for v in cells):
-                rows.append((r, cells))
-        return header, rows
+        header, rows = _sheet_table(wb[SHEET], lambda cells: bool(cells)
+                                    and cells[0] in labels)
+        header = [labels.get(h, h) for h in header]
+        summary: dict[str, tuple[int, float | None]] = {}
+        if "Summary" in wb.sheetnames:
+            top, lines = _sheet_table(wb["Summary"], lambda cells: bool(cells)
+                                      and cells[0] == "Fund")
+            if "Adjustments" in top:
+                at = top.index("Adjustments")
+                for r, cells in lines:
+                    value = cells[at] if at < len(cells) else None
+                    number = (float(value) if isinstance(value, int | float)
+                              and not isinstance(value, bool) else None)
+                    summary[str(cells[0])] = (r, number)
+        return header, rows, summary
+    except damaged as e:
+        raise FileError(f"{line_text(path)} is damaged ({type(e).__name__}: "
+                        f"{line_text(e)[:200]}): give the .xlsx or .csv ssfr-xl trueup wrote, "
+                        "or run ssfr-xl trueup again.") from e
     finally:
         wb.close()
+
+
+def _sheet_table(ws, is_header) -> tuple[list[str], list[tuple[int, list[object]]]]:
+    """A sheet's header (the first row `is_header` accepts, within the first 10) and the
+    non-blank rows below it, with their 1-based row numbers."""
+    ws.reset_dimensions()
+    header: list[str] = []
+    rows: list[tuple[int, list[object]]] = []
+    for r, values in enumerate(ws.iter_rows(values_only=True), start=1):
+        cells = list(values)
+        if not header:
+            if is_header(cells):
+                header = [str(v) if v is not None else "" for v in cells]
+            elif r > 10:
+                break
+            continue
+        if any(v not in (None, "") for v in cells):
+            rows.append((r, cells))
+    return header, rows
+
+
+def _row_problems(school: str, fund: str, rule: str, n: dict[str, float]
+                  ) -> list[tuple[str, str]]:
+    """(column, what is wrong) of a row whose numbers do not reconcile with each other or
+    with its rule: a row ssfr-xl trueup wrote has none."""
+    again = "the file was edited. Run ssfr-xl trueup again"
+    spring, fall, raw = n["spring_allocation"], n["fall_recomputed"], n["raw_change"]
+    adj, withheld, amended = n["adjustment"], n["withheld_by_rule"], n["amended_allocation"]
+
+    def differs(a: float, b: float) -> bool:
+        return abs(excel_round(a) - excel_round(b)) >= 0.005
+
+    if differs(spring + adj, amended):
+        return [("amended_allocation",
+                 f"{school} {fund}: spring {format_money(spring)} + adjustment "
+                 f"{format_money(adj)} is not the amended allocation {format_money(amended)}: "
+                 f"{again} (change the [trueup] rules in the policy to change an "
+                 "adjustment).")]
+    if differs(fall - spring, raw):
+        return [("raw_change",
+                 f"{school} {fund}: fall recomputed {format_money(fall)} - spring "
+                 f"{format_money(spring)} = {format_money(excel_round(fall - spring))}, not the "
+                 f"raw change {format_money(raw)}: {again}.")]
+    if differs(raw - adj, withheld):
+        return [("withheld_by_rule",
+                 f"{school} {fund}: raw change {format_money(raw)} - adjustment "
+                 f"{format_money(adj)} = {format_money(excel_round(raw - adj))}, not the "
+                 f"{format_money(withheld)} withheld by rule: {again}.")]
+    if rule not in RULES:
+        return [("rule", f"{school} {fund}: {rule!r} is not a rule of the true-up (it writes "
+                 f"{', '.join(RULES)}): {again}.")]
+    raw, adj = excel_round(raw), excel_round(adj)
+    fits = {"increase": raw > 0 and adj == raw,
+            "no change": raw == 0 and adj == 0,
+            "reduction": raw < 0 and adj == raw,
+            "clawback capped": raw < 0 and raw < adj <= 0,
+            "below threshold": raw < 0 and adj == 0,
+            "hold harmless": raw < 0 and adj == 0,
+            "no fall count": raw == 0 and adj == 0}[rule]
+    if not fits:
+        return [("adjustment", f"{school} {fund}: the rule {rule!r} means "
+                 f"{RULE_NUMBERS[rule]}, but the raw change is {format_money(raw)} and the "
+                 f"adjustment {format_money(adj)}: {again}.")]
+    return []
 
 
 def read_amendments(path: Path, inputs: DistrictInputs) -> dict[str, Amendment]:
@@ -201,10 +296,25 @@ def read_amendments(path: Path, inputs: DistrictInputs) -> dict[str, Amendment]:
     from .formula import allocate
 
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise FileError(f"True-up file not found: {line_text(path)}.")
+    if not path.is_file():
+        raise FileError(f"{line_text(path)} is not a regular file: give the true-up .xlsx or "
+                        ".csv ssfr-xl trueup wrote.")
+    try:
+        size = path.stat().st_size
+    except OSError as e:
+        raise FileError(f"Cannot read {line_text(path)}: {e.strerror or e}.") from e
+    if size > MAX_FILE_BYTES:
+        raise FileError(f"{line_text(path)} is {size:,} bytes, more than a true-up file "
+                        f"ssfr-xl writes (at most {MAX_FILE_BYTES:,}): give the .xlsx or .csv "
+                        "ssfr-xl trueup wrote.")
     xlsx = path.suffix.lower() == ".xlsx"
-    header, records = _xlsx_records(path) if xlsx else _csv_records(path)
+    summary: dict[str, tuple[int, float | None]] = {}
+    if xlsx:
+        header, records, summary = _xlsx_records(path)
+    else:
+        header, records = _csv_records(path)
     where = "row" if xlsx else "line"
     name = path.name
     keys = [k for k, _ in TRUEUP_COLUMNS]
@@ -263,21 +373,39 @@ def read_amendments(path: Path, inputs: DistrictInputs) -> dict[str, Amendment]:
                     f"workbook's {format_money(record)}: the district workbook changed after "
                     "the true-up. Run ssfr-xl trueup again.")
             continue
-        if abs(excel_round(numbers["spring_allocation"] + numbers["adjustment"])
-               - numbers["amended_allocation"]) >= 0.005:
-            problem("amended_allocation",
-                    f"{school} {fund}: spring {format_money(numbers['spring_allocation'])} + "
-                    f"adjustment {format_money(numbers['adjustment'])} is not the amended "
-                    f"allocation {format_money(numbers['amended_allocation'])}: the file was "
-                    "edited. Run ssfr-xl trueup again (change the [trueup] rules in the policy "
-                    "to change an adjustment).")
+        rule = str(cell(row, "rule") or "")
+        found = _row_problems(school, fund, rule, numbers)
+        for key, text in found:
+            problem(key, text)
+        if found:
             continue
         if fund in changes.get(school, {}):
             problem("fund", f"{school} {fund} appears twice; each school and fund once.")
             continue
+        reason = cell_text(str(cell(row, "reason") or ""))
+        if len(reason) > MAX_REASON:
+            reason = reason[:MAX_REASON] + " ... (cut)"
         changes.setdefault(school, {})[fund] = FundChange(
-            fund, record, excel_round(numbers["fall_recomputed"]), str(cell(row, "rule") or ""),
-            excel_round(numbers["adjustment"]), str(cell(row, "reason") or ""))
+            fund, record, excel_round(numbers["fall_recomputed"]), rule,
+            excel_round(numbers["adjustment"]), reason)
+    for school, by_fund in changes.items():
+        lacking = [f for f in funds if f not in by_fund]
+        if lacking and not problems:  # a row refused above is not a row left out
+            problems.append(f"{name}: {school} has no row for fund {', '.join(lacking)}; the "
+                            "true-up writes one row per school and fund. Run ssfr-xl trueup "
+                            "again rather than deleting rows.")
+    if not problems and summary:
+        for f in funds:
+            r, stated = summary.get(f, (0, None))
+            rows_total = excel_round(math.fsum(by_fund[f].adjustment
+                                               for by_fund in changes.values() if f in by_fund))
+            if stated is None or abs(stated - rows_total) >= 0.005:
+                problems.append(
+                    f"{name} Summary sheet{f', row {r}' if r else ''}, column 'Adjustments': "
+                    f"the {f} adjustments are "
+                    f"{'missing' if stated is None else format_money(stated)}, but the {SHEET} "
+                    f"sheet's rows add up to {format_money(rows_total)}: the file was edited. "
+                    "Run ssfr-xl trueup again.")
     if not records:
         problems.append(f"{name}: no rows below the header; give the file ssfr-xl trueup "
                         "wrote.")
@@ -288,8 +416,6 @@ def read_amendments(path: Path, inputs: DistrictInputs) -> dict[str, Amendment]:
                          + (f"\n  ... and {more} more" if more else ""))
     return {school: Amendment(0, name, tuple(by_fund[f] for f in funds if f in by_fund))
             for school, by_fund in changes.items()}
-
-
 
 
 def trueup_district(district_xlsx: Path, out: Path, *, counts: Path | None = None,
