@@ -87,6 +87,9 @@ def school_results_table(view: SiteResults, school_id: str, slug: str, goal_name
           goal_names.get(r.goal, r.goal), r.baseline, r.target,
           met_word(r.target_met, r.note, _), r.planned, r.note] for r in rows],
         f"schools/{slug}-results.csv")
+    if not any(r.note for r in rows):  # a column of blanks only takes room
+        table.columns.pop()
+        table.rows = [row[:-1] for row in table.rows]
     table.cells_lang["note"] = "en"  # ssfr_xl.results writes its notes in English only
     return table
 
