@@ -270,9 +270,11 @@ def test_the_results_pages_in_a_browser(browser, both) -> None:  # noqa: F811
                          page.evaluate(AXE_RUN % AXE_TAGS, await_promise=True)]
             assert page.evaluate("document.querySelectorAll('section[aria-labelledby=results] table').length") >= 1
         assert problems == []
-        for path in sorted((site / "en" / "schools").glob("*.html")):
+        # a school page with its results still prints on one or two pages, as the site's
+        # other school pages do (tests/test_publish_browser.py)
+        for path in sorted((site / "en" / "schools").glob("*.html")) + sorted(
+                (site / "es" / "schools").glob("*.html")):
             page.open(path.as_uri())
             pdf = base64.b64decode(page.send("Page.printToPDF", preferCSSPageSize=True)["data"])
             pages_printed = len(re.findall(rb"/Type\s*/Page[^s]", pdf))
-            assert 1 <= pages_printed <= 3, f"{path.name} prints on {pages_printed} pages"
-            assert b"%PDF" in pdf[:8]
+            assert 1 <= pages_printed <= 2, f"{path} prints on {pages_printed} pages"
