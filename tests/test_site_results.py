@@ -268,7 +268,8 @@ def test_the_results_pages_in_a_browser(browser, both) -> None:  # noqa: F811
             page.evaluate(axe)
             problems += [f"{path.relative_to(site)}: {v}" for v in
                          page.evaluate(AXE_RUN % AXE_TAGS, await_promise=True)]
-            assert page.evaluate("document.querySelectorAll('section[aria-labelledby=results] table').length") >= 1
+            assert page.evaluate("document.querySelectorAll('section[aria-labelledby=results]"
+                                 " table').length") >= 1
         assert problems == []
         # a school page with its results still prints on one or two pages, as the site's
         # other school pages do (tests/test_publish_browser.py)

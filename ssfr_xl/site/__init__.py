@@ -9,8 +9,8 @@ computes them) and, when plans are consolidated, from the season ledger or the t
 workbook; with an outcomes file, the year-end results as `ssfr-xl results` computes them.
 Modules: figures (the engine's numbers), plans (the consolidated season), i18n (the
 message catalog and number formats), tables, charts, district_page, school_page,
-library_page, results_view (the results), render (templates to files), output (the --out folder), browser (headless
-Chromium, for PNG copies and the tests).
+library_page, results_view (the results), render (templates to files), output (the --out
+folder), browser (headless Chromium, for PNG copies and the tests).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..model import DistrictInputs
-from ..results import Results, ResultRow
+from ..results import ResultRow, Results
 from .i18n import N_
 from .tables import Column, Table
 
