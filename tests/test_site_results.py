@@ -110,8 +110,10 @@ def test_the_district_tables_by_hand() -> None:
     assert g1[9] == pytest.approx(21.2791, abs=1e-4)
     g2 = goals[(GOALS["G2"], "English learner progress")]
     assert g2[3:5] == [1, 0]  # measured, not judged: not met
-    cells = [c.text for c in goal_table(view(), ES).formatted(Formats("es"))[0]]
-    assert "21,279" in cells or "21.279" in cells  # Spanish (US) number format
+    table = goal_table(view(), EN)
+    cells = [c.text for c in table.formatted(Formats("en"))[table.rows.index(g1)]]
+    # 21.2791 shown to three decimals, as the workbook's #,##0.0## shows it; 100% met
+    assert cells[9] == "21.279" and cells[5] == "100.0%" and cells[6] == "$1,500.13"
     quart = {(r[0], r[1]): r for r in quartile_table(view(), EN).rows}
     # Q1 is S1 alone: ELA -10 -> 5 (growth 15), one goal, met
     assert quart[("Q1 (lowest need)", "ELA distance from standard")][3:] == [
