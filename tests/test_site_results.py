@@ -80,24 +80,24 @@ def test_a_school_table_by_hand() -> None:
     ela, chronic = table.rows
     # ELA: -10 -> 5, growth +15; target 0, result 5 >= 0 (higher is better): met; the G1
     # lines 1,000 + 500.125 = 1,500.125 -> 1,500.13 (half away from zero)
-    assert ela == ["ELA distance from standard", "higher", "points", 250, -10, 5, 15.0,
+    assert ela == ["ELA distance from standard (points)", "higher", 250, -10, 5, 15.0,
                    GOALS["G1"], -10.0, 0.0, "Yes", 1500.13]
     # CHRONIC: 20 -> 18 is 2 better (lower is better); 18 is not <= the target 17: not met
-    assert chronic[6] == 2.0 and chronic[10] == "No" and chronic[11] == 250.0
+    assert chronic[5] == 2.0 and chronic[9] == "No" and chronic[10] == 250.0
     cells = [c.text for c in table.formatted(Formats("en"))[0]]
-    assert cells[4:8] == ["-10.0", "5.0", "15.0", GOALS["G1"]]
+    assert cells[3:7] == ["-10.0", "5.0", "15.0", GOALS["G1"]]
     assert cells[-1] == "$1,500.13"
     es = school_results_table(view(), "S1", "s1", GOALS, ES)
-    assert es.rows[0][1] == "más alto" and es.rows[0][10] == "Sí" and es.rows[1][10] == "No"
+    assert es.rows[0][1] == "más alto" and es.rows[0][9] == "Sí" and es.rows[1][9] == "No"
     assert es.columns[-1].label == "Dólares planificados (meta)"
     # S2 has no plan: its outcome, no goal, nothing judged
     s2 = school_results_table(view(), "S2", "s2", GOALS, EN).rows[0]
-    assert s2[6] == 30.0 and s2[7:] == ["", None, None, "", None]
+    assert s2[5] == 30.0 and s2[6:] == ["", None, None, "", None]
     # S3: 40.5 -> 41.25 (+0.75); the plan's 0.40 / 0.45 look like 40% / 45%: not judged
     s3 = school_results_table(view(), "S3", "s3", GOALS, EN)
     assert s3.columns[-1].key == "note" and s3.cells_lang["note"] == "en"
-    assert s3.rows[0][10] == "Not judged" and "type 40 and 45" in s3.rows[0][12]
-    assert [c.text for c in s3.formatted(Formats("en"))[0]][4:7] == ["40.5", "41.25", "0.75"]
+    assert s3.rows[0][9] == "Not judged" and "type 40 and 45" in s3.rows[0][11]
+    assert [c.text for c in s3.formatted(Formats("en"))[0]][3:6] == ["40.5", "41.25", "0.75"]
     assert school_results_table(view(), "S4", "s4", GOALS, EN) is None  # no outcome
 
 
@@ -168,7 +168,7 @@ def test_the_site_shows_the_results_workbook_figures(both) -> None:
         site = _csv(root / "site" / "data" / "schools" / f"{slug[sid]}-results.csv")
         assert len(site) == len(rows), sid
         for x, s in zip(rows, site, strict=True):
-            assert s["indicator"] == names[x[4]] and s["better_is"] == x[5]
+            assert s["indicator"] == f"{names[x[4]]} ({x[6]})" and s["better_is"] == x[5]
             assert int(s["students"]) == x[7]
             for key, col in (("last_year", 8), ("this_year", 9), ("growth", 11),
                              ("baseline", 13), ("target", 14)):
@@ -273,6 +273,11 @@ def test_the_results_pages_in_a_browser(browser, both) -> None:  # noqa: F811
             assert page.evaluate("document.querySelectorAll('section[aria-labelledby=results]"
                                  " table').length") >= 1
         assert problems == []
+    with browser.page(390, 800, mobile=True) as phone:  # no sideways scrolling on a phone
+        for path in (site / "en" / "index.html", pages[-1]):
+            phone.open(path.as_uri())
+            assert phone.evaluate("document.documentElement.scrollWidth") <= 392, path
+    with browser.page() as page:
         # a school page with its results still prints on one or two pages, as the site's
         # other school pages do (tests/test_publish_browser.py)
         for path in sorted((site / "en" / "schools").glob("*.html")) + sorted(

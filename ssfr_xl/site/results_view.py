@@ -72,7 +72,7 @@ def school_results_table(view: SiteResults, school_id: str, slug: str, goal_name
     table = Table(
         f"results-{slug}", _("Year-end results and the plan's goals"),
         [Column("indicator", _("Indicator")), Column("better_is", _("Better is")),
-         Column("unit", _("Unit")), Column("students", _("Students"), "int"),
+         Column("students", _("Students"), "int"),
          Column("last_year", _("Last year"), "num3"),
          Column("this_year", _("This year"), "num3"),
          Column("growth", _("Growth (+ = better)"), "num3"),
@@ -82,8 +82,8 @@ def school_results_table(view: SiteResults, school_id: str, slug: str, goal_name
          Column("target_met", _("Target met")),
          Column("planned", _("Planned dollars (goal)"), "money"),
          Column("note", _("Note"))],
-        [[r.indicator.name or r.indicator.code, _(BETTER_WORDS[r.indicator.direction]),
-          r.indicator.unit, r.outcome.students, r.outcome.prior, r.outcome.result, r.growth,
+        [[f"{r.indicator.name or r.indicator.code} ({r.indicator.unit})",
+          _(BETTER_WORDS[r.indicator.direction]), r.outcome.students, r.outcome.prior, r.outcome.result, r.growth,
           goal_names.get(r.goal, r.goal), r.baseline, r.target,
           met_word(r.target_met, r.note, _), r.planned, r.note] for r in rows],
         f"schools/{slug}-results.csv")
