@@ -546,10 +546,14 @@ def trueup_command(district_xlsx: Path, counts: Path | None, cde: Path | None,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="The season ledger consolidate --ledger wrote (read only): the plans with "
                    "their goals and strategies.")
+@click.option("--outcomes", "outcomes_csv",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Year-end outcomes CSV (as for ssfr-xl results): each school's results "
+                   "against its plan's goals (with --ledger), by goal and by need quartile.")
 @click.option("--lang", "langs", default="en,es", show_default=True, metavar="CODES",
               help="Languages of the site, comma-separated (en, es).")
 def publish_command(district_xlsx: Path, out_dir: Path, totals_xlsx: Path | None,
-                    ledger_path: Path | None, langs: str) -> None:
+                    ledger_path: Path | None, outcomes_csv: Path | None, langs: str) -> None:
     """Write a static transparency site: the formula in plain words, every school's
     allocation with the math, and, with --ledger or --totals, the school plans, a library
     of their strategies and what central services schools bought.
@@ -561,6 +565,8 @@ def publish_command(district_xlsx: Path, out_dir: Path, totals_xlsx: Path | None
     Examples:
       ssfr-xl publish district.xlsx --out site/
       ssfr-xl publish district.xlsx --out site/ --ledger season.sqlite --lang en,es
+      ssfr-xl publish district.xlsx --out site/ --ledger season.sqlite \\
+              --outcomes outcomes.csv
     """
     from .site import parse_languages, publish_site
 
@@ -572,7 +578,7 @@ def publish_command(district_xlsx: Path, out_dir: Path, totals_xlsx: Path | None
         raise click.UsageError(str(e)) from e
     try:
         summary = publish_site(district_xlsx, out_dir, totals=totals_xlsx, ledger=ledger_path,
-                               langs=codes, progress=progress)
+                               outcomes=outcomes_csv, langs=codes, progress=progress)
     except SsfrError as e:
         raise _fail(e) from e
     click.echo(summary)

@@ -6,10 +6,11 @@ The site is plain files (HTML, CSS, SVG and PNG charts, CSV tables, one small sc
 library's search and filters) that open from disk or any static host; nothing is fetched at
 view time. Numbers come from the engine on the district workbook's inputs (as `allocate`
 computes them) and, when plans are consolidated, from the season ledger or the totals
-workbook. Modules: figures (the engine's numbers), plans (the consolidated season), i18n (the
+workbook; with an outcomes file, the year-end results as `ssfr-xl results` computes them.
+Modules: figures (the engine's numbers), plans (the consolidated season), i18n (the
 message catalog and number formats), tables, charts, district_page, school_page,
-library_page, render (templates to files), output (the --out folder), browser (headless
-Chromium, for PNG copies and the tests).
+library_page, results_view (the results), render (templates to files), output (the --out
+folder), browser (headless Chromium, for PNG copies and the tests).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def parse_languages(text: str) -> tuple[str, ...]:
 
 def publish_site(district_xlsx: str | Path, out: str | Path, *,
                  totals: str | Path | None = None, ledger: str | Path | None = None,
+                 outcomes: str | Path | None = None,
                  langs: Sequence[str] = ("en", "es"),
                  progress: Callable[[str], None] = lambda _m: None,
                  today: _dt.date | None = None) -> str:
@@ -58,6 +60,7 @@ def publish_site(district_xlsx: str | Path, out: str | Path, *,
     inputs_given = [("the district workbook", district_xlsx)]
     inputs_given += [("the totals workbook", Path(totals))] if totals is not None else []
     inputs_given += [("the season ledger", Path(ledger))] if ledger is not None else []
+    inputs_given += [("the outcomes file", Path(outcomes))] if outcomes is not None else []
     progress(f"reading inputs of {district_xlsx.name}")
     inputs = read_district(district_xlsx)
     check_out(out, inputs_given, {file_name(s) for s in inputs.schools})
@@ -73,10 +76,16 @@ def publish_site(district_xlsx: str | Path, out: str | Path, *,
     elif totals is not None:
         progress("reading the totals workbook")
         season = from_totals(Path(totals), inputs.policy)
+    results = None
+    if outcomes is not None:
+        from .results_view import read_results
+
+        progress("matching the outcomes to the plans' goals")
+        results = read_results(inputs, Path(outcomes), Path(ledger) if ledger else None)
     site = SiteFolder(out)
     try:
         notes = write_site(site, figures, season, list(langs), today or _dt.date.today(),
-                           progress)
+                           progress, results)
         pages = sum(1 for p in site.root.rglob("*.html"))
         charts = sum(1 for p in site.root.rglob("*.svg"))
         tables = sum(1 for p in site.root.rglob("*.csv"))
@@ -85,6 +94,12 @@ def publish_site(district_xlsx: str | Path, out: str | Path, *,
         site.discard()
     plans = (f"; plans from {season.source_file} ({len(season.accepted())} accepted)"
              if season is not None else "; no consolidated plans (give --ledger or --totals)")
+    if results is not None:
+        from .results_view import district_counts
+
+        n, measured, met = district_counts(results)
+        plans += (f"; results from {results.outcomes_file}: {n:,} outcomes, {measured:,} plan "
+                  f"goals measured, {met:,} targets met")
     lines = [f"Wrote the site to {out}: {pages:,} pages in {', '.join(langs)}, {charts:,} "
              f"charts, {tables:,} CSV tables{plans}.", f"Open {out / 'index.html'}."]
     return "\n".join(lines + [f"Note: {n}" for n in notes])

@@ -85,6 +85,11 @@ class Formats:
         return format_decimal(excel_round(value, most), format="#,##0." + "#" * most,
                               locale=self.locale)
 
+    def measure(self, value: float) -> str:
+        """A measured value with one to three decimals, as the results workbook shows it
+        (#,##0.0##): 12.5, -3.25, 40.0."""
+        return format_decimal(excel_round(value, 3), format="#,##0.0##", locale=self.locale)
+
     def share(self, value: float, decimals: int = 1) -> str:
         """12.3% (a small share keeps its digits: 0.056%)."""
         if 0 < abs(value) < 0.01 and decimals < 3:

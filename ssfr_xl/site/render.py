@@ -37,6 +37,7 @@ from .i18n import LANGUAGES, Formats, translations
 from .library_page import NEED_GROUPS, library, services_tables
 from .output import SiteFolder
 from .plans import SeasonTables
+from .results_view import SiteResults, goal_table, quartile_table, school_results_table
 from .school_page import STATUS_WORDS, school_page
 from .tables import Table
 
@@ -54,7 +55,8 @@ def environment() -> Environment:
 
 def write_site(site: SiteFolder, figures: DistrictFigures, season: SeasonTables | None,
                langs: Sequence[str], today: _dt.date,
-               progress: Callable[[str], None] = lambda _m: None) -> list[str]:
+               progress: Callable[[str], None] = lambda _m: None,
+               results: SiteResults | None = None) -> list[str]:
     """Write the whole site into the staging folder; returns notes for the summary."""
     notes: list[str] = []
     render_png, how = png_renderer()
@@ -79,7 +81,8 @@ def write_site(site: SiteFolder, figures: DistrictFigures, season: SeasonTables 
 
         base = {"lang": lang, "langs": [(code, LANGUAGES[code][1]) for code in langs],
                 "fmt": fmt, "district": figures.district, "today": fmt.date(today),
-                "has_library": season is not None, "season": season}
+                "has_library": season is not None, "season": season,
+                "results": results}
 
         def page(template: str, path: str, depth: int, base: dict = base, lang: str = lang,
                  env: Environment = env, **context: object) -> None:
@@ -103,6 +106,8 @@ def write_site(site: SiteFolder, figures: DistrictFigures, season: SeasonTables 
             "equity": equity_table(figures, _, fmt),
             "schools": schools_table(figures, _, lambda slug: f"schools/{slug}.html"),
             "spending": spending,
+            "results_by_goal": goal_table(results, _) if results is not None else None,
+            "results_by_need": quartile_table(results, _) if results is not None else None,
         }
         for table in tables.values():
             csv(table)
@@ -110,11 +115,15 @@ def write_site(site: SiteFolder, figures: DistrictFigures, season: SeasonTables 
              spending_chart=spending_chart,
              budget=budget_sentence(figures, _, fmt), figures=figures, png=render_png is not None)
 
+        goal_names = {g.code: g.name for g in figures.policy.goals}
         for s in figures.schools:
             sp = school_page(s, figures, season, _, fmt)
-            for table in (sp.allocation, sp.funds, sp.prior, *sp.plan_tables):
+            school_results = (school_results_table(results, s.school_id, s.slug, goal_names, _)
+                              if results is not None else None)
+            for table in (sp.allocation, sp.funds, sp.prior, *sp.plan_tables, school_results):
                 csv(table)
-            page("school.html", f"schools/{s.slug}.html", 2, page=sp, s=s)
+            page("school.html", f"schools/{s.slug}.html", 2, page=sp, s=s,
+                 results_table=school_results)
 
         sections = library(figures, season) if season is not None else []
         if season is not None:

@@ -15,8 +15,8 @@ from ..exports import amount, csv_text
 from .i18n import Formats
 
 #: Kinds of column: how a cell is shown and written.
-KINDS = ("text", "money", "int", "num1", "num2", "share", "link", "math")
-NUMERIC = {"money", "int", "num1", "num2", "share"}
+KINDS = ("text", "money", "int", "num1", "num2", "num3", "share", "link", "math")
+NUMERIC = {"money", "int", "num1", "num2", "num3", "share"}
 
 
 @dataclass(frozen=True)
@@ -95,6 +95,8 @@ def _cell(value: object, kind: str, fmt: Formats) -> Cell:
         return Cell(fmt.number(float(value), 0), kind, value)
     if kind in ("num1", "num2") and isinstance(value, int | float):
         return Cell(fmt.number(float(value), int(kind[-1])), kind, value)
+    if kind == "num3" and isinstance(value, int | float):
+        return Cell(fmt.measure(float(value)), kind, value)
     if kind == "share" and isinstance(value, int | float):
         return Cell(fmt.share(float(value)), kind, value)
     return Cell(str(value), "text" if kind in NUMERIC else kind, value)
