@@ -83,7 +83,8 @@ def school_results_table(view: SiteResults, school_id: str, slug: str, goal_name
          Column("planned", _("Planned dollars (goal)"), "money"),
          Column("note", _("Note"))],
         [[f"{r.indicator.name or r.indicator.code} ({r.indicator.unit})",
-          _(BETTER_WORDS[r.indicator.direction]), r.outcome.students, r.outcome.prior, r.outcome.result, r.growth,
+          _(BETTER_WORDS[r.indicator.direction]), r.outcome.students, r.outcome.prior,
+          r.outcome.result, r.growth,
           goal_names.get(r.goal, r.goal), r.baseline, r.target,
           met_word(r.target_met, r.note, _), r.planned, r.note] for r in rows],
         f"schools/{slug}-results.csv")
