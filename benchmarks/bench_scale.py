@@ -9,7 +9,8 @@ returns one filled, balanced plan per school (written in parallel: setup, not ti
 the target). Then, each in a fresh process, `consolidate --ledger` (a fresh ledger, the files'
 e-mail times from --received, CSV exports) of the first --small plans (default 1,000: the
 other schools count as missing) and of every plan. For each run it prints the wall time, the
-peak memory (RSS) of the consolidating process and of its largest worker, and how both grow;
+peak memory (RSS) of the consolidating process and of its largest child (a reader worker, or
+the process forked to write the CSV exports, which shares the parent's pages), and how both grow;
 targets: peak memory < 1 GB, and time within 10% of linear (10,000 plans take at most 1.1x
 ten times the 1,000).
 """
@@ -224,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         runs = [(args.small, consolidate_run(district, small, root / "out-small", workers)),
                 (len(paths), consolidate_run(district, returned, root / "out-all", workers))]
         print(f"{'consolidate --ledger':<24} {'seconds':>8} {'ms/plan':>8} "
-              f"{'parent MB':>10} {'worker MB':>10}  summary")
+              f"{'parent MB':>10} {'child MB':>10}  summary")
         for n, r in runs:
             print(f"{n:>8,} plans{'':<12} {r['wall']:8.1f} {r['wall'] / n * 1000:8.1f} "
                   f"{r['parent_kb'] / 1024:10.0f} {r['worker_kb'] / 1024:10.0f}  "
@@ -236,7 +237,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"time: {n2:,} plans take {linear:.2f}x {n2 // n1} times the {n1:,} (target "
               f"<= 1.10x: {'met' if linear <= 1.10 else 'MISSED'})")
         print(f"memory: parent {a['parent_kb'] / 1024:.0f} -> {b['parent_kb'] / 1024:.0f} MB "
-              f"(x{b['parent_kb'] / a['parent_kb']:.2f}), largest worker "
+              f"(x{b['parent_kb'] / a['parent_kb']:.2f}), largest child (a reader, or the exports "
+              f"writer forked from the parent) "
               f"{a['worker_kb'] / 1024:.0f} -> {b['worker_kb'] / 1024:.0f} MB "
               f"(x{b['worker_kb'] / a['worker_kb']:.2f}); peak {peak:.0f} MB (target < 1,024 "
               f"MB: {'met' if peak < 1024 else 'MISSED'})")
