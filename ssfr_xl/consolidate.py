@@ -961,12 +961,27 @@ def stage_outputs(result: SeasonResult, totals_at: Path, exports_at: Path | None
         twin()
 
 
+#: A copy forked from a larger process could double the memory a state-scale run needs (its
+#: pages are shared only until Python touches them): then the exports are written here.
+_FORK_AT_MOST = 1 << 30
+
+
+def _resident_bytes() -> int:
+    """This process's resident memory now (Linux), else 0."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def _start_beside(work: Callable[[], None]) -> Callable[..., None]:
     """Run `work` in a forked process (or here, where processes are not forked); returns the
     function that waits for it and raises what it raised (or, cancel=True, stops it)."""
     import multiprocessing
 
-    if "fork" not in multiprocessing.get_all_start_methods() or (os.cpu_count() or 1) < 2:
+    if "fork" not in multiprocessing.get_all_start_methods() or (os.cpu_count() or 1) < 2 \
+            or _resident_bytes() > _FORK_AT_MOST:
         work()
         return lambda cancel=False: None
     receive, send = multiprocessing.get_context("fork").Pipe(duplex=False)

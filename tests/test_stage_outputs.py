@@ -3,6 +3,7 @@ written in one process, and a failure on either side publishes nothing."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,14 @@ def test_the_exports_process_is_another_process(tmp_path):
     boom = _start_beside(lambda: (_ for _ in ()).throw(ValueError("odd")))
     with pytest.raises(RuntimeError, match="odd"):
         boom()
+
+
+def test_a_large_process_writes_its_exports_itself(tmp_path, monkeypatch):
+    import os
+
+    monkeypatch.setattr(sys.modules["ssfr_xl.consolidate"], "_FORK_AT_MOST", 0)
+    mark = tmp_path / "pid"
+    wait = sys.modules["ssfr_xl.consolidate"]._start_beside(
+        lambda: mark.write_text(str(os.getpid())))
+    wait()
+    assert int(mark.read_text()) == os.getpid()  # over the limit: written here, not forked
