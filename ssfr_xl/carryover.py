@@ -29,12 +29,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .cells import unwritable_character
 from .errors import FileError, PolicyError, RosterError
 from .model import Adjustment, Policy, School
 from .money import excel_round, format_money
 
 #: The statuses of an accepted plan in consolidate's By School table.
 ACCEPTED = ("accepted", "accepted with warnings")
+#: Every status consolidate writes (report.STATUSES); anything else was typed by hand.
+STATUSES = (*ACCEPTED, "rejected", "missing")
+#: Dollars past this are not held to the cent by a workbook (15 significant digits).
+_MOST = 1e13
+#: A By School table of a whole state is a few MB; past this the file is not one.
+_MAX_BYTES = 64 * 1024 * 1024
+_SCIENTIFIC = re.compile(r"[0-9](?:\.[0-9]+)?E[+-]?[0-9]+", re.IGNORECASE)
 COLUMNS = ("school_id", "status", "fund", "allocation", "planned")
 _SHARE = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*%\s*")
 _SHEET = "By School"
@@ -108,6 +116,9 @@ def parse_carryover(data: Mapping[str, Any], where: str, policy: Policy
         elif isinstance(cap, int | float) and not isinstance(cap, bool) \
                 and math.isfinite(cap) and cap >= 0:
             dollars = float(cap)
+            if excel_round(dollars) != dollars:
+                raise PolicyError(f"{at}: cap = {cap!r} is not whole cents; give dollars "
+                                  "and cents (50000 or 50000.25).")
         elif cap is not None:
             raise PolicyError(f"{at}: cap must be a share of last year's allocation (\"5%\", "
                               f"in quotes) or dollars (50000), not {cap!r}.")
@@ -127,11 +138,27 @@ class LastYearRow:
 
 def _rows_of(path: Path) -> list[tuple[str, list[str]]]:
     """(where, cells) for the header and every row of the By School table."""
+    if not path.exists():
+        raise FileError(f"{path} does not exist: give last year's totals workbook or its "
+                        "by_school.csv.")
+    if not path.is_file():  # a folder, or a pipe that would wait forever for a writer
+        raise FileError(f"{path.name} is not a file: give last year's totals workbook "
+                        "(.xlsx) or its by_school.csv.")
+    size = path.stat().st_size
+    if size > _MAX_BYTES:
+        raise FileError(f"{path.name} is {size // (1024 * 1024)} MB, far more than a By School "
+                        "table: give last year's totals workbook or its by_school.csv.")
     if path.suffix.lower() == ".csv":
         from .sources.roster import _decode, _sniff_delimiter
 
         text = _decode(path)
-        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(text)))
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=_sniff_delimiter(text))
+        rows: list[list[str]] = []
+        try:
+            rows.extend(reader)
+        except csv.Error as e:
+            raise RosterError(f"{path.name} line {reader.line_num}: {e}; save the table "
+                              "again as CSV from consolidate's output.") from None
         return [(f"{path.name} line {i}", r) for i, r in enumerate(rows, start=1)]
     if path.suffix.lower() != ".xlsx":
         raise FileError(f"{path.name}: give last year's totals workbook (.xlsx, from "
@@ -180,6 +207,17 @@ def read_last_year(path: str | Path) -> list[LastYearRow]:
         cells = {c: (row[i].strip() if i < len(row) else "") for c, i in at.items()}
         if not any(cells.values()):
             continue
+        bad = next(((c, u) for c in ("school_id", "status", "fund")
+                    if (u := unwritable_character(cells[c]))), None)
+        if bad:
+            problems.append(f"{where}, column {bad[0]}: holds the character {bad[1]}, which a "
+                            "workbook cannot hold; use consolidate's own output.")
+            continue
+        if _SCIENTIFIC.fullmatch(cells["school_id"]):
+            problems.append(f"{where}, column school_id: {cells['school_id']!r} is a school "
+                            "ID a spreadsheet showed as a number; format the column as Text "
+                            "and type the code again (or use consolidate's own output).")
+            continue
         allocation = _number(cells["allocation"])
         planned = _number(cells["planned"]) if cells["planned"] else None
         if allocation is None:
@@ -189,7 +227,20 @@ def read_last_year(path: str | Path) -> list[LastYearRow]:
         if cells["planned"] and planned is None:
             problems.append(f"{where}, column planned: {cells['planned']!r} is not dollars.")
             continue
-        status = cells["status"].casefold()
+        odd = next(((c, v) for c, v in (("allocation", allocation), ("planned", planned))
+                    if v is not None and not 0 <= v < _MOST), None)
+        if odd:
+            problems.append(f"{where}, column {odd[0]}: {cells[odd[0]]!r} is "
+                            f"{'negative' if odd[1] < 0 else 'more than a workbook holds'}; "
+                            "an allocation or plan is dollars from $0 up, as consolidate "
+                            "wrote it.")
+            continue
+        status = " ".join(cells["status"].split()).casefold()
+        if status not in STATUSES:
+            problems.append(f"{where}, column status: {cells['status'][:40]!r} is not a "
+                            f"status consolidate writes ({', '.join(STATUSES)}); use its own "
+                            "output.")
+            continue
         if status in ACCEPTED and planned is None:
             problems.append(f"{where}: an accepted plan with nothing in planned; give the "
                             "table as consolidate wrote it.")
@@ -202,9 +253,9 @@ def read_last_year(path: str | Path) -> list[LastYearRow]:
                             f"{format_money(planned)}; the file was changed after consolidate "
                             "wrote it: use consolidate's own output.")
             continue
-        key = (cells["school_id"], cells["fund"])
+        key = (cells["school_id"], cells["fund"].casefold())
         if key in seen:
-            problems.append(f"{where}: school {key[0]} fund {key[1]} again (first at "
+            problems.append(f"{where}: school {key[0]} fund {cells['fund']} again (first at "
                             f"{seen[key]}); each school and fund once.")
             continue
         seen[key] = where
@@ -221,13 +272,24 @@ def carryover_lines(rules: Sequence[FundCarryover], rows: Sequence[LastYearRow],
                     ) -> tuple[tuple[Adjustment, ...], list[str]]:
     """The adjustment lines carrying each school's unspent dollars, and notes for init."""
     ids = {s.school_id for s in schools}
+    # An id a spreadsheet stored as a number lost its leading zeros: find it when unique.
+    unpadded: dict[str, list[str]] = {}
+    for i in ids:
+        if i.isdigit():
+            unpadded.setdefault(i.lstrip("0"), []).append(i)
+
+    def school_of(raw: str) -> str | None:
+        if raw in ids:
+            return raw
+        found = unpadded.get(raw.lstrip("0"), []) if raw.isdigit() else []
+        return found[0] if len(found) == 1 else None
     lines: list[Adjustment] = []
     notes: list[str] = []
     for rule in rules:
         carried = capped = overspent = not_accepted = gone = 0
         total = 0.0
         for r in rows:
-            if r.fund != rule.fund:
+            if r.fund.casefold() != rule.fund.casefold():
                 continue
             if r.status not in ACCEPTED or r.planned is None:
                 not_accepted += 1
@@ -236,17 +298,18 @@ def carryover_lines(rules: Sequence[FundCarryover], rows: Sequence[LastYearRow],
             if unspent <= 0:
                 overspent += unspent < 0
                 continue
-            if r.school_id not in ids:
+            school_id = school_of(r.school_id)
+            if school_id is None:
                 gone += 1
                 continue
-            amount = min(unspent, rule.cap(r.allocation))
+            amount = max(0.0, min(unspent, rule.cap(r.allocation)))
             capped += amount < unspent
             reason = (f"Carryover: {format_money(unspent)} of {rule.fund} left unspent in last "
                       f"year's accepted plan ({format_money(r.allocation)} allocated, "
                       f"{format_money(r.planned)} planned)")
             if amount < unspent:
                 reason += f"; capped at {format_money(amount)} ({rule.describe()})"
-            lines.append(Adjustment(r.school_id, rule.component, amount, reason))
+            lines.append(Adjustment(school_id, rule.component, amount, reason))
             carried += 1
             total += amount
         notes.append(
