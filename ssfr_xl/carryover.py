@@ -246,6 +246,10 @@ def read_last_year(path: str | Path) -> list[LastYearRow]:
                             "table as consolidate wrote it.")
             continue
         stated = _number(cells.get("remaining", "")) if cells.get("remaining") else None
+        if cells.get("remaining") and stated is None:
+            problems.append(f"{where}, column remaining: {cells['remaining']!r} is not "
+                            "dollars.")
+            continue
         if planned is not None and stated is not None \
                 and abs(stated - excel_round(allocation - planned)) > 0.005:
             problems.append(f"{where}: remaining {format_money(stated)} is not allocation "
@@ -285,6 +289,7 @@ def carryover_lines(rules: Sequence[FundCarryover], rows: Sequence[LastYearRow],
         return found[0] if len(found) == 1 else None
     lines: list[Adjustment] = []
     notes: list[str] = []
+    first: dict[tuple[str, str], str] = {}
     for rule in rules:
         carried = capped = overspent = not_accepted = gone = 0
         total = 0.0
@@ -302,6 +307,11 @@ def carryover_lines(rules: Sequence[FundCarryover], rows: Sequence[LastYearRow],
             if school_id is None:
                 gone += 1
                 continue
+            if (school_id, rule.fund) in first:
+                raise RosterError(f"{r.where}: school {r.school_id} is school {school_id}, "
+                                  f"whose {rule.fund} is already at "
+                                  f"{first[school_id, rule.fund]}; each school and fund once.")
+            first[school_id, rule.fund] = r.where
             amount = max(0.0, min(unspent, rule.cap(r.allocation)))
             capped += amount < unspent
             reason = (f"Carryover: {format_money(unspent)} of {rule.fund} left unspent in last "

@@ -236,3 +236,16 @@ def test_the_command_line_exits_1_with_a_message_not_a_traceback(tmp_path):
     assert run.exception is None or isinstance(run.exception, SystemExit)
     assert "by_school.csv" in run.output and "line 2, column allocation" in run.output
     assert not (tmp_path / "d.xlsx").exists()
+
+
+def test_a_school_twice_once_without_its_leading_zeros_is_refused(tmp_path):
+    (rule,) = _rules('[carryover.fund.GEN]\ncomponent = "CARRY"\n')
+    rows = read_last_year(_csv(tmp_path, "0042,Alpha,accepted,GEN,1000,900,100\n"
+                                         "42,Alpha,accepted,GEN,1000,900,100\n"))
+    with pytest.raises(RosterError, match="line 3: school 42 is school 0042.*line 2"):
+        carryover_lines((rule,), rows, _schools("0042"), "by_school.csv")
+
+
+def test_a_remaining_that_is_not_dollars_is_refused(tmp_path):
+    with pytest.raises(RosterError, match="line 2, column remaining: 'lots'"):
+        read_last_year(_csv(tmp_path, "A1,Alpha,accepted,GEN,1000,900,lots\n"))
