@@ -32,7 +32,7 @@ import os
 import stat
 import tempfile
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -447,8 +447,8 @@ class Version:
     sha256: str
     file_name: str
     status: str  # verdict of its latest check
-    lines: list[PlanLine]
-    goals: list[GoalEntry]
+    lines_json: str  # its lines and goals as the ledger keeps them (JSON), parsed when asked:
+    goals_json: str  # a season's versions are many, and the lines of few are ever needed
     school_id: str = ""  # the school its metadata names ('' if none could be read)
     claimed_school: str = ""  # the school its name starts with, when none could be read
     first_run: int = 0
@@ -459,6 +459,18 @@ class Version:
     errors: int = 0
     warnings: int = 0
     checked_run: int = 0
+
+    @property
+    def lines(self) -> list[PlanLine]:
+        """The plan lines recorded for this version."""
+        from .ledger import lines_from_json
+        return lines_from_json(self.lines_json)
+
+    @property
+    def goals(self) -> list[GoalEntry]:
+        """The goals recorded for this version."""
+        from .ledger import goals_from_json
+        return goals_from_json(self.goals_json)
 
     @property
     def school(self) -> str:
@@ -787,18 +799,33 @@ def parse_time(text: str) -> float | None:
         return None
 
 
-def _contents(checks: Sequence[PlanCheck],
-              kept: Callable[[str], bool] = lambda _sha: False) -> dict[str, bytes]:
-    """The bytes of every file in which a school was read, to keep in the ledger (only when
-    they are still exactly the bytes that were checked; none the ledger `kept` already)."""
-    out = {}
-    for c in checks:
-        if not (c.sha256 and c.school_id) or c.sha256 in out or kept(c.sha256):
-            continue
-        data = read_bounded(c.file)
-        if data is not None and hashlib.sha256(data).hexdigest() == c.sha256:
-            out[c.sha256] = data
-    return out
+class CheckedBytes(Mapping[str, bytes]):
+    """sha256 -> the bytes of a file in which a school was read, to keep in the ledger.
+
+    The bytes are read from disk when asked, one file at a time, so a season's files are
+    never all in memory; a file whose bytes are no longer exactly those that were checked is
+    not there (nor is one the ledger `kept` already).
+    """
+
+    def __init__(self, checks: Sequence[PlanCheck],
+                 kept: Callable[[str], bool] = lambda _sha: False) -> None:
+        self._paths: dict[str, Path] = {}
+        for c in checks:
+            if c.sha256 and c.school_id and c.sha256 not in self._paths \
+                    and not kept(c.sha256):
+                self._paths[c.sha256] = c.file
+
+    def __getitem__(self, sha: str) -> bytes:
+        data = read_bounded(self._paths[sha])
+        if data is None or hashlib.sha256(data).hexdigest() != sha:
+            raise KeyError(sha)
+        return data
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._paths)
+
+    def __len__(self) -> int:
+        return len(self._paths)
 
 
 def recheck_versions(versions: Sequence[Version], record: DistrictRecord,
@@ -873,7 +900,7 @@ def consolidate(record: DistrictRecord, returned: Path, *, ledger: Path | None =
         checks, ignored = run_checks([returned], record, progress, workers, flag_dupes=False,
                                      known=known, known_verdicts=verdicts)
         attributed = attribute(checks, record)
-        contents = _contents(checks, book.has_content)
+        contents = CheckedBytes(checks, book.has_content)
         with book.transaction():
             run = book.record_run(checks, record, fingerprint=fingerprint,
                                   attributed=attributed, contents=contents,

@@ -143,14 +143,16 @@ def _fields(cls: type, data: Mapping[str, object]) -> dict[str, object]:
     return {k: v for k, v in data.items() if k in names}
 
 
-def _lines(text: str) -> list[PlanLine]:
+def lines_from_json(text: str) -> list[PlanLine]:
+    """Plan lines as the ledger keeps them (JSON); none when the text is not theirs."""
     try:
         return [PlanLine(**_fields(PlanLine, d)) for d in json.loads(text)]
     except (TypeError, ValueError):
         return []
 
 
-def _goals(text: str) -> list[GoalEntry]:
+def goals_from_json(text: str) -> list[GoalEntry]:
+    """Goals as the ledger keeps them (JSON); none when the text is not theirs."""
     try:
         return [GoalEntry(**_fields(GoalEntry, d)) for d in json.loads(text)]
     except (TypeError, ValueError):
@@ -443,9 +445,10 @@ class Ledger:
                         "received_override=COALESCE(?, received_override) WHERE sha256=?",
                         (run, c.status, c.errors, c.warnings, lines, goals, claimed, accepted,
                          fingerprint, run, override, c.sha256))
-                if c.sha256 in contents:
+                data = contents.get(c.sha256)  # read now: one file's bytes at a time
+                if data is not None:
                     self._run("INSERT OR IGNORE INTO contents (sha256, data) VALUES (?, ?)",
-                              (c.sha256, contents[c.sha256]))
+                              (c.sha256, data))
                 self._findings(c, int(run))
         return int(run)
 
@@ -523,7 +526,7 @@ class Ledger:
              has_content, claimed, errors, warnings, checked) in rows:
             out.append(Version(
                 override if override is not None else _epoch(seen_at), sha, name, status,
-                _lines(lines), _goals(goals), sid, claimed, first_run, override, bool(ever),
+                lines or "[]", goals or "[]", sid, claimed, first_run, override, bool(ever),
                 fp, bool(has_content), errors, warnings, checked))
         return out
 
@@ -533,7 +536,7 @@ class Ledger:
             "COALESCE(r.ran_at, ''), f.errors, f.warnings FROM files AS f LEFT JOIN runs AS r "
             "ON r.id = f.first_run WHERE (? IS NULL OR f.fiscal_year = ?) "
             "ORDER BY f.first_run, f.sha256", (year, year)).fetchall()
-        return [Version(_epoch(seen), sha, name, status, _lines(lines), [], sid,
+        return [Version(_epoch(seen), sha, name, status, lines or "[]", "[]", sid,
                         first_run=first_run, ever_accepted=status.startswith("accepted"),
                         errors=errors, warnings=warnings)
                 for sha, sid, name, status, lines, first_run, seen, errors, warnings in rows]
@@ -568,7 +571,7 @@ class Ledger:
             check.findings = [Finding("", school, sheet or "", cell or "", severity, code,
                                       message or "")
                               for sheet, cell, severity, code, message in found]
-            check.inputs = PlanInputs(_lines(lines), _goals(goals))
+            check.inputs = PlanInputs(lines_from_json(lines), goals_from_json(goals))
             out[sha] = check
         return out
 

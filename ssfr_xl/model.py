@@ -399,7 +399,7 @@ class DistrictInputs:
 Severity = Literal["error", "warning"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Finding:
     """A problem with a file, addressed to the person who can fix it."""
 

@@ -25,7 +25,7 @@ Lists = dict[tuple[str, str], list[Value]]  # (Lists table, column key) -> value
 LIST_TABLES = ("jobs", "service_menu", "objects", "fund_list", "goal_list", "indicator_list")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlanLine:
     """One filled line of a plan (staffing, service or other spending)."""
 
@@ -43,7 +43,7 @@ class PlanLine:
     raw: Mapping[str, object] = field(default_factory=dict)  # the cells as typed, by column
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GoalEntry:
     """A school goal aligned to a district goal."""
 
