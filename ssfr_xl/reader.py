@@ -66,6 +66,7 @@ ReadProblem codes (stable; `message` speaks to the person who sent the file):
 from __future__ import annotations
 
 import faulthandler
+import gc
 import os
 import re
 import resource
@@ -202,6 +203,9 @@ def _worker_main(conn, limits: Limits, sheets: Collection[str] | None, err_fd: i
             # without a descriptor (click's CliRunner): point it at this worker's fd 2
             faulthandler.enable(file=2)
         _limit_memory(limits.memory_mb)
+        # what the parent held (the district record) lives as long as this worker: the
+        # collector never walks it (which would also copy its pages), only what each file makes
+        gc.freeze()
     except Exception as e:  # the environment, not a file: the parent raises it
         conn.send(("failed", f"{type(e).__name__}: {e}"))
         return

@@ -1034,3 +1034,48 @@ def test_package_and_workbook_relationships_must_be_what_python_calamine_reads(p
     for name, replace in cases.items():
         p = _problem(rewrite_zip(plan, tmp_path / f"{name}.xlsx", replace=replace))
         assert p.code in ("unexpected-markup", "not-an-xlsx-file"), (name, p)
+
+
+def test_sheets_read_with_formula_texts_cut_out_as_stored(plan, tmp_path, monkeypatch):
+    """python-calamine is given the sheets with their formula texts cut out (it never reads
+    them for a value): it reads the same values, and the scan finds the same formulas, error
+    values and refusals, as from the bytes as stored. Shared formulas (stored without text),
+    error and inline-text cells with formulas are among the shapes."""
+    staffing_part = sheet_part(plan, SS.STAFFING)
+    with zipfile.ZipFile(plan) as z:
+        staffing = z.read(staffing_part)
+    first, second = STAFF.cell("cost", 0), STAFF.cell("cost", 1)
+    shared = re.sub(rb'(<c r="' + first.encode() + rb'"[^>]*>)<f>[^<]*</f>',
+                    rb'\1<f t="shared" ref="' + f"{first}:{second}".encode()
+                    + rb'" si="0">D7*2</f>', staffing, count=1)
+    shared = re.sub(rb'(<c r="' + second.encode() + rb'"[^>]*>)<f>[^<]*</f>',
+                    rb'\1<f t="shared" si="0"/>', shared, count=1)
+    error = re.sub(rb'<c r="' + STAFF.cell("note", 3).encode() + rb'"[^>]*/>',
+                   STAFF.cell("note", 3).encode().join(
+                       [b'<c r="', b'" t="e"><f>1/0</f><v>#DIV/0!</v></c>']), staffing, count=1)
+    inline = re.sub(rb'<c r="' + STAFF.cell("note", 4).encode() + rb'"[^>]*/>',
+                    STAFF.cell("note", 4).encode().join(
+                        [b'<c r="', b'" t="inlineStr"><f>"a"</f><v>a</v></c>']), staffing,
+                    count=1)
+    assert shared.count(b"<f ") >= 2 and error != staffing and inline != staffing
+    files = [plan] + [rewrite_zip(plan, tmp_path / f"{name}.xlsx", {staffing_part: xml})
+                      for name, xml in (("shared", shared), ("error", error),
+                                        ("inline", inline))]
+
+    def read(path: Path) -> object:
+        try:
+            raw = read_workbook(path)
+        except ReadProblem as p:
+            return ("refused", p.code, p.sheet, p.cell)
+        return (raw.values, {n: dict(t) for n, t in raw.formula_text.items()}, raw.formulas,
+                raw.errors, raw.array_ranges)
+
+    cut = [read(f) for f in files]
+    assert cut[0][0][SS.STAFFING] and cut[1] != cut[0]
+    assert cut[3][0] == "refused"  # a <v> in a cell of inline text
+    assert cut[2][3][SS.STAFFING] == {STAFF.cell("note", 3): "#DIV/0!"}
+    with zipfile.ZipFile(files[0]) as z:  # the cut is made: python-calamine gets fewer bytes
+        found = workbook._inspect(plan.read_bytes(), plan.name, Limits(), None)
+        assert len(found.parts[staffing_part]) < len(z.read(staffing_part)) / 2
+    monkeypatch.setattr(fast_scan, "_FORMULA_TEXT", re.compile(rb"(?!)(x)(x)"))  # no cut
+    assert [read(f) for f in files] == cut

@@ -81,6 +81,8 @@ class _SheetFacts:
     # hints for read_workbook, not facts of the sheet (the paths may differ in them)
     no_dates: bool = field(default=False, compare=False)  # no cell of type d (False: unknown)
     spaces_kept: bool = field(default=False, compare=False)  # no text trimmed (False: unknown)
+    # the part as python-calamine is given it, when not as stored: formula texts cut out
+    for_calamine: bytes | None = field(default=None, compare=False, repr=False)
 
 
 class FormulaTexts(Mapping[str, str]):

@@ -241,7 +241,9 @@ def _scan_sheet(pkg: _Package, part: str, names: list[str], found: _Inspection,
         found.array_ranges[n] = dict(facts.array_ranges)
         found.merged[n] = list(facts.merged)
         found.errors[n] = dict(facts.errors)
-    return b"".join(held) if keep else None
+    if not keep:
+        return None
+    return facts.for_calamine if facts.for_calamine is not None else b"".join(held)
 
 
 # --- public: one file ---------------------------------------------------------------------
