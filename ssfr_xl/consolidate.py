@@ -40,7 +40,7 @@ from .errors import FileError, InputError, SsfrError
 from .exports import line_text, shown
 from .model import Finding
 from .money import excel_round
-from .plan import GoalEntry, PlanLine
+from .plan import GoalEntry, PlanLine, goals_from_json, lines_from_json
 from .progress import counting
 from .validate import (
     DistrictRecord,
@@ -463,13 +463,11 @@ class Version:
     @property
     def lines(self) -> list[PlanLine]:
         """The plan lines recorded for this version."""
-        from .ledger import lines_from_json
         return lines_from_json(self.lines_json)
 
     @property
     def goals(self) -> list[GoalEntry]:
         """The goals recorded for this version."""
-        from .ledger import goals_from_json
         return goals_from_json(self.goals_json)
 
     @property

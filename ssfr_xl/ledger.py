@@ -28,7 +28,7 @@ from .errors import FileError
 from .exports import cell_text, line_text, shown
 from .layout import TEMPLATE_VERSION
 from .model import Finding
-from .plan import GoalEntry, PlanInputs, PlanLine
+from .plan import PlanInputs, goals_from_json, goals_to_json, lines_from_json, lines_to_json
 from .validate import DistrictRecord, PlanCheck
 
 APPLICATION_ID = 0x53534652  # "SSFR", in the SQLite header of every ledger
@@ -136,27 +136,6 @@ def _epoch(iso: str) -> float:
 def _text(value: object) -> str:
     """Text SQLite can store (file names may hold bytes that are not UTF-8)."""
     return cell_text(str(value))
-
-
-def _fields(cls: type, data: Mapping[str, object]) -> dict[str, object]:
-    names = {f.name for f in dataclasses.fields(cls)}
-    return {k: v for k, v in data.items() if k in names}
-
-
-def lines_from_json(text: str) -> list[PlanLine]:
-    """Plan lines as the ledger keeps them (JSON); none when the text is not theirs."""
-    try:
-        return [PlanLine(**_fields(PlanLine, d)) for d in json.loads(text)]
-    except (TypeError, ValueError):
-        return []
-
-
-def goals_from_json(text: str) -> list[GoalEntry]:
-    """Goals as the ledger keeps them (JSON); none when the text is not theirs."""
-    try:
-        return [GoalEntry(**_fields(GoalEntry, d)) for d in json.loads(text)]
-    except (TypeError, ValueError):
-        return []
 
 
 def _uri(path: Path, mode: str) -> str:
@@ -419,10 +398,8 @@ class Ledger:
                 override = received.get(c.file.name, received.get(name))
                 known = self._run("SELECT ever_accepted FROM files WHERE sha256=?",
                                   (c.sha256,)).fetchone()
-                lines = json.dumps([asdict(li) | {"raw": {}} for li in
-                                    (c.inputs.lines if c.inputs else [])], default=str)
-                goals = json.dumps([asdict(g) for g in (c.inputs.goals if c.inputs else [])],
-                                   default=str)
+                lines = lines_to_json(c.inputs.lines if c.inputs else [])
+                goals = goals_to_json(c.inputs.goals if c.inputs else [])
                 accepted = int(c.status.startswith("accepted"))
                 claimed = attributed.get(c.file, "") if not c.school_id else ""
                 if known is None:
@@ -477,10 +454,8 @@ class Ledger:
 
     def update_verdict(self, sha: str, check: PlanCheck, fingerprint: str, run: int) -> None:
         """A version checked again (against the current district) from its stored bytes."""
-        lines = json.dumps([asdict(li) | {"raw": {}} for li in
-                            (check.inputs.lines if check.inputs else [])], default=str)
-        goals = json.dumps([asdict(g) for g in (check.inputs.goals if check.inputs else [])],
-                           default=str)
+        lines = lines_to_json(check.inputs.lines if check.inputs else [])
+        goals = goals_to_json(check.inputs.goals if check.inputs else [])
         with self.transaction():
             self._run(
                 "UPDATE files SET status=?, errors=?, warnings=?, lines_json=?, goals_json=?, "

@@ -7,8 +7,10 @@ district's lists and allocation of record. The same declarations wrote the workb
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 
 from .excel_expr import Value, XlError, as_text, cell_value, is_number
@@ -55,6 +57,37 @@ class GoalEntry:
     indicator: str = ""  # an indicator code, exactly as typed
     baseline: float | None = None  # None: blank or not a number
     target: float | None = None
+
+
+def _known_fields(cls: type, data: Mapping[str, object]) -> dict[str, object]:
+    names = {f.name for f in dataclasses.fields(cls)}
+    return {k: v for k, v in data.items() if k in names}
+
+
+def lines_to_json(lines: Sequence[PlanLine]) -> str:
+    """Plan lines as the season ledger keeps them: JSON, without the cells as typed."""
+    return json.dumps([asdict(li) | {"raw": {}} for li in lines], default=str)
+
+
+def lines_from_json(text: str) -> list[PlanLine]:
+    """Plan lines from lines_to_json's text; none when the text is not theirs."""
+    try:
+        return [PlanLine(**_known_fields(PlanLine, d)) for d in json.loads(text)]
+    except (TypeError, ValueError):
+        return []
+
+
+def goals_to_json(goals: Sequence[GoalEntry]) -> str:
+    """Goals as the season ledger keeps them: JSON."""
+    return json.dumps([asdict(g) for g in goals], default=str)
+
+
+def goals_from_json(text: str) -> list[GoalEntry]:
+    """Goals from goals_to_json's text; none when the text is not theirs."""
+    try:
+        return [GoalEntry(**_known_fields(GoalEntry, d)) for d in json.loads(text)]
+    except (TypeError, ValueError):
+        return []
 
 
 @dataclass(frozen=True)

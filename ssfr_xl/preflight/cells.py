@@ -81,7 +81,8 @@ class _SheetFacts:
     # hints for read_workbook, not facts of the sheet (the paths may differ in them)
     no_dates: bool = field(default=False, compare=False)  # no cell of type d (False: unknown)
     spaces_kept: bool = field(default=False, compare=False)  # no text trimmed (False: unknown)
-    # the part as python-calamine is given it, when not as stored: formula texts cut out
+    # the part as python-calamine is given it (formula texts cut out, or as stored), when the
+    # scan held it whole; None for a part too large to hold, which was streamed
     for_calamine: bytes | None = field(default=None, compare=False, repr=False)
 
 

@@ -36,6 +36,8 @@ from .structure import _MAIN_NS
 # possessive quantifiers (*+, ++): what they take is never given back, which no match here
 # needs, and saves the regex engine a third of its time
 _ATTRS = rb'(?: [^\s="\'<>/&]++="[^"<>&]*+")*+'
+# a formula element, with or without its text
+_F = rb"<f" + _ATTRS + rb"\s*+(?:/>|>[^<]*+</f>)"
 _ANY_CELL = re.compile(rb"<c[\s/>]")
 _PREFIXED_CELL = re.compile(rb":c[\s/>]")  # text such as "a:c d" also sends a sheet to expat
 # A cell in the canonical form, whitespace between elements (gnumeric indents) included.
@@ -44,7 +46,7 @@ _PREFIXED_CELL = re.compile(rb":c[\s/>]")  # text such as "a:c d" also sends a s
 # groups each (every group of every match is a new bytes object: they cost most).
 _CANON_CELL = re.compile(
     rb'<c r="[A-Z]{1,3}[1-9][0-9]{0,6}"' + _ATTRS + rb'\s*+(?:/>|>\s*+'
-    rb'(?:<f' + _ATTRS + rb'\s*+(?:/>|>[^<]*+</f>)\s*+)?'
+    rb'(?:' + _F + rb'\s*+)?'
     rb'(?:(?:<v\s*+/>|<v>[^<]*+</v>)\s*+|<is>\s*+(?:<t(?: xml:space="preserve")?>[^<]*+</t>'
     rb'|<t\s*+/>)\s*+</is>\s*+)?</c>)\s*+')
 _CELL_REF = re.compile(rb'<c r="(([A-Z]{1,3})([1-9][0-9]{0,6}))"')
@@ -53,11 +55,10 @@ _CELL_REF = re.compile(rb'<c r="(([A-Z]{1,3})([1-9][0-9]{0,6}))"')
 _FORMULA_CELL = re.compile(
     rb'<c r="([A-Z]{1,3}[1-9][0-9]{0,6})"[^>]*+>\s*+(<f' + _ATTRS + rb')\s*+(?:/>|>([^<]*+)</f>)')
 _INLINE_CELL = re.compile(rb'<c r="[^"]*+"([^>]*+)>\s*+<is>')
-_INLINE_VALUE = re.compile(rb' t="inlineStr"[^>]*+>\s*+(?:<f' + _ATTRS
-                           + rb'\s*+(?:/>|>[^<]*+</f>)\s*+)?<v')
+_INLINE_VALUE = re.compile(rb' t="inlineStr"[^>]*+>\s*+(?:' + _F + rb'\s*+)?<v')
 _ERROR_CELL = re.compile(  # possessive attributes never give back t="e": skip it by name
     rb'<c r="([A-Z]{1,3}[1-9][0-9]{0,6})"(?: (?!t=)[^\s="\'<>/&]++="[^"<>&]*+")*+ t="e"' + _ATTRS
-    + rb"\s*+>\s*+(?:<f" + _ATTRS + rb"\s*+(?:/>|>[^<]*+</f>)\s*+)?<v>([^<]*+)</v>")
+    + rb"\s*+>\s*+(?:" + _F + rb"\s*+)?<v>([^<]*+)</v>")
 _ANY_F = re.compile(rb"<f[\s/>]")
 # a formula with its text: split on it, the pieces are (before, attributes, text, ...)
 _FORMULA_TEXT = re.compile(rb"(?<=<f)(" + _ATTRS + rb")\s*+>([^<]*+)</f>")
@@ -67,7 +68,7 @@ _FORMULA_TEXT = re.compile(rb"(?<=<f)(" + _ATTRS + rb")\s*+>([^<]*+)</f>")
 _NOT_T = rb'(?: (?!t=)[^\s="\'<>/&]++="[^"<>&]*+")*+'
 _ODD_TYPE = re.compile(rb'<c r="([A-Z]{1,3}[1-9][0-9]{0,6})"' + _NOT_T
                        + rb' t="(?!(?:n|s|str|b|e|inlineStr|d)")([^"]*+)"')
-_VALUE_START = rb'\s*+>\s*+(?:<f' + _ATTRS + rb'\s*+(?:/>|>[^<]*+</f>)\s*+)?<v>'
+_VALUE_START = rb'\s*+>\s*+(?:' + _F + rb'\s*+)?<v>'
 _BAD_VALUE = re.compile(
     rb'<c r="([A-Z]{1,3}[1-9][0-9]{0,6})"' + _NOT_T + rb'(?:'
     rb'(?: t="n"' + _ATTRS + rb')?' + _VALUE_START
@@ -325,7 +326,8 @@ def _scan_fast(buf: bytes, limits: Limits) -> _SheetFacts | None:
 
 
 def _scan_sheet_bytes(chunks: Iterator[bytes], limits: Limits) -> _SheetFacts:
-    """Scan a worksheet part: the fast path when it is small and canonical, else expat's."""
+    """Scan a worksheet part: the fast path when it is small and canonical, else expat's.
+    A part held whole (all but the largest) is in the facts as python-calamine is given it."""
     held: list[bytes] | None = []
     size = 0
     scan: _SheetScan | None = None
@@ -350,6 +352,8 @@ def _scan_sheet_bytes(chunks: Iterator[bytes], limits: Limits) -> _SheetFacts:
         scan = _SheetScan(limits)
         scan.feed(whole)
         facts = scan.close()
+    if facts.for_calamine is None:
+        facts.for_calamine = whole  # held whole already: python-calamine gets it as stored
     return facts
 
 

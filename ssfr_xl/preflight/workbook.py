@@ -243,7 +243,7 @@ def _scan_sheet(pkg: _Package, part: str, names: list[str], found: _Inspection,
         found.errors[n] = dict(facts.errors)
     if not keep:
         return None
-    return facts.for_calamine if facts.for_calamine is not None else b"".join(held)
+    return facts.for_calamine if facts.for_calamine is not None else b"".join(held)  # streamed
 
 
 # --- public: one file ---------------------------------------------------------------------
