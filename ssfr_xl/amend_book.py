@@ -156,7 +156,7 @@ def build_amended_plans(district_xlsx: Path, trueup: Path, returned: Path, out_d
     progress(f"reading the returned plans in {returned.name}")
     season = consolidate(record, returned, workers=workers, progress=progress,
                          known={district_xlsx: "the district workbook: not a plan",
-                                trueup: "the true-up file: not a plan"})
+                                trueup: "the true-up file: not a plan"}, typed=True)
     outcomes = {o.school_id: o for o in season.schools}
     try:
         out_dir.mkdir(exist_ok=True)

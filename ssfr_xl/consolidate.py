@@ -317,22 +317,34 @@ def _check_read(path: Path, raw, record: DistrictRecord) -> PlanCheck | Ignored:
         return check
 
 
-def _checker(record: DistrictRecord) -> Callable[[Path, object], PlanCheck | Ignored]:
+def _slim(verdict: PlanCheck | Ignored, typed: bool) -> PlanCheck | Ignored:
+    """The verdict as the season keeps it: without every computed cell (used by the checks
+    only) and, unless `typed`, without each line's cells as typed (only amended plans copy
+    them): a season of 10,000 plans holds 10,000 verdicts."""
+    if isinstance(verdict, PlanCheck) and verdict.inputs is not None:
+        verdict.inputs.evaluated = None
+        if not typed:
+            none: dict[str, object] = {}  # one per verdict, shared by its lines when pickled
+            verdict.inputs.lines = [dataclasses.replace(li, raw=none)
+                                    for li in verdict.inputs.lines]
+    return verdict
+
+
+def _checker(record: DistrictRecord, typed: bool = False
+             ) -> Callable[[Path, object], PlanCheck | Ignored]:
     """The check each reader process runs on the file it has just read: only the verdict
     (findings, lines, goals) comes back, never the workbook's cells."""
     def check(path: Path, raw: object) -> PlanCheck | Ignored:
-        verdict = _check_read(path, raw, record)
-        if isinstance(verdict, PlanCheck) and verdict.inputs is not None:
-            verdict.inputs.evaluated = None  # every computed cell: used by the checks only
-        return verdict
+        return _slim(_check_read(path, raw, record), typed)
     return check
 
 
-def _verdict(path: Path, got: object, record: DistrictRecord) -> PlanCheck | Ignored:
+def _verdict(path: Path, got: object, record: DistrictRecord,
+             typed: bool = False) -> PlanCheck | Ignored:
     """A worker's verdict, or the verdict on a file its worker could not finish."""
     if isinstance(got, PlanCheck | Ignored):
         return got
-    return _check_read(path, got, record)
+    return _slim(_check_read(path, got, record), typed)
 
 
 def _known(path: Path, verdicts: Mapping[str, PlanCheck],
@@ -352,7 +364,7 @@ def _known(path: Path, verdicts: Mapping[str, PlanCheck],
 
 def check_files(files: Sequence[Path], record: DistrictRecord, progress: Progress = _quiet,
                 workers: int | None = None,
-                known_verdicts: Mapping[str, PlanCheck] | None = None,
+                known_verdicts: Mapping[str, PlanCheck] | None = None, typed: bool = False,
                 ) -> tuple[list[PlanCheck], list[Ignored]]:
     """Read (isolated, in worker processes) and check every file: one PlanCheck per file,
     except ssfr-xl's own outputs, which are listed as ignored.
@@ -380,8 +392,8 @@ def check_files(files: Sequence[Path], record: DistrictRecord, progress: Progres
             progress(f"{len(outcome):,} file(s) unchanged since the ledger checked them")
     with counting(progress, len(readable), "files", "checking files") as advance:
         for path, verdict in read_many(readable, workers=workers, sheets=SchoolSheets.ORDER,
-                                       then=_checker(record)):
-            outcome[path] = _verdict(path, verdict, record)
+                                       then=_checker(record, typed)):
+            outcome[path] = _verdict(path, verdict, record, typed)
             advance()
     checks = [o for p in files if isinstance(o := outcome[p], PlanCheck)]
     ignored = [o for p in files if isinstance(o := outcome[p], Ignored)]
@@ -713,12 +725,13 @@ def _choose_with_ledger(sid: str, name: str, present: list[PlanCheck],
 def run_checks(paths: Iterable[Path], record: DistrictRecord, progress: Progress = _quiet,
                workers: int | None = None, flag_dupes: bool = True,
                known: Mapping[Path, str] | None = None,
-               known_verdicts: Mapping[str, PlanCheck] | None = None,
+               known_verdicts: Mapping[str, PlanCheck] | None = None, typed: bool = False,
                ) -> tuple[list[PlanCheck], list[Ignored]]:
-    """Discover, read and check files, flagging duplicates when there is no ledger."""
+    """Discover, read and check files, flagging duplicates when there is no ledger; with
+    `typed`, each line keeps its cells as typed (amended plans copy them)."""
     files, ignored = discover(paths, known)
     progress(f"{len(files):,} files to check")
-    checks, own = check_files(files, record, progress, workers, known_verdicts)
+    checks, own = check_files(files, record, progress, workers, known_verdicts, typed)
     ignored = sorted([*ignored, *own], key=lambda i: i.path.name)
     if flag_dupes:
         flag_duplicates(checks, attribute(checks, record))
@@ -867,8 +880,10 @@ def consolidate(record: DistrictRecord, returned: Path, *, ledger: Path | None =
                 progress: Progress = _quiet, workers: int | None = None,
                 received: Mapping[str, float] | None = None,
                 known: Mapping[Path, str] | None = None,
-                before_commit: Callable[[SeasonResult], None] | None = None) -> SeasonResult:
-    """Check a folder of returned plans and choose the plan counted for each school.
+                before_commit: Callable[[SeasonResult], None] | None = None,
+                typed: bool = False) -> SeasonResult:
+    """Check a folder of returned plans and choose the plan counted for each school; with
+    `typed` (no ledger), each line keeps its cells as typed, for amended plans.
 
     With a ledger the run is recorded in one transaction; `before_commit` (e.g. writing the
     outputs to their staging place) runs inside it, so a failure records nothing.
@@ -878,7 +893,8 @@ def consolidate(record: DistrictRecord, returned: Path, *, ledger: Path | None =
         if received:
             raise InputError("--received goes with --ledger: arrival times order the "
                              "versions the ledger records.")
-        checks, ignored = run_checks([returned], record, progress, workers, known=known)
+        checks, ignored = run_checks([returned], record, progress, workers, known=known,
+                                     typed=typed)
         attributed = attribute(checks, record)
         schools, superseded, _ = choose_plans(record, checks, None, attributed)
         result = SeasonResult(record, checks, ignored, schools, superseded, attributed)

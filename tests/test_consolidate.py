@@ -585,3 +585,20 @@ def test_copying_the_folder_gives_the_same_totals(done: Run, tmp_path: Path) -> 
     for name in ("district_totals", "by_school", "positions", "services_demand", "goals"):
         assert (tmp_path / "exports" / f"{name}.csv").read_bytes() == \
             (done.exports / f"{name}.csv").read_bytes(), name
+
+
+def test_the_season_keeps_lines_without_their_typed_cells_unless_amending(season: Season
+                                                                           ) -> None:
+    """Each verdict a season holds (10,000 at state scale) keeps its lines' amounts, not the
+    cells as typed; `build --amend`, which copies lines into amended plans, asks for them."""
+    from ssfr_xl.consolidate import consolidate
+
+    def lines(typed: bool) -> list:
+        result = consolidate(season.record, season.returned, workers=1, typed=typed)
+        return [li for c in result.checks if c.inputs is not None for li in c.inputs.lines]
+
+    kept, typed = lines(False), lines(True)
+    assert len(kept) == len(typed) > 50
+    assert all(not li.raw for li in kept)
+    assert sum(bool(li.raw) for li in typed) == len(typed)
+    assert [li.amount for li in kept] == [li.amount for li in typed]
