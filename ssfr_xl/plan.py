@@ -12,6 +12,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
+from operator import itemgetter
 
 from .excel_expr import Value, XlError, as_text, cell_value, is_number
 from .indicators import indicator_list
@@ -251,8 +252,20 @@ def line_inputs(grid: Grid, layout: SchoolLayout,
     for lt in compiled(layout.policy).math.lines:
         t: Table = getattr(layout, lt.table)
         cols = [(k, t.col(k)) for k in lt.inputs]
-        out[lt.table] = [{k: grid_value(grid, t.sheet, t.first_row + i, c, errors)
-                          for k, c in cols} for i in range(t.rows)]
+        rows = grid.get(t.sheet, ())
+        blank_ok = not (errors and errors.get(t.sheet))  # no error value read on the sheet
+        pick = itemgetter(*(c - 1 for _, c in cols), 0)  # a tuple even for one column
+        width = max(c for _, c in cols)
+        lines = []
+        for row in range(t.first_row, t.first_row + t.rows):
+            values = rows[row - 1] if row <= len(rows) else ()
+            if blank_ok and len(values) >= width:
+                typed = pick(values)[:-1]
+                if typed.count(None) + typed.count("") == len(typed):
+                    lines.append(dict.fromkeys(lt.inputs))  # blank (most lines), at C speed
+                    continue
+            lines.append({k: grid_value(grid, t.sheet, row, c, errors) for k, c in cols})
+        out[lt.table] = lines
     return out
 
 

@@ -300,3 +300,42 @@ def test_goal_entries_are_read_per_district_goal() -> None:
     assert (second.goal, second.school_goal, second.strategy, second.measure, second.row) == (
         "G2", "Fewer absences", "Calls home", "Chronic absence < 10%",
         LAYOUT.goals.first_row + 1)
+
+
+# --- line inputs: the blank-line shortcut reads what each cell reads -------------------------
+
+_TYPED = [None, "", " ", 0, 0.0, False, True, 1, -2.5, "0", "TCH", "GEN"]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_line_inputs_read_each_cell_as_the_grid_holds_it(seed: int) -> None:
+    """Every line of every table, as grid_value reads cell by cell: 0, False and a space are
+    typed values, not blanks; short rows, missing rows and error values included."""
+    import random
+
+    from ssfr_xl.plan import compiled, grid_value, line_inputs
+
+    rng = random.Random(seed)
+    grid: dict[str, list[list[object]]] = {}
+    errors: dict[str, dict[str, str]] = {}
+    tables = [getattr(LAYOUT, lt.table) for lt in compiled(POLICY).math.lines]
+    for t in tables:
+        rows = grid.setdefault(t.sheet, [])
+        width = max(t.col(c.key) for c in t.columns) + rng.choice([-2, 0, 3])
+        while len(rows) < t.first_row + t.rows - rng.choice([0, 0, 3]):
+            rows.append([None] * max(width, 0))
+        for _ in range(rng.randrange(12)):  # a few typed cells anywhere in the table
+            r = t.first_row + rng.randrange(t.rows) - 1
+            if r < len(rows) and rows[r]:
+                rows[r][rng.randrange(len(rows[r]))] = rng.choice(_TYPED)
+        if rng.random() < 0.3:
+            i = rng.randrange(t.rows)
+            errors.setdefault(t.sheet, {})[t.cell(rng.choice(t.columns).key, i)] = "#N/A"
+    got = line_inputs(grid, LAYOUT, errors)
+    for lt in compiled(POLICY).math.lines:
+        t = getattr(LAYOUT, lt.table)
+        want = [{k: grid_value(grid, t.sheet, t.first_row + i, t.col(k), errors)
+                 for k in lt.inputs} for i in range(t.rows)]
+        assert got[lt.table] == want, lt.table
+        assert [type(v) for line in got[lt.table] for v in line.values()] == \
+            [type(v) for line in want for v in line.values()]  # 0.0 stays 0.0, not False

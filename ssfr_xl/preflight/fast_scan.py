@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterator
+from itertools import compress
 from operator import itemgetter
 
 from .cells import (
@@ -40,16 +41,23 @@ _ATTRS = rb'(?: [^\s="\'<>/&]++="[^"<>&]*+")*+'
 _F = rb"<f" + _ATTRS + rb"\s*+(?:/>|>[^<]*+</f>)"
 _ANY_CELL = re.compile(rb"<c[\s/>]")
 _PREFIXED_CELL = re.compile(rb":c[\s/>]")  # text such as "a:c d" also sends a sheet to expat
+# attributes other than t= (cells' first t= is their type, as python-calamine reads it)
+_NOT_T = rb'(?: (?!t=)[^\s="\'<>/&]++="[^"<>&]*+")*+'
 # A cell in the canonical form, whitespace between elements (gnumeric indents) included.
-# The fast path removes these from the cell list and requires that only row tags are left;
-# the patterns below then read what it needs from cells known to be canonical, with few
-# groups each (every group of every match is a new bytes object: they cost most).
+# The fast path splits the cell list on these and requires that only row tags are left
+# between them; each gives its r, its "<f" with the formula's attributes (None: no formula)
+# and its type (None: no t=), every one of them a new bytes object (they cost most). The
+# patterns below then read the rest from cells known to be canonical, with few groups each.
 _CANON_CELL = re.compile(
-    rb'<c r="[A-Z]{1,3}[1-9][0-9]{0,6}"' + _ATTRS + rb'\s*+(?:/>|>\s*+'
-    rb'(?:' + _F + rb'\s*+)?'
+    rb'<c r="([A-Z]{1,3}[1-9][0-9]{0,6})"' + _NOT_T + rb'(?: t="([^"<>&]*+)"' + _ATTRS
+    + rb')?\s*+(?:/>|>\s*+'
+    rb'(?:(<f' + _ATTRS + rb')\s*+(?:/>|>[^<]*+</f>)\s*+)?'
     rb'(?:(?:<v\s*+/>|<v>[^<]*+</v>)\s*+|<is>\s*+(?:<t(?: xml:space="preserve")?>[^<]*+</t>'
     rb'|<t\s*+/>)\s*+</is>\s*+)?</c>)\s*+')
 _CELL_REF = re.compile(rb'<c r="(([A-Z]{1,3})([1-9][0-9]{0,6}))"')
+_REF_ROW = re.compile(rb"[0-9]++")
+_REF_COLUMN = re.compile(rb"[A-Z]++")
+_LETTERS, _DIGIT_BYTES = bytes(range(ord("A"), ord("Z") + 1)), b"0123456789"
 # in canonical cells: the formula cells' r, "<f" with its attributes, and text; the
 # attributes of cells of inline text; a <v> in a cell of inline text; error values
 _FORMULA_CELL = re.compile(
@@ -60,12 +68,11 @@ _ERROR_CELL = re.compile(  # possessive attributes never give back t="e": skip i
     rb'<c r="([A-Z]{1,3}[1-9][0-9]{0,6})"(?: (?!t=)[^\s="\'<>/&]++="[^"<>&]*+")*+ t="e"' + _ATTRS
     + rb"\s*+>\s*+(?:" + _F + rb"\s*+)?<v>([^<]*+)</v>")
 _ANY_F = re.compile(rb"<f[\s/>]")
-# a formula with its text: split on it, the pieces are (before, attributes, text, ...)
-_FORMULA_TEXT = re.compile(rb"(?<=<f)(" + _ATTRS + rb")\s*+>([^<]*+)</f>")
+# a formula with its text: split on it, the pieces are (before, "<f" + attributes, text, ...)
+_FORMULA_TEXT = re.compile(rb"(<f" + _ATTRS + rb")\s*+>([^<]*+)</f>")
 # in canonical cells: a cell of a type python-calamine does not know; the first <v>
 # python-calamine cannot read as spreadsheets do (a number, text number, true/false value or
 # error value in another form: references, spaces, commas ...); cells of shared text
-_NOT_T = rb'(?: (?!t=)[^\s="\'<>/&]++="[^"<>&]*+")*+'
 _ODD_TYPE = re.compile(rb'<c r="([A-Z]{1,3}[1-9][0-9]{0,6})"' + _NOT_T
                        + rb' t="(?!(?:n|s|str|b|e|inlineStr|d)")([^"]*+)"')
 _VALUE_START = rb'\s*+>\s*+(?:' + _F + rb'\s*+)?<v>'
@@ -96,7 +103,6 @@ _ROOT = re.compile(rb"(?:\xef\xbb\xbf)?(?:<\?xml\s[^<>]*\?>)?\s*<([A-Za-z_][\w.\
 _MAIN_NS_BYTES = frozenset(ns.encode() for ns in _MAIN_NS)
 _ATTR = re.compile(rb'([^\s="\'<>/&]+)="([^"]*)"')
 _BARE_INLINE = re.compile(rb"<t>([^<]*+)</t>")
-_TYPE_VALUE = re.compile(rb'<c r="[A-Z]{1,3}[1-9][0-9]{0,6}"' + _NOT_T + rb' t="([^"]*+)"')
 _KNOWN_TYPES = frozenset({b"n", b"s", b"str", b"b", b"e", b"inlineStr", b"d"})
 _FAST_MAX = 8 * MB  # larger sheets are not held whole: the streaming path reads them
 
@@ -170,7 +176,7 @@ def _scan_fast(buf: bytes, limits: Limits) -> _SheetFacts | None:
     # below leave nothing but canonical cells and row tags, where these can only be text;
     # only a namespace declaration (xmlns as a cell's attribute) is looked for there too.
     outside = buf[:opened] + b"<" + buf[closed:]
-    if b"<!" in outside or _PREFIXED_CELL.search(outside) or b"xmlns" in body:
+    if b"<!" in outside or _PREFIXED_CELL.search(outside):
         return None  # comments, CDATA, declarations; prefixed elements
     if not _plain_namespaces(outside, b"worksheet"):
         return None
@@ -198,10 +204,13 @@ def _scan_fast(buf: bytes, limits: Limits) -> _SheetFacts | None:
     if cut:
         pieces[2::3] = [b"/>"] * len(cut)
         body = b"".join(pieces)
-    refs = _CELL_REF.findall(body)
-    rest, canonical = _CANON_CELL.subn(b"", body)
-    if canonical != len(refs):
-        return None
+    if b"xmlns" in body:
+        return None  # a namespace declared on a cell or row
+    # between the canonical cells only row tags may be left: then every "<c r=" and "<f" is
+    # a canonical cell's, the one place its pattern allows
+    cells = _CANON_CELL.split(body)
+    rest = b"".join(cells[0::4])
+    refs: list[bytes] = cells[1::4]
     opens = _ROW_OPEN.findall(rest)
     if _ROW_CLOSE.sub(b"", _ROW_OPEN.sub(b"", rest)).strip():
         return None  # something besides rows and cells in sheetData
@@ -222,16 +231,19 @@ def _scan_fast(buf: bytes, limits: Limits) -> _SheetFacts | None:
         _check_range(ref.decode("ascii", "replace"), "declared size", limits)
     facts = _SheetFacts()
     if refs:
-        rows, columns = set(map(itemgetter(2), refs)), set(map(itemgetter(1), refs))
-        if max(map(int, rows)) > limits.max_rows or \
-                max(_column_number(c.decode()) for c in columns) > limits.max_columns:
-            for ref, letters, digits in refs:  # say which cell: the first one too far
+        joined = b" ".join(refs)  # each r is letters, then digits
+        if max(map(int, set(joined.translate(None, _LETTERS).split()))) > limits.max_rows \
+                or max(_column_number(c.decode())
+                       for c in set(joined.translate(None, _DIGIT_BYTES).split())) \
+                > limits.max_columns:
+            for ref in refs:  # say which cell: the first one too far
+                letters, digits = _REF_COLUMN.match(ref)[0], _REF_ROW.search(ref)[0]  # type: ignore[index]
                 if int(digits) > limits.max_rows or \
                         _column_number(letters.decode()) > limits.max_columns:
                     raise _TooFar(ref.decode(), "cell")
-        if len(set(map(itemgetter(0), refs))) != len(refs):
+        if len(set(refs)) != len(refs):
             once: set[bytes] = set()
-            for ref, _, _ in refs:  # say which cell: the first one seen twice
+            for ref in refs:  # say which cell: the first one seen twice
                 if ref in once:
                     raise _Unusual("duplicate-cells", ref.decode())
                 once.add(ref)
@@ -239,7 +251,8 @@ def _scan_fast(buf: bytes, limits: Limits) -> _SheetFacts | None:
     # <is> of any cell, Excel the <v> of one of shared text)
     # the value of every cell's t= (its first, as python-calamine and the patterns below
     # read it): which of the exact patterns below must look
-    types = Counter(_TYPE_VALUE.findall(body))
+    types = Counter(cells[2::4])
+    del types[None]  # cells without t=
     inline = _INLINE_CELL.findall(body) if b"<is>" in body else []
     if inline or b"inlineStr" in types:
         if len(inline) != body.count(b"<is>") \
@@ -273,33 +286,32 @@ def _scan_fast(buf: bytes, limits: Limits) -> _SheetFacts | None:
             return None
         facts.errors = {coord.decode(): text.decode().strip() for coord, text in errors}
 
-    formula_tags = body.count(b"<f")
-    formula_cells = _FORMULA_CELL.findall(body) if formula_tags else []
-    if len(formula_cells) != formula_tags:
-        return None
-    if formula_cells and len(cut) != len(formula_cells):
+    tags = cells[3::4]
+    formula_refs = list(compress(refs, tags))  # a tag is "<f..." or None
+    formula_tags = list(filter(None, tags))
+    if formula_refs and len(cut) != len(formula_refs):
         # some formulas are stored without text (<f t="shared" si="0"/>): every <f> and its
         # text, as stored, from the uncut bytes
-        formula_cells = _FORMULA_CELL.findall(stored)
-        if len(formula_cells) != formula_tags:
+        as_stored = _FORMULA_CELL.findall(stored)
+        if list(map(itemgetter(0), as_stored)) != formula_refs:
             return None
-        cut = list(map(itemgetter(2), formula_cells))
+        cut = list(map(itemgetter(2), as_stored))
     # here every <f> is a formula cell's and every text cut out is one's (there are as many),
     # both in the order of the bytes: the texts are the cells' in order
     special: list[tuple[str, dict[str, str]]] = []
     raw = coords = b""
-    if formula_cells:
+    if formula_refs:
         raw = b"\x00".join(cut)
-        if b"\r" in raw or len(raw.translate(None, _CONTROLS)) != len(raw) - len(formula_cells) + 1:
+        if b"\r" in raw or len(raw.translate(None, _CONTROLS)) != len(raw) - len(formula_refs) + 1:
             return None  # expat normalises line ends and refuses control characters
         if b"&" in raw and _OTHER_REFERENCE.search(raw) is not None:
             unescaped = _unescape(raw)  # numeric references: unescaped (and checked) now
             if unescaped is None:
                 return None
             raw = unescaped.replace(b"&", b"&amp;").replace(b"<", b"&lt;")
-        coords = b"\x00".join(map(itemgetter(0), formula_cells))
-        if any(b' t="' in tag for tag in set(map(itemgetter(1), formula_cells))):
-            for coord, tag, _ in formula_cells:
+        coords = b"\x00".join(formula_refs)
+        if any(b' t="' in tag for tag in set(formula_tags)):
+            for coord, tag in zip(formula_refs, formula_tags, strict=True):
                 if b' t="' in tag:
                     attrs = _fast_attrs(tag[2:])
                     if attrs is None:
