@@ -3,8 +3,8 @@
 Each crafted sheet is compared three ways: what the fast path (fast_scan._scan_fast) finds,
 what the general expat path (sheet_scan._SheetScan) finds or refuses, and what read_workbook
 returns. The fast path must give the general path's facts or decline (None); read_workbook
-must read what a spreadsheet shows, or refuse the file. Tests marked xfail(strict) document
-a real problem: the reader accepts a file that spreadsheets read differently.
+must read what a spreadsheet shows, or refuse the file. The findings (an <is> after a <f>, a
+repeated attribute, what XML forbids inside sheetData) were accepted before the fix.
 """
 
 from __future__ import annotations
@@ -266,15 +266,12 @@ def test_references_xml_does_not_define_in_cell_text_are_refused(text, base, tmp
     assert read(book(base, tmp_path / "t.xlsx", xml))[0] == "refused"
 
 
-# --- findings: the fast path accepts what spreadsheets read differently --------------------
+# --- found by the red team, now refused: what spreadsheets read differently ---------------
 
 INLINE_AFTER_FORMULA = {t: b'<row r="1"><c r="A1"%s><f>1+1</f><is><t>7</t></is></c></row>' % t
                         for t in (b"", b' t="n"', b' t="str"', b' t="b"', b' t="s"')}
 
 
-@pytest.mark.xfail(strict=True, reason="<f> then <is> in a cell not of inline text passes the "
-                   "fast path (its inline check looks only when _INLINE_CELL matched or a cell "
-                   "is inlineStr); python-calamine reads the <is> text")
 @pytest.mark.parametrize("t", INLINE_AFTER_FORMULA)
 def test_inline_text_after_a_formula_in_a_cell_not_of_inline_text(t, base, tmp_path):
     """<c r="A1" t="n"><f>1+1</f><is><t>7</t></is></c>: the general path refuses it
@@ -285,8 +282,6 @@ def test_inline_text_after_a_formula_in_a_cell_not_of_inline_text(t, base, tmp_p
     assert fast(xml) is None
 
 
-@pytest.mark.xfail(strict=True, reason="LibreOffice shows 2 (the formula) where we read the "
-                   "<is> text 7 of a number cell")
 def test_libreoffice_shows_the_formula_not_the_inline_text(base, tmp_path):
     """The same shape through LibreOffice: it recalculates A1 to 2; the reader must refuse the
     file or read 2."""
@@ -315,8 +310,6 @@ DUPLICATE_ATTRIBUTES = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="a cell with a repeated attribute (not XML) passes the "
-                   "fast path, which takes the first t=/r=; python-calamine takes the last")
 @pytest.mark.parametrize("name", DUPLICATE_ATTRIBUTES)
 def test_a_cell_with_a_repeated_attribute_is_refused(name, base, tmp_path):
     """Expat refuses a repeated attribute (so does the general path); LibreOffice and gnumeric
@@ -348,8 +341,6 @@ NOT_XML = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="the fast path leaves well-formedness inside sheetData to "
-                   "python-calamine, which reads past characters and tags XML forbids")
 @pytest.mark.parametrize("name", NOT_XML)
 def test_sheet_data_that_is_not_xml_is_refused(name, base, tmp_path):
     """Characters XML forbids (raw or as references), "]]>" (in text or a formula, which the
@@ -371,8 +362,6 @@ BROKEN = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="gnumeric stops where the sheet XML breaks (A1 only, or "
-                   "nothing); we read every cell")
 @pytest.mark.parametrize("name", BROKEN)
 def test_gnumeric_stops_where_the_sheet_xml_breaks(name, base, tmp_path):
     """A broken row tag, a repeated t=, a control character: gnumeric ("Document likely

@@ -193,23 +193,23 @@ def test_file_names_with_any_bytes_are_listed_read_and_printed_safely(
 
 CELL_TEXTS = {  # what the XML holds -> what each output shows
     b"bell_x0007_ esc_x001B_[31mred nul_x0000_": "bell\\x07 esc\\x1b[31mred nul\\x00",
-    b"raw&#x1;ctrl": "raw\\x01ctrl",
     b"c1 \xc2\x85 and \xe2\x80\xae override": "c1 \\x85 and \u202e override",
 }
 
 
-def _plan_with_cell_texts(setup: Setup, target: Path) -> Path:
+def _plan_with_cell_texts(setup: Setup, target: Path, texts: dict[bytes, str] = CELL_TEXTS
+                          ) -> Path:
     layout = SchoolLayout(setup.record.policy)
     wb = openpyxl.load_workbook(setup.plans[0])
     ws = wb[layout.other.sheet]
-    for i in range(len(CELL_TEXTS)):
+    for i in range(len(texts)):
         ws[layout.other.cell("description", i)] = f"PLACEHOLDER{i}"
     tmp = target.with_suffix(".tmp.xlsx")
     wb.save(tmp)
     part = next(n for n in __import__("zipfile").ZipFile(tmp).namelist()
                 if b"PLACEHOLDER0" in _read(tmp, n))
     xml = _read(tmp, part)
-    for i, raw in enumerate(CELL_TEXTS):
+    for i, raw in enumerate(texts):
         xml = xml.replace(f"PLACEHOLDER{i}".encode(), raw)
     rewrite_zip(tmp, target, {part: xml})
     tmp.unlink()
@@ -249,6 +249,24 @@ def test_control_characters_in_cells_are_written_safely_to_every_output(
     assert [p.name for p in fb.iterdir()] == [f"{setup.sid(0)}_feedback.xlsx"]
     openpyxl.load_workbook(fb / f"{setup.sid(0)}_feedback.xlsx")
     assert snapshot(folder) == before
+
+
+def test_a_reference_to_a_character_xml_forbids_rejects_the_plan(setup: Setup,
+                                                                  tmp_path: Path) -> None:
+    """&#x1; in a cell's text is not XML: gnumeric stops reading the sheet there (the lines
+    after it vanish) and expat refuses it, so the plan is rejected as damaged, naming the
+    sheet, on every path of the reader (before, the fast path read "raw\x01ctrl" and on)."""
+    folder = tmp_path / "returned"
+    folder.mkdir()
+    plan = _plan_with_cell_texts(setup, folder / file_name(setup.specs[0].school),
+                                 {b"raw&#x1;ctrl": ""})
+    done = run("validate", plan, "--district", setup.district, "--format", "json")
+    assert done.returncode == 1
+    (checked,) = json.loads(done.stdout)
+    found = [f for f in checked["findings"] if f["severity"] == "error"]
+    other = SchoolLayout(setup.record.policy).other.sheet
+    assert checked["status"] == "rejected"
+    assert [(other in f["message"], "damaged" in f["message"]) for f in found] == [(True, True)]
 
 
 # --- item 7: feedback names come from the file: sanitised and confined ----------------------

@@ -90,7 +90,7 @@ _PLAIN_NUMBER = rb"(?:-?+[0-9]++(?:\.[0-9]++)?+(?:[eE][+-]?+[0-9]++)?+)?+"
 _PLAIN_VALUES = re.compile(_PLAIN_NUMBER + rb"(?:<" + _PLAIN_NUMBER + rb")*+")  # "<" joins
 _STRING_CELL = re.compile(rb'<c r="([A-Z]{1,3}[1-9][0-9]{0,6})"' + _NOT_T + rb' t="s"' + _ATTRS
                           + _VALUE_START + rb'([0-9]++)</v>')
-_ROW_OPEN = re.compile(rb"<row(?:[\s/][^<>]*+)?>\s*+")
+_ROW_OPEN = re.compile(rb"<row" + _ATTRS + rb"\s*+/?>\s*+")
 _ROW_CLOSE = re.compile(rb"</row>\s*+")
 _LEADING_SPACE = re.compile(rb"\s*+")
 _DIGITS = re.compile(rb"[0-9]{0,12}")
@@ -135,7 +135,9 @@ def _plain_namespaces(buf: bytes, root: bytes) -> bool:
 
 def _not_xml(buf: bytes) -> bool:
     """Whether bytes hold what expat refuses in any XML: forbidden characters, "]]>"."""
-    return b"]]>" in buf or b"\xef\xbf\xbe" in buf or b"\xef\xbf\xbf" in buf \
+    # one byte is looked for first: memchr's speed, where three take a millisecond a plan
+    return b"]" in buf and b"]]>" in buf \
+        or b"\xef" in buf and (b"\xef\xbf\xbe" in buf or b"\xef\xbf\xbf" in buf) \
         or len(buf.translate(None, _CONTROLS)) != len(buf)
 
 
@@ -155,11 +157,13 @@ def _scan_fast(buf: bytes, limits: Limits) -> _SheetFacts | None:
     the canonical ones, comments, CDATA, an <f> that is not first in its cell, rich text, any
     element in sheetData besides rows and cells) goes to the streaming expat path instead,
     which reads it by namespace and refuses what a spreadsheet would not show. Whether the
-    rest of the XML is well-formed is left to python-calamine, which reports it. Each pass
-    over the bytes costs about 0.2 ms a plan, so there are few.
+    rest of the XML is well-formed is left to python-calamine, which reports it, except what
+    it reads past: characters XML forbids, "]]>", numeric references (to characters XML may
+    forbid), a repeated r= or t=. Each pass over the bytes costs about 0.2 ms a plan, so there
+    are few.
     """
-    if b"\x00" in buf:
-        return None  # NUL, which expat refuses
+    if b"\x00" in buf or _not_xml(buf):
+        return None  # NUL and what else expat refuses: its path says where
     opened = buf.find(b"<sheetData")
     closed = buf.rfind(b"</sheetData>")
     if opened < 0 or b"sheetData" in buf[:opened] or b"sheetData" in buf[max(closed, opened) + 12:]:
@@ -204,15 +208,16 @@ def _scan_fast(buf: bytes, limits: Limits) -> _SheetFacts | None:
     if cut:
         pieces[2::3] = [b"/>"] * len(cut)
         body = b"".join(pieces)
-    if b"xmlns" in body:
-        return None  # a namespace declared on a cell or row
+    if b"xmlns" in body or b"&#" in body:
+        return None  # a namespace declared on a cell or row; a numeric reference in a value
     # between the canonical cells only row tags may be left: then every "<c r=" and "<f" is
-    # a canonical cell's, the one place its pattern allows
+    # a canonical cell's, the one place its pattern allows. What is left is joined by NULs
+    # (never in the part), so that no tag is made of pieces (a cell spliced into "</row>").
     cells = _CANON_CELL.split(body)
-    rest = b"".join(cells[0::4])
+    rest = b"\x00".join(cells[0::4])
     refs: list[bytes] = cells[1::4]
     opens = _ROW_OPEN.findall(rest)
-    if _ROW_CLOSE.sub(b"", _ROW_OPEN.sub(b"", rest)).strip():
+    if _ROW_CLOSE.sub(b"", _ROW_OPEN.sub(b"", rest)).translate(None, b"\x00").strip():
         return None  # something besides rows and cells in sheetData
     if len(opens) - sum(1 for tag in opens if tag.rstrip().endswith(b"/>")) \
             != rest.count(b"</row>"):
@@ -253,8 +258,15 @@ def _scan_fast(buf: bytes, limits: Limits) -> _SheetFacts | None:
     # read it): which of the exact patterns below must look
     types = Counter(cells[2::4])
     del types[None]  # cells without t=
+    tags = cells[3::4]
+    formula_tags = list(filter(None, tags))  # a tag is "<f..." or None
+    # a repeated r= or t= (not XML): python-calamine takes the last, the pattern the first;
+    # every one is counted (and one in a text, which costs only the slow path)
+    if body.count(b' r="') != len(refs) + rest.count(b' r="') or body.count(b' t="') != \
+            types.total() + rest.count(b' t="') + b"".join(formula_tags).count(b' t="'):
+        return None
     inline = _INLINE_CELL.findall(body) if b"<is>" in body else []
-    if inline or b"inlineStr" in types:
+    if b"<is>" in body or b"inlineStr" in types:  # an <is> after a <f> too
         if len(inline) != body.count(b"<is>") \
                 or b"\x00".join(inline).count(b' t="inlineStr"') != len(inline) \
                 or _INLINE_VALUE.search(body):
@@ -286,9 +298,7 @@ def _scan_fast(buf: bytes, limits: Limits) -> _SheetFacts | None:
             return None
         facts.errors = {coord.decode(): text.decode().strip() for coord, text in errors}
 
-    tags = cells[3::4]
-    formula_refs = list(compress(refs, tags))  # a tag is "<f..." or None
-    formula_tags = list(filter(None, tags))
+    formula_refs = list(compress(refs, tags))
     if formula_refs and len(cut) != len(formula_refs):
         # some formulas are stored without text (<f t="shared" si="0"/>): every <f> and its
         # text, as stored, from the uncut bytes
@@ -302,8 +312,8 @@ def _scan_fast(buf: bytes, limits: Limits) -> _SheetFacts | None:
     raw = coords = b""
     if formula_refs:
         raw = b"\x00".join(cut)
-        if b"\r" in raw or len(raw.translate(None, _CONTROLS)) != len(raw) - len(formula_refs) + 1:
-            return None  # expat normalises line ends and refuses control characters
+        if b"\r" in raw:
+            return None  # expat normalises line ends (characters it refuses: refused above)
         if b"&" in raw and _OTHER_REFERENCE.search(raw) is not None:
             unescaped = _unescape(raw)  # numeric references: unescaped (and checked) now
             if unescaped is None:
