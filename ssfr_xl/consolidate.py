@@ -925,7 +925,9 @@ def consolidate(record: DistrictRecord, returned: Path, *, ledger: Path | None =
             rechecked = recheck_versions(stale, record, book.content, workers, progress)
             for sha, check in rechecked.items():
                 book.update_verdict(sha, check, fingerprint, run)
-            history = book.versions(record)
+            if rechecked:  # their verdicts changed: the versions are read again (the old
+                stale = history = []  # ones let go first: a season's are many)
+                history = book.versions(record)
             schools, superseded, extra = choose_plans(record, checks, history, attributed,
                                                       fingerprint, rechecked)
             book.record_outcomes(run, record, schools)

@@ -85,7 +85,9 @@ TABLES = {
         PRIMARY KEY (school_id, fiscal_year))""",
 }
 INDEXES = ("CREATE INDEX IF NOT EXISTS files_school ON files (school_id)",
-           "CREATE INDEX IF NOT EXISTS findings_file ON findings (sha256, run_id)")
+           "CREATE INDEX IF NOT EXISTS findings_file ON findings (sha256, run_id)",
+           # --received sets arrival times by file name: one look-up per name, not a scan
+           "CREATE INDEX IF NOT EXISTS files_name ON files (fiscal_year, file_name)")
 LEGACY = {"runs", "files", "findings"}  # the tables of a ledger before schema version 2
 REQUIRED_COLUMNS = {
     "runs": {"id", "ran_at", "fiscal_year"},
@@ -249,6 +251,9 @@ class Ledger:
                     self._create()
                 elif kind == "legacy" or version < SCHEMA_VERSION:
                     self._migrate(tables)
+                else:  # indexes added since it was made (they change no reading of it)
+                    for sql in INDEXES:
+                        self.db.execute(sql)
         except sqlite3.Error as e:
             raise self._error(e, "prepare") from None
         self.schema = SCHEMA_VERSION
