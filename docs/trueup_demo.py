@@ -52,7 +52,7 @@ def revise(amended: Path, out: Path, district: Path, amend: Path) -> int:
     layout = SchoolLayout(record.policy)
     tables = {t.sheet: t for t in (layout.staffing, layout.services, layout.other)}
     out.mkdir(exist_ok=True)
-    checks, _ignored = run_checks([amended], record)
+    checks, _ignored = run_checks([amended], record, typed=True)  # the lines as typed: cleared
     trimmed = 0
     for check in checks:
         if check.totals is None or check.inputs is None:
